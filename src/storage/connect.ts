@@ -1,0 +1,114 @@
+/**
+ * Opens the database named by `DATABASE_URL` behind one Kysely instance.
+ *
+ * - SQLite (default): a file path, `sqlite:<path>`, `file:<path>` or `:memory:`; better-sqlite3 12 in WAL
+ *   mode with a busy timeout and foreign keys on. The parent folder is created.
+ * - PostgreSQL: `postgres://` or `postgresql://` through a `pg` pool. `?schema=NAME` puts every table in that
+ *   schema (created if missing), which is how tests isolate their runs. `int8` reads back as a JS number.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { ConfigError } from "../lib/errors.js";
+import type { Database } from "./database.js";
+
+export type DialectName = "sqlite" | "postgres";
+
+export interface Storage {
+  readonly db: Kysely<Database>;
+  readonly dialect: DialectName;
+  /** The database's location with any password removed: safe to log. */
+  readonly description: string;
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DatabaseLocation =
+  | { dialect: "sqlite"; path: string }
+  | { dialect: "postgres"; connectionString: string; schema: string | undefined; description: string };
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Parses a `DATABASE_URL`; throws `ConfigError` naming what is wrong. */
+export function parseDatabaseUrl(value: string): DatabaseLocation {
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError("DATABASE_URL is not a valid postgres:// URL");
+    }
+    const schema = url.searchParams.get("schema") ?? undefined;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new ConfigError(`DATABASE_URL: schema "${schema}" must match ${SCHEMA_NAME.source}`);
+    }
+    url.searchParams.delete("schema");
+    const safe = new URL(url.href);
+    if (safe.password) safe.password = "***";
+    return { dialect: "postgres", connectionString: url.href, schema, description: safe.href };
+  }
+  if (value === ":memory:") return { dialect: "sqlite", path: ":memory:" };
+  let path = value;
+  if (path.startsWith("sqlite://")) path = path.slice("sqlite://".length);
+  else if (path.startsWith("sqlite:")) path = path.slice("sqlite:".length);
+  else if (path.startsWith("file:")) path = path.slice("file:".length);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.startsWith("sqlite:") && !value.startsWith("file:")) {
+    throw new ConfigError(
+      `DATABASE_URL: unsupported scheme in "${value.split(":")[0]}:"; use a file path, sqlite: or postgres://`,
+    );
+  }
+  if (path === "") throw new ConfigError("DATABASE_URL: empty SQLite path");
+  return { dialect: "sqlite", path: path === ":memory:" ? path : resolve(path) };
+}
+
+export async function openStorage(url: string): Promise<Storage> {
+  const location = parseDatabaseUrl(url);
+  if (location.dialect === "sqlite") {
+    if (location.path !== ":memory:") mkdirSync(dirname(location.path), { recursive: true });
+    const database = new SQLite(location.path);
+    database.pragma("journal_mode = WAL");
+    database.pragma("busy_timeout = 5000");
+    database.pragma("foreign_keys = ON");
+    database.pragma("synchronous = NORMAL");
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return makeStorage(db, "sqlite", `sqlite:${location.path}`);
+  }
+
+  const types = {
+    getTypeParser(oid: number, format?: "text" | "binary") {
+      // int8 (20): our epoch-millisecond columns fit easily in a double.
+      if (oid === 20) return (v: string) => Number(v);
+      return pg.types.getTypeParser(oid, format);
+    },
+  } as unknown as pg.CustomTypesConfig;
+  const pool = new pg.Pool({
+    connectionString: location.connectionString,
+    max: 10,
+    types,
+    ...(location.schema ? { options: `-c search_path=${location.schema}` } : {}),
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (location.schema) {
+    await sql`create schema if not exists ${sql.id(location.schema)}`.execute(db);
+  }
+  return makeStorage(db, "postgres", location.description);
+}
+
+function makeStorage(db: Kysely<Database>, dialect: DialectName, description: string): Storage {
+  return {
+    db,
+    dialect,
+    description,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Versioned migrations, applied at start-up and by `tessera migrate`.
+ *
+ * Kysely's migrator takes a lock (a table on SQLite, an advisory lock on PostgreSQL), so several instances
+ * starting at once apply each migration exactly once.
+ */
+import { type MigrationResultSet, Migrator } from "kysely";
+import type { Storage } from "./connect.js";
+import { migrations } from "./migrations/index.js";
+
+export interface MigrationReport {
+  applied: string[];
+}
+
+export async function migrateToLatest(storage: Storage): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db: storage.db,
+    provider: { getMigrations: async () => migrations },
+  });
+  const result: MigrationResultSet = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(
+      `migration ${failed} failed: ${result.error instanceof Error ? result.error.message : String(result.error)}`,
+      {
+        cause: result.error,
+      },
+    );
+  }
+  const applied = (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  return { applied };
+}
+
+/** Names of the migrations that exist but are not applied yet. */
+export async function pendingMigrations(storage: Storage): Promise<string[]> {
+  const migrator = new Migrator({ db: storage.db, provider: { getMigrations: async () => migrations } });
+  const all = await migrator.getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -1,0 +1,10 @@
+/**
+ * The ordered list of migrations. Listed statically (not read from the file system) so that the same list
+ * works from TypeScript sources, the compiled `dist/` and bundlers. Add new files as `NNNN_name.ts`.
+ */
+import type { Migration } from "kysely";
+import * as m0001 from "./0001_initial.js";
+
+export const migrations: Record<string, Migration> = {
+  "0001_initial": m0001,
+};
