@@ -46,6 +46,8 @@ export interface KeyStoreOptions {
   /** Seconds between scheduled rotations; 0 disables them. */
   rotationInterval: number;
   algorithms?: readonly JwsAlgorithm[];
+  /** Called once per signed token with its kind (the `typ`, or `jwt`), e.g. to count issuance. */
+  onIssue?: (kind: string) => void;
 }
 
 export interface KeySummary {
@@ -196,12 +198,14 @@ export class KeyStore {
 
   /** Signs a JWT with the active key for `alg`; `exp` may not be further than `jwtMaxLifetime` away. */
   sign(claims: JwtClaims, options: { typ?: string; alg?: JwsAlgorithm } = {}): string {
-    return signJwt(claims, {
+    const token = signJwt(claims, {
       key: this.signingKey(options.alg),
       ...(options.typ === undefined ? {} : { typ: options.typ }),
       maxLifetime: this.#options.jwtMaxLifetime,
       now: this.#options.clock.now,
     });
+    this.#options.onIssue?.(options.typ ?? "jwt");
+    return token;
   }
 
   /** Verifies a JWT signed by one of this store's published keys. */

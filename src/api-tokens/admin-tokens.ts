@@ -1,0 +1,83 @@
+/**
+ * Admin tokens: bearer secrets for Tessera's admin API.
+ *
+ * - Format `tsr_adm_` + 256 random bits (base62) + CRC32 checksum: recognisable by secret scanners, and a
+ *   mistyped token is refused without a database call.
+ * - Stored only as SHA-256; the plain value is returned once, by `createAdminToken`.
+ * - The bootstrap `TESSERA_ADMIN_TOKEN` from the configuration is compared in constant time.
+ */
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import {
+  constantTimeEqual,
+  generateOpaqueToken,
+  hashToken,
+  isWellFormedOpaqueToken,
+} from "../crypto/index.js";
+import type { Clock } from "../lib/clock.js";
+import { adminTokens, type Database } from "../storage/index.js";
+
+export const ADMIN_TOKEN_FORMAT = { prefix: "tsr_adm_", checksum: true } as const;
+
+export interface AdminPrincipal {
+  /** `bootstrap` for the configured token, else the stored token's id. */
+  tokenId: string;
+  name: string;
+}
+
+export interface AdminTokenDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  /** The configured bootstrap token, if any. */
+  bootstrapToken?: string | undefined;
+}
+
+/** Mints an admin token. The returned `token` is the only copy of the secret. */
+export async function createAdminToken(
+  deps: AdminTokenDeps,
+  input: { name: string },
+): Promise<{ id: string; name: string; token: string }> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 200) throw new TypeError("name must be 1–200 characters");
+  const token = generateOpaqueToken(ADMIN_TOKEN_FORMAT);
+  const id = randomUUID();
+  await adminTokens.insertAdminToken(deps.db, {
+    id,
+    name,
+    token_hash: hashToken(token),
+    created_at: deps.clock.now(),
+    last_used_at: null,
+    revoked_at: null,
+  });
+  return { id, name, token };
+}
+
+/** Returns the principal for a valid admin token, or undefined. */
+export async function authenticateAdminToken(
+  deps: AdminTokenDeps,
+  token: string,
+): Promise<AdminPrincipal | undefined> {
+  if (deps.bootstrapToken !== undefined && constantTimeEqual(token, deps.bootstrapToken)) {
+    return { tokenId: "bootstrap", name: "TESSERA_ADMIN_TOKEN" };
+  }
+  if (!isWellFormedOpaqueToken(token, ADMIN_TOKEN_FORMAT)) return undefined;
+  const row = await adminTokens.findActiveAdminTokenByHash(deps.db, hashToken(token));
+  if (row === undefined) return undefined;
+  await adminTokens.touchAdminToken(deps.db, row.id, deps.clock.now());
+  return { tokenId: row.id, name: row.name };
+}
+
+export async function listAdminTokens(deps: AdminTokenDeps) {
+  const rows = await adminTokens.listAdminTokens(deps.db);
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  }));
+}
+
+export function revokeAdminToken(deps: AdminTokenDeps, id: string): Promise<boolean> {
+  return adminTokens.revokeAdminToken(deps.db, id, deps.clock.now());
+}

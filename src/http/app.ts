@@ -1,0 +1,69 @@
+/**
+ * Assembles the Fastify application: logging, body parsing, errors, headers, metrics, then one plugin per
+ * domain's routes. Domain code never sees Fastify; it is called with plain values from the context.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import formbody from "@fastify/formbody";
+import Fastify, { type FastifyInstance } from "fastify";
+import { redactUrl } from "../observability/log.js";
+import type { AppContext } from "../server/context.js";
+import { registerErrorHandling } from "./errors.js";
+import { registerMetricsHooks } from "./metrics-hooks.js";
+import { adminKeyRoutes } from "./routes/admin-keys.js";
+import { healthRoutes } from "./routes/health.js";
+import { jwksRoutes } from "./routes/jwks.js";
+import { metricsRoutes } from "./routes/metrics.js";
+import { registerSecurityHeaders } from "./security-headers.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Reuses a well-formed incoming `X-Request-Id` (for tracing across a proxy), else makes one. */
+function requestId(req: IncomingMessage): string {
+  const incoming = req.headers["x-request-id"];
+  return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const tls = config.tlsCert && config.tlsKey;
+  const app = Fastify({
+    loggerInstance: ctx.log.child(
+      {},
+      {
+        serializers: {
+          req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
+            method: req.method,
+            url: redactUrl(req.url),
+            remoteAddress: req.ip,
+          }),
+        },
+      },
+    ),
+    genReqId: requestId,
+    bodyLimit: config.bodyLimit,
+    // Fastify accepts a hop count too, though its types omit it.
+    trustProxy: config.trustProxy as boolean | string[],
+    // Protects against prototype poisoning through JSON bodies.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    return503OnClosing: true,
+    ...(tls
+      ? {
+          https: { cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) },
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
+
+  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  registerErrorHandling(app);
+  registerSecurityHeaders(app, { hsts: Boolean(tls) || config.issuer.startsWith("https://") });
+  registerMetricsHooks(app, ctx.metrics);
+
+  await app.register(healthRoutes(ctx));
+  await app.register(jwksRoutes(ctx));
+  await app.register(metricsRoutes(ctx));
+  await app.register(adminKeyRoutes(ctx));
+  return app;
+}

@@ -1,0 +1,27 @@
+/**
+ * Security headers on every response.
+ *
+ * - A strict CSP (`default-src 'none'`; pages that need more set their own), `frame-ancestors 'none'` and
+ *   `X-Frame-Options: DENY` (no framing: clickjacking), `nosniff`, `Referrer-Policy: no-referrer` (codes and
+ *   tokens in URLs must not leak through Referer), COOP same-origin.
+ * - HSTS only when the issuer is https or Tessera serves TLS itself (RFC 6797 §7.2: never over plain http).
+ * - `Cache-Control: no-store` unless a route chose a caching policy (RFC 6749 §5.1 for token responses).
+ * - The request id is echoed as `X-Request-Id`.
+ */
+import type { FastifyInstance } from "fastify";
+
+export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", DEFAULT_CSP);
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("x-frame-options", "DENY");
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("cross-origin-opener-policy", "same-origin");
+    if (options.hsts) reply.header("strict-transport-security", "max-age=63072000; includeSubDomains");
+    if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    reply.header("x-request-id", request.id);
+    return payload;
+  });
+}

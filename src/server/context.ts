@@ -1,0 +1,86 @@
+/**
+ * The application context: configuration, storage, keys, clock, logger and metrics, built once at start-up
+ * and passed to every domain service and HTTP plugin (nothing reaches for globals).
+ */
+import { Redis } from "ioredis";
+import type { Config } from "../config/index.js";
+import { KeyStore, type MasterKey } from "../crypto/index.js";
+import { type Clock, systemClock } from "../lib/clock.js";
+import type { Logger } from "../observability/log.js";
+import { createMetrics, type Metrics } from "../observability/metrics.js";
+import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
+import { loadMasterKey } from "./master-key-source.js";
+
+export interface AppContext {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly masterKey: MasterKey;
+  readonly keys: KeyStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly redis: Redis | undefined;
+  close(): Promise<void>;
+}
+
+export interface CreateContextOptions {
+  log: Logger;
+  clock?: Clock;
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+  masterKey?: MasterKey;
+}
+
+export async function createContext(config: Config, options: CreateContextOptions): Promise<AppContext> {
+  const { log } = options;
+  const clock = options.clock ?? systemClock;
+  for (const warning of config.warnings) log.warn(warning);
+  const masterKey = options.masterKey ?? loadMasterKey(config, log);
+  const storage = await openStorage(config.databaseUrl);
+  try {
+    if (options.migrate !== false) {
+      const { applied } = await migrateToLatest(storage);
+      if (applied.length > 0) log.info({ applied }, "database migrations applied");
+    }
+    const metrics = createMetrics();
+    const keys = await KeyStore.open({
+      db: storage.db,
+      masterKey,
+      clock,
+      jwtMaxLifetime: config.jwtMaxLifetime,
+      publishLeadTime: config.jwksMaxAge,
+      rotationInterval: config.keyRotationInterval,
+      onIssue: (kind) => metrics.tokensIssued.inc({ kind }),
+    });
+    const redis =
+      config.redisUrl === undefined
+        ? undefined
+        : new Redis(config.redisUrl, {
+            lazyConnect: true,
+            maxRetriesPerRequest: 1,
+            enableOfflineQueue: false,
+          });
+    // Redis is optional: a connection error is reported by /readyz, not thrown into the process.
+    redis?.on("error", (error: Error) =>
+      log.warn({ err: { message: error.message } }, "redis connection error"),
+    );
+    if (redis) await redis.connect().catch(() => undefined);
+    return {
+      config,
+      storage,
+      masterKey,
+      keys,
+      clock,
+      log,
+      metrics,
+      redis,
+      async close() {
+        redis?.disconnect();
+        await storage.close();
+      },
+    };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}

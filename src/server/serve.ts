@@ -1,0 +1,59 @@
+/**
+ * Runs the server: context, HTTP app, background jobs, graceful shutdown.
+ *
+ * - Every 30 s the key store reloads (another instance may have rotated) and scheduled rotation runs; an
+ *   error there is logged, never fatal.
+ * - SIGINT/SIGTERM: stop accepting, finish in-flight requests (new ones get 503), close the database.
+ */
+import type { FastifyInstance } from "fastify";
+import type { Config } from "../config/index.js";
+import { buildApp } from "../http/app.js";
+import type { Logger } from "../observability/log.js";
+import { type AppContext, createContext } from "./context.js";
+
+const KEY_REFRESH_MS = 30_000;
+
+export interface RunningServer {
+  ctx: AppContext;
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const ctx = await createContext(config, { log });
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(ctx);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await ctx.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `${config.tlsCert ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, issuer: config.issuer, database: ctx.storage.description }, "tessera is listening");
+
+  const timer = setInterval(async () => {
+    try {
+      const rotated = await ctx.keys.rotateDue();
+      if (rotated.length > 0) log.info({ rotated }, "scheduled signing-key rotation");
+      else await ctx.keys.reload();
+    } catch (error) {
+      log.error({ err: error }, "signing-key refresh failed");
+    }
+  }, KEY_REFRESH_MS);
+  timer.unref();
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(timer);
+      await app.close();
+      await ctx.close();
+    })();
+    return stopping;
+  };
+  return { ctx, app, url, stop };
+}
