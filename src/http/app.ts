@@ -49,6 +49,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     return503OnClosing: true,
+    // Unknown fields are refused (400), not silently dropped: a typo must not pass for a valid request.
+    ajv: { customOptions: { removeAdditional: false } },
     ...(tls
       ? {
           https: { cert: readFileSync(config.tlsCert as string), key: readFileSync(config.tlsKey as string) },
@@ -56,6 +58,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       : {}),
   }) as unknown as FastifyInstance;
 
+  // Tessera speaks JSON and HTML forms only: any other body type is a 415.
+  app.removeContentTypeParser("text/plain");
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   registerErrorHandling(app);
   registerSecurityHeaders(app, { hsts: Boolean(tls) || config.issuer.startsWith("https://") });

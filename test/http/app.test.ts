@@ -1,0 +1,211 @@
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAdminToken } from "../../src/api-tokens/index.js";
+import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
+const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
+describe.each(["sqlite", "postgres"] as const)("HTTP basics on %s", (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ dialect });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it("/healthz answers 200", async () => {
+    const res = await t.app.inject({ url: "/healthz" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: "ok" });
+  });
+
+  it("/readyz answers 200 when the database answers", async () => {
+    const res = await t.app.inject({ url: "/readyz" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: "ok", checks: { database: "ok" } });
+  });
+
+  it("/.well-known/jwks.json serves the public keys, cacheable, with RFC 7638 thumbprints as kid", async () => {
+    const res = await t.app.inject({ url: "/.well-known/jwks.json" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/^application\/jwk-set\+json/);
+    expect(res.headers["cache-control"]).toBe("public, max-age=300");
+    const { keys } = res.json() as { keys: JWK[] };
+    expect(keys.map((k) => k.alg).sort()).toEqual(["ES256", "ES256", "EdDSA", "EdDSA", "RS256", "RS256"]);
+    for (const key of keys) {
+      for (const member of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(member);
+      expect(key.kid).toBe(await calculateJwkThumbprint(key, "sha256"));
+    }
+  });
+});
+
+describe("HTTP behaviour", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it("sets the security headers, and no HSTS on a plain-http issuer", async () => {
+    const res = await t.app.inject({ url: "/healthz" });
+    expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
+    expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers["x-frame-options"]).toBe("DENY");
+    expect(res.headers["referrer-policy"]).toBe("no-referrer");
+    expect(res.headers["cache-control"]).toBe("no-store");
+    expect(res.headers["strict-transport-security"]).toBeUndefined();
+  });
+
+  it("echoes a well-formed X-Request-Id and replaces a malformed one", async () => {
+    const kept = await t.app.inject({ url: "/healthz", headers: { "x-request-id": "abc-123" } });
+    expect(kept.headers["x-request-id"]).toBe("abc-123");
+    const replaced = await t.app.inject({ url: "/healthz", headers: { "x-request-id": "bad id\n{json}" } });
+    expect(replaced.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers an unknown path with a JSON 404", async () => {
+    const res = await t.app.inject({ url: "/nope" });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: "not_found", error_description: "No such resource." });
+  });
+
+  it("/metrics exposes request counters by route pattern and token issuance", async () => {
+    await t.app.inject({ url: "/healthz" });
+    t.ctx.keys.sign({ exp: Math.floor(t.clock.now() / 1000) + 60 }, { typ: "at+jwt" });
+    const res = await t.app.inject({ url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/http_requests_total\{method="GET",route="\/healthz",status_code="200"\} \d+/);
+    expect(res.body).toMatch(
+      /http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/healthz"/,
+    );
+    expect(res.body).toMatch(/tessera_tokens_issued_total\{kind="at\+jwt"\} 1/);
+    expect(res.body).toContain("nodejs_eventloop_lag_seconds");
+  });
+
+  it("labels unmatched paths as one route, so a token in a path never reaches /metrics", async () => {
+    await t.app.inject({ url: "/secret-path-tsr_token_value" });
+    const res = await t.app.inject({ url: "/metrics" });
+    expect(res.body).not.toContain("tsr_token_value");
+    expect(res.body).toContain('route="unmatched"');
+  });
+});
+
+describe("HTTPS issuer", () => {
+  it("adds HSTS when the issuer is https", async () => {
+    const t = await createTestApp({ env: { TESSERA_ISSUER: "https://id.example.com" } });
+    try {
+      const res = await t.app.inject({ url: "/healthz" });
+      expect(res.headers["strict-transport-security"]).toBe("max-age=63072000; includeSubDomains");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("readiness", () => {
+  it("/readyz answers 503 when the database is gone, /healthz still 200", async () => {
+    const t = await createTestApp();
+    try {
+      await t.ctx.storage.close();
+      const ready = await t.app.inject({ url: "/readyz" });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({ status: "unavailable", checks: { database: "fail" } });
+      expect((await t.app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it("/readyz checks Redis when REDIS_URL is set: ok with the real server, 503 when it cannot be reached", async () => {
+    const up = await createTestApp({ env: { REDIS_URL: "redis://127.0.0.1:6379" } });
+    const down = await createTestApp({ env: { REDIS_URL: "redis://127.0.0.1:1" } });
+    try {
+      const ok = await up.app.inject({ url: "/readyz" });
+      expect(ok.json()).toEqual({ status: "ok", checks: { database: "ok", redis: "ok" } });
+      const fail = await down.app.inject({ url: "/readyz" });
+      expect(fail.statusCode).toBe(503);
+      expect(fail.json()).toMatchObject({ checks: { database: "ok", redis: "fail" } });
+    } finally {
+      await up.close();
+      await down.close();
+    }
+  });
+});
+
+describe("admin API authentication", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it("refuses a request without credentials with 401 and a Bearer challenge", async () => {
+    const res = await t.app.inject({ url: "/admin/keys" });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["www-authenticate"]).toBe('Bearer realm="tessera-admin"');
+    expect(res.json().error).toBe("unauthorized");
+  });
+
+  it("refuses a wrong token with invalid_token", async () => {
+    const res = await t.app.inject({ url: "/admin/keys", headers: { authorization: "Bearer nope-nope" } });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
+  });
+
+  it("refuses a token in the query string (RFC 6750 §2.3 is not supported: it leaks)", async () => {
+    const res = await t.app.inject({ url: `/admin/keys?access_token=${TEST_ADMIN_TOKEN}` });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it("accepts the bootstrap token and lists keys without key material", async () => {
+    const res = await t.app.inject({ url: "/admin/keys", headers: admin });
+    expect(res.statusCode).toBe(200);
+    const { keys } = res.json() as { keys: Record<string, unknown>[] };
+    expect(keys).toHaveLength(6);
+    expect(JSON.stringify(keys)).not.toMatch(/private|v1\./);
+  });
+
+  it("accepts a minted admin token; refuses it with one character changed, and after revocation", async () => {
+    const deps = { db: t.ctx.storage.db, clock: t.clock };
+    const { token, id } = await createAdminToken(deps, { name: "ci" });
+    expect(token).toMatch(/^tsr_adm_[0-9A-Za-z]{49}$/);
+    const ok = await t.app.inject({ url: "/admin/keys", headers: { authorization: `Bearer ${token}` } });
+    expect(ok.statusCode).toBe(200);
+    const last = token.at(-1) === "a" ? "b" : "a";
+    const typo = await t.app.inject({
+      url: "/admin/keys",
+      headers: { authorization: `Bearer ${token.slice(0, -1)}${last}` },
+    });
+    expect(typo.statusCode).toBe(401);
+    const { revokeAdminToken } = await import("../../src/api-tokens/index.js");
+    expect(await revokeAdminToken(deps, id)).toBe(true);
+    const revoked = await t.app.inject({ url: "/admin/keys", headers: { authorization: `Bearer ${token}` } });
+    expect(revoked.statusCode).toBe(401);
+  });
+
+  it("rotation through the API: 409 while the next key is too fresh, 200 when forced", async () => {
+    const early = await t.app.inject({
+      method: "POST",
+      url: "/admin/keys/rotate",
+      headers: admin,
+      payload: {},
+    });
+    expect(early.statusCode).toBe(409);
+    expect(early.json().error).toBe("key_rotation_too_soon");
+    const forced = await t.app.inject({
+      method: "POST",
+      url: "/admin/keys/rotate",
+      headers: admin,
+      payload: { alg: "EdDSA", force: true },
+    });
+    expect(forced.statusCode).toBe(200);
+    expect(forced.json().results[0]).toMatchObject({ alg: "EdDSA", rotated: true });
+  });
+});

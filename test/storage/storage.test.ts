@@ -1,0 +1,186 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  adminTokens,
+  migrateToLatest,
+  parseDatabaseUrl,
+  type Storage,
+  signingKeys,
+} from "../../src/storage/index.js";
+import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+
+const keyRow = (kid: string, status: "next" | "active" | "retired", created = 1000) => ({
+  kid,
+  alg: "EdDSA",
+  status,
+  public_jwk: "{}",
+  private_key: "sealed",
+  created_at: created,
+  activated_at: status === "active" ? created : null,
+  retired_at: null,
+  expires_at: null,
+});
+
+describe.each(DIALECTS)("storage on %s", (dialect) => {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await openTestStorage(dialect);
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it("answers ping and reports its dialect", async () => {
+    await expect(storage.ping()).resolves.toBeUndefined();
+    expect(storage.dialect).toBe(dialect);
+  });
+
+  it("applies migrations once: a second run applies nothing", async () => {
+    const again = await migrateToLatest(storage);
+    expect(again.applied).toEqual([]);
+  });
+
+  it("stores epoch-millisecond times as numbers, not strings", async () => {
+    const big = Date.UTC(2100, 0, 1);
+    await signingKeys.insertSigningKey(storage.db, keyRow("time-1", "next", big));
+    const rows = await signingKeys.listSigningKeys(storage.db);
+    const row = rows.find((r) => r.kid === "time-1")!;
+    expect(row.created_at).toBe(big);
+    expect(typeof row.created_at).toBe("number");
+  });
+
+  it("a key transition happens once: the second identical transition loses", async () => {
+    await signingKeys.insertSigningKey(storage.db, keyRow("k-once", "next"));
+    const first = await signingKeys.transitionSigningKey(storage.db, {
+      kid: "k-once",
+      from: "next",
+      to: "active",
+      at: 2000,
+    });
+    const second = await signingKeys.transitionSigningKey(storage.db, {
+      kid: "k-once",
+      from: "next",
+      to: "active",
+      at: 3000,
+    });
+    expect([first, second]).toEqual([true, false]);
+    const row = (await signingKeys.listSigningKeys(storage.db)).find((r) => r.kid === "k-once")!;
+    expect(row.status).toBe("active");
+    expect(row.activated_at).toBe(2000);
+  });
+
+  it("concurrent transitions of one key produce exactly one winner", async () => {
+    await signingKeys.insertSigningKey(storage.db, keyRow("k-race", "next"));
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        signingKeys.transitionSigningKey(storage.db, {
+          kid: "k-race",
+          from: "next",
+          to: "active",
+          at: 5000 + i,
+        }),
+      ),
+    );
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("retiring sets retired_at and expires_at; expired retired keys are deleted, others kept", async () => {
+    await signingKeys.insertSigningKey(storage.db, keyRow("k-old", "active"));
+    await signingKeys.transitionSigningKey(storage.db, {
+      kid: "k-old",
+      from: "active",
+      to: "retired",
+      at: 10_000,
+      expiresAt: 20_000,
+    });
+    expect(await signingKeys.deleteExpiredSigningKeys(storage.db, 19_999)).toBe(0);
+    expect(await signingKeys.deleteExpiredSigningKeys(storage.db, 20_000)).toBe(1);
+    const kids = (await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid);
+    expect(kids).not.toContain("k-old");
+    expect(kids).toContain("k-once");
+  });
+
+  it("admin tokens: found by hash while active, not after revocation; revocation happens once", async () => {
+    await adminTokens.insertAdminToken(storage.db, {
+      id: "a1",
+      name: "ops",
+      token_hash: "hash-a1",
+      created_at: 1,
+      last_used_at: null,
+      revoked_at: null,
+    });
+    expect((await adminTokens.findActiveAdminTokenByHash(storage.db, "hash-a1"))?.id).toBe("a1");
+    expect(await adminTokens.findActiveAdminTokenByHash(storage.db, "hash-other")).toBeUndefined();
+    expect(await adminTokens.revokeAdminToken(storage.db, "a1", 50)).toBe(true);
+    expect(await adminTokens.revokeAdminToken(storage.db, "a1", 60)).toBe(false);
+    expect(await adminTokens.findActiveAdminTokenByHash(storage.db, "hash-a1")).toBeUndefined();
+  });
+
+  it("admin token hashes are unique", async () => {
+    const row = {
+      id: "u1",
+      name: "x",
+      token_hash: "same",
+      created_at: 1,
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await adminTokens.insertAdminToken(storage.db, row);
+    await expect(adminTokens.insertAdminToken(storage.db, { ...row, id: "u2" })).rejects.toThrow();
+  });
+
+  it("last use is written at most once a minute", async () => {
+    await adminTokens.insertAdminToken(storage.db, {
+      id: "t1",
+      name: "x",
+      token_hash: "hash-t1",
+      created_at: 1,
+      last_used_at: null,
+      revoked_at: null,
+    });
+    const lastUsed = async () =>
+      (await adminTokens.listAdminTokens(storage.db)).find((r) => r.id === "t1")!.last_used_at;
+    await adminTokens.touchAdminToken(storage.db, "t1", 100_000);
+    expect(await lastUsed()).toBe(100_000);
+    await adminTokens.touchAdminToken(storage.db, "t1", 130_000);
+    expect(await lastUsed()).toBe(100_000);
+    await adminTokens.touchAdminToken(storage.db, "t1", 160_001);
+    expect(await lastUsed()).toBe(160_001);
+  });
+
+  if (dialect === "sqlite") {
+    it("runs SQLite in WAL mode", async () => {
+      const { rows } = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(storage.db);
+      expect(rows[0]?.journal_mode).toBe("wal");
+    });
+  } else {
+    it("keeps its tables in its own schema", async () => {
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(storage.db);
+      expect(rows[0]?.schema).toMatch(/^t_[0-9a-f]{12}$/);
+    });
+  }
+});
+
+describe("DATABASE_URL parsing", () => {
+  it("reads plain paths and sqlite: URLs as SQLite files", () => {
+    expect(parseDatabaseUrl("./data/x.db")).toMatchObject({ dialect: "sqlite" });
+    expect(parseDatabaseUrl("sqlite:/tmp/a.db")).toEqual({ dialect: "sqlite", path: "/tmp/a.db" });
+    expect(parseDatabaseUrl("sqlite:///tmp/a.db")).toEqual({ dialect: "sqlite", path: "/tmp/a.db" });
+    expect(parseDatabaseUrl(":memory:")).toEqual({ dialect: "sqlite", path: ":memory:" });
+  });
+
+  it("reads postgres URLs with an optional schema and hides the password in the description", () => {
+    const loc = parseDatabaseUrl("postgres://u:s3cret@db:5432/tessera?schema=prod_1&sslmode=require");
+    expect(loc).toMatchObject({ dialect: "postgres", schema: "prod_1" });
+    if (loc.dialect !== "postgres") throw new Error("expected postgres");
+    expect(loc.description).not.toContain("s3cret");
+    expect(loc.connectionString).not.toContain("schema=");
+    expect(loc.connectionString).toContain("sslmode=require");
+  });
+
+  it("refuses an unsafe schema name and unknown schemes", () => {
+    expect(() => parseDatabaseUrl("postgres://db/x?schema=a;drop")).toThrow(/schema/);
+    expect(() => parseDatabaseUrl("mysql://db/x")).toThrow(/unsupported scheme/);
+    expect(() => parseDatabaseUrl("sqlite:")).toThrow(/empty/);
+  });
+});
