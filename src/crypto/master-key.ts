@@ -64,9 +64,14 @@ export function createMasterKey(raw: Uint8Array): MasterKey {
           `data was sealed with master key ${keyId}, but the configured master key is ${id}`,
         );
       }
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+      const tagBytes = Buffer.from(tag, "base64url");
+      // A truncated tag would weaken forgery protection from 128 bits to as little as 32.
+      if (tagBytes.length !== 16) throw new TypeError("sealed value has an invalid authentication tag");
+      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"), {
+        authTagLength: 16,
+      });
       decipher.setAAD(Buffer.from(associatedData, "utf8"));
-      decipher.setAuthTag(Buffer.from(tag, "base64url"));
+      decipher.setAuthTag(tagBytes);
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]);
     },
   };

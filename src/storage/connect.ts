@@ -21,6 +21,8 @@ export interface Storage {
   readonly dialect: DialectName;
   /** The database's location with any password removed: safe to log. */
   readonly description: string;
+  /** The PostgreSQL schema the tables live in, when one was named with `?schema=`. */
+  readonly schema: string | undefined;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -74,7 +76,7 @@ export async function openStorage(url: string): Promise<Storage> {
     database.pragma("foreign_keys = ON");
     database.pragma("synchronous = NORMAL");
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    return makeStorage(db, "sqlite", `sqlite:${location.path}`);
+    return makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined);
   }
 
   const types = {
@@ -96,14 +98,20 @@ export async function openStorage(url: string): Promise<Storage> {
   if (location.schema) {
     await sql`create schema if not exists ${sql.id(location.schema)}`.execute(db);
   }
-  return makeStorage(db, "postgres", location.description);
+  return makeStorage(db, "postgres", location.description, location.schema);
 }
 
-function makeStorage(db: Kysely<Database>, dialect: DialectName, description: string): Storage {
+function makeStorage(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  description: string,
+  schema: string | undefined,
+): Storage {
   return {
     db,
     dialect,
     description,
+    schema,
     async ping() {
       await sql`select 1`.execute(db);
     },

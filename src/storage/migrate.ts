@@ -12,11 +12,18 @@ export interface MigrationReport {
   applied: string[];
 }
 
-export async function migrateToLatest(storage: Storage): Promise<MigrationReport> {
-  const migrator = new Migrator({
+function migratorFor(storage: Storage): Migrator {
+  return new Migrator({
     db: storage.db,
     provider: { getMigrations: async () => migrations },
+    // Kysely looks for its bookkeeping tables in every schema unless told which one: with several Tessera
+    // schemas in one database (one per deployment or test run) it must look in ours only.
+    ...(storage.schema ? { migrationTableSchema: storage.schema } : {}),
   });
+}
+
+export async function migrateToLatest(storage: Storage): Promise<MigrationReport> {
+  const migrator = migratorFor(storage);
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
@@ -33,7 +40,7 @@ export async function migrateToLatest(storage: Storage): Promise<MigrationReport
 
 /** Names of the migrations that exist but are not applied yet. */
 export async function pendingMigrations(storage: Storage): Promise<string[]> {
-  const migrator = new Migrator({ db: storage.db, provider: { getMigrations: async () => migrations } });
+  const migrator = migratorFor(storage);
   const all = await migrator.getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

@@ -2,7 +2,7 @@
  * Fast JWT signing with Tessera's own keys: compact JWS on synchronous `node:crypto`.
  *
  * - The protected header is exactly `{"alg","kid","typ"}` and is encoded once per (key, typ) and cached.
- * - `exp` is required and must be a finite number after `iat`/now; `iat`, `nbf` must be finite when present.
+ * - `exp` is required and must be a finite number; `iat`, `nbf` must be finite when present.
  *   A `maxLifetime` bounds `exp - now`, which is what lets a retired key leave the JWKS once every token it
  *   signed has expired (see `keys/key-store.ts`).
  * - ECDSA signatures are written as R || S (RFC 7518 §3.4), not DER.

@@ -103,13 +103,17 @@ export function checkClaims(
   ) {
     throw new TokenError("typ_mismatch");
   }
+  // Same order as jose: presence of every required claim first, then their values.
+  if (options.issuer !== undefined && !Object.hasOwn(claims, "iss"))
+    throw new TokenError("issuer_mismatch", "iss missing");
+  if (options.audience !== undefined && !Object.hasOwn(claims, "aud")) {
+    throw new TokenError("audience_mismatch", "aud missing");
+  }
   if (!Object.hasOwn(claims, "exp")) throw new TokenError("claims_invalid", "exp missing");
-  if (options.issuer !== undefined) {
-    if (!Object.hasOwn(claims, "iss")) throw new TokenError("issuer_mismatch", "iss missing");
-    if (!toList(options.issuer).includes(claims.iss as string)) throw new TokenError("issuer_mismatch");
+  if (options.issuer !== undefined && !toList(options.issuer).includes(claims.iss as string)) {
+    throw new TokenError("issuer_mismatch");
   }
   if (options.audience !== undefined) {
-    if (!Object.hasOwn(claims, "aud")) throw new TokenError("audience_mismatch", "aud missing");
     const accepted = toList(options.audience);
     const aud = claims.aud;
     const ok =
