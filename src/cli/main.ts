@@ -13,7 +13,7 @@ import { JWS_ALGORITHMS, type JwsAlgorithm } from "../crypto/index.js";
 import { systemClock } from "../lib/clock.js";
 import { ConfigError, TesseraError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../observability/log.js";
-import { createContext } from "../server/context.js";
+import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
 
@@ -94,11 +94,9 @@ function table(rows: Record<string, unknown>[]): string {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-async function withContext<T>(
-  config: Config,
-  log: Logger,
-  fn: (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<T>,
-) {
+/** Runs a one-shot command with a full context; its logs go to stderr so stdout carries only the result. */
+async function withContext<T>(config: Config, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const log: Logger = createLogger({ level: "warn", destination: process.stderr });
   const ctx = await createContext(config, { log });
   try {
     return await fn(ctx);
@@ -157,8 +155,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "keys list": {
         const flags = takeFlags(args, { json: "boolean" });
         const config = loadConfig({ env, argv: args });
-        const log = createLogger({ level: "warn", destination: process.stderr });
-        const keys = await withContext(config, log, async (ctx) => ctx.keys.list());
+        const keys = await withContext(config, async (ctx) => ctx.keys.list());
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(keys, null, 2)}\n`
@@ -172,8 +169,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
           throw new UsageError(`--alg must be one of ${JWS_ALGORITHMS.join(", ")}`);
         }
         const config = loadConfig({ env, argv: args });
-        const log = createLogger({ level: "warn", destination: process.stderr });
-        const results = await withContext(config, log, (ctx) =>
+        const results = await withContext(config, (ctx) =>
           ctx.keys.rotate({
             ...(flags.alg ? { alg: flags.alg as JwsAlgorithm } : {}),
             force: flags.force === true,
@@ -191,8 +187,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "admin-token create": {
         const flags = takeFlags(args, { name: "string" });
         const config = loadConfig({ env, argv: args });
-        const log = createLogger({ level: "warn", destination: process.stderr });
-        const created = await withContext(config, log, (ctx) =>
+        const created = await withContext(config, (ctx) =>
           createAdminToken(
             { db: ctx.storage.db, clock: systemClock },
             { name: String(flags.name ?? "admin") },
@@ -207,8 +202,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "admin-token list": {
         const flags = takeFlags(args, { json: "boolean" });
         const config = loadConfig({ env, argv: args });
-        const log = createLogger({ level: "warn", destination: process.stderr });
-        const tokens = await withContext(config, log, (ctx) =>
+        const tokens = await withContext(config, (ctx) =>
           listAdminTokens({ db: ctx.storage.db, clock: systemClock }),
         );
         process.stdout.write(
@@ -221,8 +215,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       default: {
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {
           const config = loadConfig({ env, argv: args });
-          const log = createLogger({ level: "warn", destination: process.stderr });
-          const ok = await withContext(config, log, (ctx) =>
+          const ok = await withContext(config, (ctx) =>
             revokeAdminToken({ db: ctx.storage.db, clock: systemClock }, words[2]!),
           );
           if (!ok) {

@@ -231,7 +231,6 @@ export class KeyStore {
    * Refuses (`key_rotation_too_soon`) while the next key is younger than `publishLeadTime`, unless `force`.
    */
   async rotate(options: { alg?: JwsAlgorithm; force?: boolean } = {}): Promise<RotationResult[]> {
-    await this.reload();
     const now = this.#options.clock.now();
     const algs = options.alg ? [options.alg] : this.#algorithms;
     const rows = await signingKeys.listSigningKeys(this.#options.db);

@@ -23,22 +23,18 @@ export function healthRoutes(ctx: AppContext) {
 
     app.get("/readyz", async (request, reply) => {
       const checks: Record<string, "ok" | "fail"> = {};
-      try {
-        await withTimeout(ctx.storage.ping());
-        checks.database = "ok";
-      } catch (error) {
-        checks.database = "fail";
-        request.log.warn({ err: { message: (error as Error).message } }, "readiness: database unreachable");
-      }
-      if (ctx.redis) {
+      const probe = async (name: string, ping: () => Promise<unknown>) => {
         try {
-          await withTimeout(ctx.redis.ping());
-          checks.redis = "ok";
+          await withTimeout(ping());
+          checks[name] = "ok";
         } catch (error) {
-          checks.redis = "fail";
-          request.log.warn({ err: { message: (error as Error).message } }, "readiness: redis unreachable");
+          checks[name] = "fail";
+          request.log.warn({ err: { message: (error as Error).message } }, `readiness: ${name} unreachable`);
         }
-      }
+      };
+      await probe("database", () => ctx.storage.ping());
+      const { redis } = ctx;
+      if (redis) await probe("redis", () => redis.ping());
       const ready = Object.values(checks).every((c) => c === "ok");
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ok" : "unavailable", checks });
     });
