@@ -6,7 +6,7 @@
  * Precedence: command-line flag > environment variable > JSON config file > default.
  */
 
-export type ConfigKind = "string" | "integer" | "boolean" | "enum" | "url" | "path" | "secret" | "trustProxy";
+export type ConfigKind = "string" | "integer" | "enum" | "url" | "path" | "secret" | "trustProxy";
 
 export interface ConfigDefinition {
   /** Property name in the typed Config and the JSON config file. */

@@ -71,10 +71,6 @@ function parseValue(def: ConfigDefinition, raw: string, cwd: string): unknown {
         fail(def, raw, `must be between ${def.min} and ${def.max}`);
       return n;
     }
-    case "boolean":
-      if (raw === "true" || raw === "1") return true;
-      if (raw === "false" || raw === "0") return false;
-      return fail(def, raw, "must be true or false");
     case "enum":
       if (!def.values?.includes(raw)) fail(def, raw, `must be one of ${def.values?.join(", ")}`);
       return raw;

@@ -6,6 +6,6 @@ export {
   type Storage,
 } from "./connect.js";
 export type { Database, SigningKeyStatus } from "./database.js";
-export { migrateToLatest, pendingMigrations } from "./migrate.js";
+export { migrateToLatest } from "./migrate.js";
 export * as adminTokens from "./repositories/admin-tokens.js";
 export * as signingKeys from "./repositories/signing-keys.js";

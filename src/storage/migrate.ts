@@ -37,10 +37,3 @@ export async function migrateToLatest(storage: Storage): Promise<MigrationReport
   const applied = (result.results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
   return { applied };
 }
-
-/** Names of the migrations that exist but are not applied yet. */
-export async function pendingMigrations(storage: Storage): Promise<string[]> {
-  const migrator = migratorFor(storage);
-  const all = await migrator.getMigrations();
-  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
-}

@@ -178,6 +178,8 @@ describe("admin API authentication", () => {
     expect(token).toMatch(/^tsr_adm_[0-9A-Za-z]{49}$/);
     const ok = await t.app.inject({ url: "/admin/keys", headers: { authorization: `Bearer ${token}` } });
     expect(ok.statusCode).toBe(200);
+    const { listAdminTokens } = await import("../../src/api-tokens/index.js");
+    expect((await listAdminTokens(deps)).find((x) => x.id === id)?.lastUsedAt).toBe(t.clock.now());
     const last = token.at(-1) === "a" ? "b" : "a";
     const typo = await t.app.inject({
       url: "/admin/keys",

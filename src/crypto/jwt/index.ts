@@ -12,5 +12,5 @@ export {
   type VerifyJwtOptions,
 } from "./policy.js";
 export { type SignJwtOptions, signJwt } from "./sign.js";
-export { checkClaims, verifyJwt } from "./verify.js";
+export { verifyJwt } from "./verify.js";
 export { verifyJwtWithJose } from "./verify-reference.js";

@@ -90,8 +90,8 @@ function numericClaim(claims: JwtClaims, name: "iat" | "nbf" | "exp"): number | 
   return value;
 }
 
-/** Checks the claims set the way RFC 7519 §4.1 and Tessera's policy require. Exported for the SDK. */
-export function checkClaims(
+/** Checks the claims set the way RFC 7519 §4.1 and Tessera's policy require. */
+function checkClaims(
   header: JwtHeader,
   claims: JwtClaims,
   options: VerifyJwtOptions,
