@@ -32,7 +32,106 @@ export interface AdminTokensTable {
   revoked_at: number | null;
 }
 
+/** Booleans are stored as integers (0/1) so both dialects share one column type. */
+export type IntBool = 0 | 1;
+
+export interface UsersTable {
+  id: string;
+  user_name: string;
+  /** `userName` normalised (NFKC, lower case): unique, and what look-ups and filters compare. */
+  user_name_key: string;
+  external_id: string | null;
+  display_name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  active: IntBool;
+  /** argon2id PHC string; null for accounts that cannot sign in with a password. */
+  password_hash: string | null;
+  password_updated_at: number | null;
+  created_at: number;
+  updated_at: number;
+  /** Incremented on every change: SCIM `meta.version` (a weak ETag). */
+  version: number;
+}
+
+export interface UserEmailsTable {
+  user_id: string;
+  value: string;
+  /** Lower-cased address: what uniqueness within a user and filters compare. */
+  value_key: string;
+  type: string | null;
+  primary: IntBool;
+  /** Order as given by the client. */
+  position: number;
+}
+
+export interface GroupsTable {
+  id: string;
+  display_name: string;
+  display_name_key: string;
+  external_id: string | null;
+  created_at: number;
+  updated_at: number;
+  version: number;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+export interface SessionsTable {
+  /** Public identifier (shown in the session list, used by revoke buttons); never the token. */
+  id: string;
+  /** SHA-256 of the session token (the cookie value). */
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  /** The session ends when unused for this long. */
+  idle_timeout_ms: number;
+  /** Absolute end of the session, whatever its use. */
+  expires_at: number;
+  /** When the user last proved who they are in this session (OIDC auth_time, step-up). */
+  auth_time: number;
+  /** Authentication methods (RFC 8176) as a space-separated list, e.g. "pwd". */
+  amr: string;
+  remember: IntBool;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface PasswordResetTokensTable {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface AuditEventsTable {
+  /** Time-ordered id: sorts with `at`. */
+  id: string;
+  at: number;
+  type: string;
+  outcome: "success" | "failure";
+  user_id: string | null;
+  /** Who acted: "user:<id>", "admin:<token id>", "scim:<token id>", "cli", "system". */
+  actor: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON object with event-specific fields; never a secret. */
+  details: string | null;
+}
+
 export interface Database {
   signing_keys: SigningKeysTable;
   admin_tokens: AdminTokensTable;
+  users: UsersTable;
+  user_emails: UserEmailsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  sessions: SessionsTable;
+  password_reset_tokens: PasswordResetTokensTable;
+  audit_events: AuditEventsTable;
 }
