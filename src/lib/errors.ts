@@ -55,3 +55,20 @@ export class KeyError extends TesseraError {
     super({ code, message, status: 409 });
   }
 }
+
+/** An account operation was refused; `code` says which rule. */
+export class AccountError extends TesseraError {
+  constructor(code: AccountErrorCode, message: string, status = 400) {
+    super({ code, message, status });
+  }
+}
+
+export type AccountErrorCode =
+  | "user_exists"
+  | "user_not_found"
+  | "group_exists"
+  | "group_not_found"
+  | "password_rejected"
+  | "invalid_credentials"
+  | "too_many_attempts"
+  | "invalid_reset_token";
