@@ -15,6 +15,7 @@ import { ConfigError, TesseraError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
+import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
 
 const HELP = `Usage: tessera [command] [options]
@@ -28,7 +29,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-
+${USERS_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -213,6 +214,18 @@ export async function main(argv: string[], env: Record<string, string | undefine
         return 0;
       }
       default: {
+        if (words[0] === "users") {
+          const flags = takeFlags(args, {
+            email: "string",
+            "display-name": "string",
+            "password-stdin": "boolean",
+            json: "boolean",
+          });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runUsersCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {
           const config = loadConfig({ env, argv: args });
           const ok = await withContext(config, (ctx) =>
@@ -229,9 +242,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       }
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof CliUsageError) {
       process.stderr.write(
-        `tessera: ${error.message}\n${error instanceof UsageError ? "Run `tessera --help` for usage.\n" : ""}`,
+        `tessera: ${error.message}\n${error instanceof ConfigError ? "" : "Run `tessera --help` for usage.\n"}`,
       );
       return 2;
     }

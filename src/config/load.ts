@@ -33,6 +33,18 @@ export interface Config {
   readonly jwtMaxLifetime: number;
   readonly jwksMaxAge: number;
   readonly keyRotationInterval: number;
+  readonly passwordMinLength: number;
+  readonly passwordMinLengthSingleFactor: number;
+  readonly passwordMaxLength: number;
+  readonly argon2MemoryKib: number;
+  readonly argon2Iterations: number;
+  readonly argon2Parallelism: number;
+  readonly sessionIdleTimeout: number;
+  readonly sessionLifetime: number;
+  readonly sessionRememberLifetime: number;
+  readonly passwordResetTtl: number;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
   /** Insecure choices that are allowed but must be logged loudly at start-up. */
   readonly warnings: readonly string[];
 }
@@ -206,6 +218,23 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       redisUrl,
       "must be a redis:// or rediss:// URL",
     );
+  }
+  const smtpUrl = values.smtpUrl as string | undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/.test(smtpUrl)) {
+    fail(CONFIG_DEFINITIONS.find((d) => d.key === "smtpUrl")!, smtpUrl, "must be an smtp:// or smtps:// URL");
+  }
+  if (smtpUrl === undefined && nodeEnv === "production") {
+    warnings.push(
+      "TESSERA_SMTP_URL is not set: password-reset e-mails go to the development outbox (the log) only.",
+    );
+  }
+  if ((values.passwordMinLengthSingleFactor as number) < (values.passwordMinLength as number)) {
+    throw new ConfigError(
+      "TESSERA_PASSWORD_MIN_LENGTH_SINGLE_FACTOR must be at least TESSERA_PASSWORD_MIN_LENGTH: a password alone must not be weaker than a password with a second factor.",
+    );
+  }
+  if ((values.sessionIdleTimeout as number) > (values.sessionLifetime as number)) {
+    throw new ConfigError("TESSERA_SESSION_IDLE_TIMEOUT must not exceed TESSERA_SESSION_LIFETIME.");
   }
 
   return Object.freeze({

@@ -9,13 +9,15 @@
  *   the first 8 bytes of SHA-256(key), so a wrong master key is reported as such, not as corrupt data, and a
  *   later master-key rotation can tell old ciphertexts from new.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { KeyError } from "../lib/errors.js";
 
 export interface MasterKey {
   readonly id: string;
   seal(plaintext: Uint8Array, associatedData: string): string;
   open(sealed: string, associatedData: string): Buffer;
+  /** A 32-byte subkey for one purpose (HKDF-SHA256, info = purpose): e.g. CSRF token MACs. */
+  deriveKey(purpose: string): Buffer;
 }
 
 /** Parses a master key from its text form (64 hex or 43 base64url characters); undefined when invalid. */
@@ -40,6 +42,9 @@ export function createMasterKey(raw: Uint8Array): MasterKey {
   const id = createHash("sha256").update(key).digest().subarray(0, 8).toString("base64url");
   return {
     id,
+    deriveKey(purpose) {
+      return Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), `tessera:${purpose}`, 32));
+    },
     seal(plaintext, associatedData) {
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", key, iv);

@@ -64,7 +64,9 @@ export class AccountError extends TesseraError {
 }
 
 export type AccountErrorCode =
+  | "invalid_request"
   | "user_exists"
+  | "user_changed"
   | "user_not_found"
   | "group_exists"
   | "group_not_found"

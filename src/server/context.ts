@@ -3,9 +3,11 @@
  * and passed to every domain service and HTTP plugin (nothing reaches for globals).
  */
 import { Redis } from "ioredis";
+import { type Accounts, createAccounts, createMemoryThrottle, createRedisThrottle } from "../accounts/index.js";
 import type { Config } from "../config/index.js";
 import { KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
+import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
@@ -20,6 +22,8 @@ export interface AppContext {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly redis: Redis | undefined;
+  readonly accounts: Accounts;
+  readonly mailer: Mailer;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,8 @@ export interface CreateContextOptions {
   /** Apply pending migrations (default true). */
   migrate?: boolean;
   masterKey?: MasterKey;
+  /** Replaces the configured mailer (tests read the outbox). */
+  mailer?: Mailer;
 }
 
 export async function createContext(config: Config, options: CreateContextOptions): Promise<AppContext> {
@@ -59,12 +65,43 @@ export async function createContext(config: Config, options: CreateContextOption
             lazyConnect: true,
             maxRetriesPerRequest: 1,
             enableOfflineQueue: false,
+            // A Redis that accepts connections but never answers must not hang sign-in: fall back instead.
+            commandTimeout: 500,
           });
     // Redis is optional: a connection error is reported by /readyz, not thrown into the process.
     redis?.on("error", (error: Error) =>
       log.warn({ err: { message: error.message } }, "redis connection error"),
     );
     if (redis) await redis.connect().catch(() => undefined);
+    const mailer =
+      options.mailer ??
+      (config.smtpUrl
+        ? createSmtpMailer({ url: config.smtpUrl, from: config.mailFrom, log })
+        : createOutboxMailer({ from: config.mailFrom, log, logBodies: config.nodeEnv !== "production" }));
+    const accounts = createAccounts({
+      db: storage.db,
+      clock,
+      log,
+      mailer,
+      throttle: redis ? createRedisThrottle({ redis, clock }) : createMemoryThrottle({ clock }),
+      issuer: config.issuer,
+      argon2: {
+        memoryKib: config.argon2MemoryKib,
+        iterations: config.argon2Iterations,
+        parallelism: config.argon2Parallelism,
+      },
+      passwordPolicy: {
+        minLength: config.passwordMinLength,
+        minLengthWithoutSecondFactor: config.passwordMinLengthSingleFactor,
+        maxLength: config.passwordMaxLength,
+      },
+      sessionPolicy: {
+        idleTimeout: config.sessionIdleTimeout,
+        lifetime: config.sessionLifetime,
+        rememberLifetime: config.sessionRememberLifetime,
+      },
+      passwordResetTtl: config.passwordResetTtl,
+    });
     return {
       config,
       storage,
@@ -74,6 +111,8 @@ export async function createContext(config: Config, options: CreateContextOption
       log,
       metrics,
       redis,
+      accounts,
+      mailer,
       async close() {
         redis?.disconnect();
         await storage.close();

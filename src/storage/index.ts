@@ -9,3 +9,4 @@ export type { Database, SigningKeyStatus } from "./database.js";
 export { migrateToLatest } from "./migrate.js";
 export * as adminTokens from "./repositories/admin-tokens.js";
 export * as signingKeys from "./repositories/signing-keys.js";
+export { isUniqueViolation } from "./errors.js";

@@ -1,0 +1,218 @@
+/**
+ * Groups: named sets of users (SCIM `Group`), later carried in the `groups` claim.
+ *
+ * - `displayName` is unique case-insensitively.
+ * - Members are users only (nested groups are not supported); unknown member ids are refused, not dropped.
+ * - Every change bumps `version` and writes an audit event.
+ */
+import { randomUUID } from "node:crypto";
+import type { Expression, Kysely, SqlBool } from "kysely";
+import type { AuditLog } from "../audit/index.js";
+import type { Clock } from "../lib/clock.js";
+import { AccountError } from "../lib/errors.js";
+import type { Database, GroupsTable } from "../storage/database.js";
+import { isUniqueViolation } from "../storage/index.js";
+import type { Actor } from "./users.js";
+
+export interface Group {
+  id: string;
+  displayName: string;
+  externalId: string | null;
+  members: { id: string; userName: string }[];
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}
+
+export interface GroupAttributes {
+  displayName: string;
+  externalId?: string | null;
+  /** User ids. */
+  members?: string[];
+}
+
+export interface Groups {
+  create(attributes: GroupAttributes, by: Actor): Promise<Group>;
+  replace(id: string, attributes: GroupAttributes, by: Actor): Promise<Group>;
+  get(id: string): Promise<Group | undefined>;
+  list(options?: { where?: Expression<SqlBool>; startIndex?: number; count?: number }): Promise<{
+    total: number;
+    groups: Group[];
+  }>;
+  delete(id: string, by: Actor): Promise<void>;
+}
+
+const MAX_MEMBERS = 10_000;
+const CONTROL = /\p{Cc}/u;
+
+function cleanDisplayName(value: unknown): string {
+  if (typeof value !== "string") throw new AccountError("invalid_request", "displayName is required.");
+  const name = value.normalize("NFKC").trim();
+  if (name.length === 0 || name.length > 256 || CONTROL.test(name)) {
+    throw new AccountError("invalid_request", "displayName must be 1 to 256 characters.");
+  }
+  return name;
+}
+
+export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: AuditLog }): Groups {
+  const { db, clock } = deps;
+
+  async function hydrate(rows: GroupsTable[]): Promise<Group[]> {
+    if (rows.length === 0) return [];
+    const members = await db
+      .selectFrom("group_members")
+      .innerJoin("users", "users.id", "group_members.user_id")
+      .select(["group_members.group_id", "users.id", "users.user_name"])
+      .where(
+        "group_members.group_id",
+        "in",
+        rows.map((r) => r.id),
+      )
+      .orderBy("users.user_name_key")
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      displayName: r.display_name,
+      externalId: r.external_id,
+      members: members.filter((m) => m.group_id === r.id).map((m) => ({ id: m.id, userName: m.user_name })),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      version: r.version,
+    }));
+  }
+
+  async function get(id: string): Promise<Group | undefined> {
+    const row = await db.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? (await hydrate([row]))[0] : undefined;
+  }
+
+  async function checkMembers(ids: string[] | undefined): Promise<string[]> {
+    const unique = [...new Set(ids ?? [])];
+    if (unique.length > MAX_MEMBERS) {
+      throw new AccountError("invalid_request", `A group holds at most ${MAX_MEMBERS} members.`);
+    }
+    if (unique.length === 0) return unique;
+    const found = new Set<string>();
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await db
+        .selectFrom("users")
+        .select("id")
+        .where("id", "in", unique.slice(i, i + 500))
+        .execute();
+      for (const r of rows) found.add(r.id);
+    }
+    const missing = unique.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new AccountError("invalid_request", "A member is not a known user id.");
+    return unique;
+  }
+
+  async function insertMembers(trx: Kysely<Database>, groupId: string, members: string[]) {
+    for (let i = 0; i < members.length; i += 500) {
+      await trx
+        .insertInto("group_members")
+        .values(members.slice(i, i + 500).map((user_id) => ({ group_id: groupId, user_id })))
+        .execute();
+    }
+  }
+
+  function conflict(error: unknown): never {
+    if (isUniqueViolation(error)) {
+      throw new AccountError("group_exists", "A group with this displayName already exists.", 409);
+    }
+    throw error;
+  }
+
+  async function audit(type: "group.created" | "group.updated" | "group.deleted", id: string, by: Actor) {
+    await deps.audit.record({ type, outcome: "success", actor: by.actor, ip: by.ip, details: { groupId: id } });
+  }
+
+  return {
+    async create(attributes, by) {
+      const displayName = cleanDisplayName(attributes.displayName);
+      const members = await checkMembers(attributes.members);
+      const id = randomUUID();
+      const now = clock.now();
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto("groups")
+            .values({
+              id,
+              display_name: displayName,
+              display_name_key: displayName.toLowerCase(),
+              external_id: attributes.externalId ?? null,
+              created_at: now,
+              updated_at: now,
+              version: 1,
+            })
+            .execute();
+          await insertMembers(trx, id, members);
+        });
+      } catch (error) {
+        conflict(error);
+      }
+      await audit("group.created", id, by);
+      return (await get(id))!;
+    },
+
+    async replace(id, attributes, by) {
+      const existing = await get(id);
+      if (!existing) throw new AccountError("group_not_found", "No such group.", 404);
+      const displayName = cleanDisplayName(attributes.displayName);
+      const members = await checkMembers(attributes.members);
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable("groups")
+            .set({
+              display_name: displayName,
+              display_name_key: displayName.toLowerCase(),
+              external_id: attributes.externalId ?? null,
+              updated_at: clock.now(),
+              version: existing.version + 1,
+            })
+            .where("id", "=", id)
+            .execute();
+          await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
+          await insertMembers(trx, id, members);
+        });
+      } catch (error) {
+        conflict(error);
+      }
+      await audit("group.updated", id, by);
+      return (await get(id))!;
+    },
+
+    get,
+
+    async list(options = {}) {
+      const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
+      const count = Math.max(0, Math.min(1000, Math.floor(options.count ?? 100)));
+      let base = db.selectFrom("groups");
+      if (options.where) base = base.where(options.where);
+      const totalRow = await base
+        .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
+        .executeTakeFirst();
+      const total = Number(totalRow?.n ?? 0);
+      if (count === 0) return { total, groups: [] };
+      const rows = await base
+        .selectAll()
+        .orderBy("created_at")
+        .orderBy("id")
+        .offset(startIndex - 1)
+        .limit(count)
+        .execute();
+      return { total, groups: await hydrate(rows) };
+    },
+
+    async delete(id, by) {
+      const existing = await get(id);
+      if (!existing) throw new AccountError("group_not_found", "No such group.", 404);
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
+        await trx.deleteFrom("groups").where("id", "=", id).execute();
+      });
+      await audit("group.deleted", id, by);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The accounts domain: users, groups, passwords, sign-in, reset. `createAccounts` wires the services once;
+ * the HTTP layer, the CLI and SCIM all use the same instances.
+ */
+import type { Kysely } from "kysely";
+import { type AuditLog, createAuditLog } from "../audit/index.js";
+import type { Clock } from "../lib/clock.js";
+import type { Mailer } from "../mail/index.js";
+import type { Logger } from "../observability/log.js";
+import { createSessions, type SessionPolicy, type Sessions } from "../sessions/index.js";
+import type { Database } from "../storage/database.js";
+import { createGroups, type Groups } from "./groups.js";
+import { createPasswordReset, type PasswordReset } from "./password-reset.js";
+import { type Argon2Parameters, createPasswordHasher, type PasswordHasher } from "./passwords/hasher.js";
+import type { PasswordPolicy } from "./passwords/policy.js";
+import { createPasswordSignIn, type PasswordSignIn } from "./sign-in.js";
+import type { Throttle } from "./throttle.js";
+import { createUsers, type Users } from "./users.js";
+
+export { type Group, type GroupAttributes, type Groups } from "./groups.js";
+export { type ChangePasswordInput, changePassword, type PasswordReset, RESET_TOKEN_PREFIX } from "./password-reset.js";
+export {
+  type Argon2Parameters,
+  createPasswordHasher,
+  OWASP_ARGON2,
+  type PasswordHasher,
+  parseArgon2Parameters,
+} from "./passwords/hasher.js";
+export { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
+export {
+  createPasswordSignIn,
+  INVALID_CREDENTIALS_MESSAGE,
+  type PasswordSignIn,
+  type SignInInput,
+  TooManyAttemptsError,
+} from "./sign-in.js";
+export {
+  ACCOUNT_POLICY,
+  createMemoryThrottle,
+  createRedisThrottle,
+  IP_POLICY,
+  type Throttle,
+  type ThrottleKey,
+  type ThrottlePolicy,
+} from "./throttle.js";
+export { type Actor, type User, type UserAttributes, type UserEmail, type Users, userNameKey } from "./users.js";
+
+export interface Accounts {
+  users: Users;
+  groups: Groups;
+  sessions: Sessions;
+  signIn: PasswordSignIn;
+  passwordReset: PasswordReset;
+  audit: AuditLog;
+  hasher: PasswordHasher;
+  passwordPolicy: PasswordPolicy;
+  throttle: Throttle;
+}
+
+export interface AccountsOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  log: Logger;
+  mailer: Mailer;
+  throttle: Throttle;
+  issuer: string;
+  argon2: Argon2Parameters;
+  passwordPolicy: PasswordPolicy;
+  sessionPolicy: SessionPolicy;
+  passwordResetTtl: number;
+}
+
+export function createAccounts(options: AccountsOptions): Accounts {
+  const { db, clock } = options;
+  const audit = createAuditLog({ db, clock });
+  const hasher = createPasswordHasher(options.argon2);
+  const sessions = createSessions({ db, clock, policy: options.sessionPolicy });
+  const users = createUsers({
+    db,
+    clock,
+    hasher,
+    policy: options.passwordPolicy,
+    audit,
+    onUserDeactivated: async (userId) => {
+      await sessions.revokeAll(userId);
+      await db.deleteFrom("password_reset_tokens").where("user_id", "=", userId).execute();
+    },
+  });
+  const groups = createGroups({ db, clock, audit });
+  const signIn = createPasswordSignIn({ users, hasher, throttle: options.throttle, audit });
+  const passwordReset = createPasswordReset({
+    db,
+    clock,
+    users,
+    sessions,
+    mailer: options.mailer,
+    audit,
+    log: options.log,
+    issuer: options.issuer,
+    ttlSeconds: options.passwordResetTtl,
+  });
+  return {
+    users,
+    groups,
+    sessions,
+    signIn,
+    passwordReset,
+    audit,
+    hasher,
+    passwordPolicy: options.passwordPolicy,
+    throttle: options.throttle,
+  };
+}

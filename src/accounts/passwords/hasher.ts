@@ -1,0 +1,79 @@
+/**
+ * Password hashing with argon2id (`@node-rs/argon2`).
+ *
+ * - Parameters at least OWASP's (m = 19 MiB, t = 2, p = 1); the configuration may only raise them.
+ * - Hashing and verifying run on libuv's thread pool (napi async tasks), never on the event loop.
+ * - `needsRehash` tells when a stored hash used other parameters, so sign-in can upgrade it transparently.
+ * - `verifyDummy` costs what a real verification costs: unknown users, disabled accounts and wrong passwords
+ *   take the same time.
+ * - The caller passes the NFKC-normalised password (`normalizePassword`); this module hashes what it gets.
+ */
+import { randomBytes } from "node:crypto";
+import { hash, verify } from "@node-rs/argon2";
+
+// `Algorithm` is an ambient const enum in the typings; 2 is Argon2id.
+const ARGON2ID = 2;
+
+export interface Argon2Parameters {
+  memoryKib: number;
+  iterations: number;
+  parallelism: number;
+}
+
+export const OWASP_ARGON2: Argon2Parameters = { memoryKib: 19456, iterations: 2, parallelism: 1 };
+
+const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+
+export interface PasswordHasher {
+  readonly parameters: Argon2Parameters;
+  hash(password: string): Promise<string>;
+  /** False for a wrong password and for a stored value that is not an argon2id hash. */
+  verify(storedHash: string, password: string): Promise<boolean>;
+  /** Spends the time of one verification and returns false. */
+  verifyDummy(password: string): Promise<false>;
+  needsRehash(storedHash: string): boolean;
+}
+
+export function parseArgon2Parameters(storedHash: string): Argon2Parameters | undefined {
+  const m = PHC.exec(storedHash);
+  if (!m) return undefined;
+  return { memoryKib: Number(m[1]), iterations: Number(m[2]), parallelism: Number(m[3]) };
+}
+
+export function createPasswordHasher(parameters: Argon2Parameters = OWASP_ARGON2): PasswordHasher {
+  const options = {
+    algorithm: ARGON2ID,
+    memoryCost: parameters.memoryKib,
+    timeCost: parameters.iterations,
+    parallelism: parameters.parallelism,
+    outputLen: 32,
+  };
+  let dummy: Promise<string> | undefined;
+  const hasher: PasswordHasher = {
+    parameters,
+    hash: (password) => hash(password, options),
+    async verify(storedHash, password) {
+      if (!PHC.test(storedHash)) return false;
+      try {
+        return await verify(storedHash, password);
+      } catch {
+        return false;
+      }
+    },
+    async verifyDummy(password) {
+      dummy ??= hash(randomBytes(32).toString("base64url"), options);
+      await hasher.verify(await dummy, password);
+      return false;
+    },
+    needsRehash(storedHash) {
+      const stored = parseArgon2Parameters(storedHash);
+      return (
+        stored === undefined ||
+        stored.memoryKib !== parameters.memoryKib ||
+        stored.iterations !== parameters.iterations ||
+        stored.parallelism !== parameters.parallelism
+      );
+    },
+  };
+  return hasher;
+}

@@ -1,0 +1,133 @@
+/**
+ * Password sign-in: the verification step of the token lifecycle.
+ *
+ * - One answer for an unknown user, a wrong password, a disabled account and an account without a password:
+ *   `invalid_credentials`. Each of these costs one argon2id verification (a dummy hash when there is no real
+ *   one), so response time does not tell them apart either.
+ * - Throttled per account (the normalised user name, whether or not it exists) and per client IP, with
+ *   exponential back-off and no permanent lock-out; a throttled attempt is refused before the password is
+ *   checked (`too_many_attempts` with the wait).
+ * - A successful sign-in clears the account's counter and, when the stored hash used older argon2 parameters,
+ *   replaces it with a hash at the current ones (the password is at hand only now).
+ * - Every attempt, success or failure, is audited (without the password).
+ */
+import type { AuditLog } from "../audit/index.js";
+import { AccountError } from "../lib/errors.js";
+import type { PasswordHasher } from "./passwords/hasher.js";
+import { normalizePassword } from "./passwords/policy.js";
+import { ACCOUNT_POLICY, IP_POLICY, type Throttle, type ThrottleKey } from "./throttle.js";
+import { type User, type Users, userNameKey } from "./users.js";
+
+export interface SignInInput {
+  userName: string;
+  password: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export class TooManyAttemptsError extends AccountError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterMs: number) {
+    super("too_many_attempts", "Too many failed sign-in attempts. Wait a moment and try again.", 429);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  }
+}
+
+export const INVALID_CREDENTIALS_MESSAGE = "The user name or password is incorrect.";
+
+const MAX_INPUT = 1024;
+
+export interface PasswordSignIn {
+  /** The user on success; throws `invalid_credentials` or `TooManyAttemptsError`. */
+  signIn(input: SignInInput): Promise<User>;
+  /** Verifies the current password of a signed-in user (change password, step-up); throttled the same way. */
+  verifyPassword(user: User, password: string, context: { ip: string | null; userAgent: string | null }): Promise<boolean>;
+}
+
+export function createPasswordSignIn(deps: {
+  users: Users;
+  hasher: PasswordHasher;
+  throttle: Throttle;
+  audit: AuditLog;
+}): PasswordSignIn {
+  const { users, hasher, throttle, audit } = deps;
+
+  function keys(userName: string, ip: string | null): ThrottleKey[] {
+    const list: ThrottleKey[] = [{ scope: "account", id: userNameKey(userName), policy: ACCOUNT_POLICY }];
+    if (ip) list.push({ scope: "ip", id: ip, policy: IP_POLICY });
+    return list;
+  }
+
+  async function attempt(
+    user: User | undefined,
+    password: string,
+  ): Promise<{ ok: boolean; reason: string; hash: string | null }> {
+    const normalized = normalizePassword(password);
+    const hash = user ? await users.passwordHash(user.id) : null;
+    if (!user || hash === null) {
+      await hasher.verifyDummy(normalized);
+      return { ok: false, reason: user ? "no_password" : "unknown_user", hash };
+    }
+    const matches = await hasher.verify(hash, normalized);
+    if (!matches) return { ok: false, reason: "wrong_password", hash };
+    if (!user.active) return { ok: false, reason: "inactive", hash };
+    return { ok: true, reason: "ok", hash };
+  }
+
+  return {
+    async signIn(input) {
+      const userName = input.userName.slice(0, MAX_INPUT);
+      const password = input.password.slice(0, MAX_INPUT);
+      const throttleKeys = keys(userName, input.ip);
+      const decision = await throttle.check(throttleKeys);
+      if (!decision.allowed) {
+        await audit.record({
+          type: "signin.password",
+          outcome: "failure",
+          actor: "anonymous",
+          ip: input.ip,
+          userAgent: input.userAgent,
+          details: { reason: "throttled" },
+        });
+        throw new TooManyAttemptsError(decision.retryAfterMs);
+      }
+      const user = await users.findByUserName(userName);
+      const result = await attempt(user, password);
+      if (!result.ok || !user) {
+        await throttle.recordFailure(throttleKeys);
+        await audit.record({
+          type: "signin.password",
+          outcome: "failure",
+          userId: user?.id ?? null,
+          actor: "anonymous",
+          ip: input.ip,
+          userAgent: input.userAgent,
+          details: { reason: result.reason },
+        });
+        throw new AccountError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE, 401);
+      }
+      await throttle.reset(throttleKeys.filter((k) => k.scope === "account"));
+      if (result.hash && hasher.needsRehash(result.hash)) {
+        await users.upgradePasswordHash(user.id, result.hash, await hasher.hash(normalizePassword(password)));
+      }
+      await audit.record({
+        type: "signin.password",
+        outcome: "success",
+        userId: user.id,
+        actor: `user:${user.id}`,
+        ip: input.ip,
+        userAgent: input.userAgent,
+      });
+      return user;
+    },
+
+    async verifyPassword(user, password, context) {
+      const throttleKeys = keys(user.userName, context.ip);
+      const decision = await throttle.check(throttleKeys);
+      if (!decision.allowed) throw new TooManyAttemptsError(decision.retryAfterMs);
+      const result = await attempt(user, password.slice(0, MAX_INPUT));
+      if (!result.ok) await throttle.recordFailure(throttleKeys);
+      return result.ok;
+    },
+  };
+}

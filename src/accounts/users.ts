@@ -1,0 +1,453 @@
+/**
+ * Users: the one place that creates, changes and removes accounts (CLI, SCIM and the account pages all call it).
+ *
+ * - `userName` is unique case-insensitively: compared on its NFKC, lower-cased form (`userNameKey`).
+ * - Passwords are checked against the policy (length, blocklist, context words), NFKC-normalised, then hashed
+ *   with argon2id before any transaction opens; only the hash is stored and nothing returns it.
+ * - Every change bumps `version` (SCIM `meta.version`) and `updated_at`, and writes an audit event.
+ * - Deactivating a user ends all their sessions at once; session checks also refuse inactive users, so nothing
+ *   the user holds keeps working between the two steps.
+ */
+import { randomUUID } from "node:crypto";
+import type { Expression, Kysely, SqlBool } from "kysely";
+import type { AuditLog } from "../audit/index.js";
+import type { Clock } from "../lib/clock.js";
+import { AccountError } from "../lib/errors.js";
+import type { Database, UserEmailsTable, UsersTable } from "../storage/database.js";
+import { isUniqueViolation } from "../storage/index.js";
+import type { PasswordHasher } from "./passwords/hasher.js";
+import { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
+
+export interface UserEmail {
+  value: string;
+  type: string | null;
+  primary: boolean;
+}
+
+export interface User {
+  id: string;
+  userName: string;
+  externalId: string | null;
+  displayName: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  active: boolean;
+  emails: UserEmail[];
+  groups: { id: string; displayName: string }[];
+  hasPassword: boolean;
+  passwordUpdatedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
+}
+
+export interface UserAttributes {
+  userName: string;
+  externalId?: string | null;
+  displayName?: string | null;
+  givenName?: string | null;
+  familyName?: string | null;
+  active?: boolean;
+  emails?: UserEmail[];
+  /** Write-only: set (or, on replace, change) the password. */
+  password?: string;
+}
+
+/** Who is acting, for the audit log. */
+export interface Actor {
+  actor: string;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface ListUsersOptions {
+  /** A compiled filter expression on `users` (see `scim/filter-sql.ts`). */
+  where?: Expression<SqlBool>;
+  /** 1-based, as in SCIM. */
+  startIndex?: number;
+  count?: number;
+}
+
+export interface UsersDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  audit: AuditLog;
+  /** Called inside nothing: after a user is deactivated or deleted, to end what they hold. */
+  onUserDeactivated: (userId: string) => Promise<void>;
+}
+
+export const MAX_USER_NAME = 256;
+const MAX_NAME = 256;
+const CONTROL = /\p{Cc}/u;
+const EMAIL = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,255}$/u;
+
+export function userNameKey(userName: string): string {
+  return userName.normalize("NFKC").toLowerCase();
+}
+
+function cleanUserName(value: unknown): string {
+  if (typeof value !== "string") throw new AccountError("invalid_request", "userName is required.");
+  const name = value.normalize("NFKC").trim();
+  if (name.length === 0 || name.length > MAX_USER_NAME || CONTROL.test(name)) {
+    throw new AccountError(
+      "invalid_request",
+      `userName must be 1 to ${MAX_USER_NAME} characters without control characters.`,
+    );
+  }
+  return name;
+}
+
+function cleanText(value: string | null | undefined, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  const text = value.trim();
+  if (text.length > MAX_NAME || CONTROL.test(text)) {
+    throw new AccountError(
+      "invalid_request",
+      `${field} must be at most ${MAX_NAME} characters without control characters.`,
+    );
+  }
+  return text.length === 0 ? null : text;
+}
+
+function cleanEmails(emails: UserEmail[] | undefined): UserEmail[] {
+  const seen = new Set<string>();
+  const out: UserEmail[] = [];
+  for (const email of emails ?? []) {
+    const value = email.value.trim();
+    if (!EMAIL.test(value)) throw new AccountError("invalid_request", "An e-mail address is not valid.");
+    const key = value.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ value, type: cleanText(email.type, "emails.type"), primary: email.primary === true });
+  }
+  if (out.filter((e) => e.primary).length > 1) {
+    throw new AccountError("invalid_request", "At most one e-mail address can be primary.");
+  }
+  if (out.length > 20) throw new AccountError("invalid_request", "At most 20 e-mail addresses.");
+  return out;
+}
+
+export interface Users {
+  create(attributes: UserAttributes, by: Actor): Promise<User>;
+  replace(id: string, attributes: UserAttributes, by: Actor & { expectedVersion?: number }): Promise<User>;
+  get(id: string): Promise<User | undefined>;
+  findByUserName(userName: string): Promise<User | undefined>;
+  /** Users whose e-mail matches (case-insensitive). */
+  findByEmail(email: string): Promise<User[]>;
+  list(options?: ListUsersOptions): Promise<{ total: number; users: User[] }>;
+  delete(id: string, by: Actor): Promise<void>;
+  setActive(id: string, active: boolean, by: Actor): Promise<User>;
+  /** Sets a new password after the policy check (admin or reset: no current password needed). */
+  setPassword(id: string, password: string, by: Actor): Promise<void>;
+  /** Reads the stored hash (sign-in only). */
+  passwordHash(id: string): Promise<string | null>;
+  /** Replaces the stored hash without a policy check: the transparent rehash after sign-in. */
+  upgradePasswordHash(id: string, oldHash: string, newHash: string): Promise<void>;
+  /** Checks a candidate password against the policy for this user (page hints and pre-checks). */
+  checkPolicy(password: string, user: Pick<User, "userName" | "emails">): ReturnType<typeof checkPassword>;
+}
+
+export function createUsers(deps: UsersDeps): Users {
+  const { db, clock } = deps;
+
+  async function load(where: { id?: string; key?: string }): Promise<User | undefined> {
+    let query = db.selectFrom("users").selectAll();
+    if (where.id !== undefined) query = query.where("id", "=", where.id);
+    if (where.key !== undefined) query = query.where("user_name_key", "=", where.key);
+    const row = await query.executeTakeFirst();
+    if (!row) return undefined;
+    return (await hydrate([row]))[0];
+  }
+
+  async function hydrate(rows: UsersTable[]): Promise<User[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [emails, groups] = await Promise.all([
+      db.selectFrom("user_emails").selectAll().where("user_id", "in", ids).orderBy("position").execute(),
+      db
+        .selectFrom("group_members")
+        .innerJoin("groups", "groups.id", "group_members.group_id")
+        .select(["group_members.user_id", "groups.id", "groups.display_name"])
+        .where("group_members.user_id", "in", ids)
+        .orderBy("groups.display_name_key")
+        .execute(),
+    ]);
+    return rows.map((r) => ({
+      id: r.id,
+      userName: r.user_name,
+      externalId: r.external_id,
+      displayName: r.display_name,
+      givenName: r.given_name,
+      familyName: r.family_name,
+      active: r.active === 1,
+      emails: emails
+        .filter((e) => e.user_id === r.id)
+        .map((e) => ({ value: e.value, type: e.type, primary: e.primary === 1 })),
+      groups: groups.filter((g) => g.user_id === r.id).map((g) => ({ id: g.id, displayName: g.display_name })),
+      hasPassword: r.password_hash !== null,
+      passwordUpdatedAt: r.password_updated_at,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      version: r.version,
+    }));
+  }
+
+  function policyCheck(password: string, user: Pick<User, "userName" | "emails">) {
+    const context = [user.userName, ...user.emails.map((e) => e.value.split("@")[0] ?? "")];
+    // Second factors arrive with the MFA issue; until then every account is single-factor.
+    return checkPassword(password, { policy: deps.policy, hasSecondFactor: false, context });
+  }
+
+  async function hashChecked(password: string, user: Pick<User, "userName" | "emails">): Promise<string> {
+    const verdict = policyCheck(password, user);
+    if (!verdict.ok) throw new AccountError("password_rejected", verdict.message);
+    return deps.hasher.hash(verdict.normalized);
+  }
+
+  function emailRows(userId: string, emails: UserEmail[]): UserEmailsTable[] {
+    return emails.map((e, position) => ({
+      user_id: userId,
+      value: e.value,
+      value_key: e.value.toLowerCase(),
+      type: e.type,
+      primary: e.primary ? 1 : 0,
+      position,
+    }));
+  }
+
+  function conflict(error: unknown): never {
+    if (isUniqueViolation(error)) throw new AccountError("user_exists", "A user with this userName already exists.", 409);
+    throw error;
+  }
+
+  const users: Users = {
+    async create(attributes, by) {
+      const userName = cleanUserName(attributes.userName);
+      const emails = cleanEmails(attributes.emails);
+      const key = userNameKey(userName);
+      if (await load({ key })) throw new AccountError("user_exists", "A user with this userName already exists.", 409);
+      const passwordHash =
+        attributes.password === undefined ? null : await hashChecked(attributes.password, { userName, emails });
+      const now = clock.now();
+      const id = randomUUID();
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto("users")
+            .values({
+              id,
+              user_name: userName,
+              user_name_key: key,
+              external_id: cleanText(attributes.externalId, "externalId"),
+              display_name: cleanText(attributes.displayName, "displayName"),
+              given_name: cleanText(attributes.givenName, "name.givenName"),
+              family_name: cleanText(attributes.familyName, "name.familyName"),
+              active: attributes.active === false ? 0 : 1,
+              password_hash: passwordHash,
+              password_updated_at: passwordHash ? now : null,
+              created_at: now,
+              updated_at: now,
+              version: 1,
+            })
+            .execute();
+          if (emails.length > 0) await trx.insertInto("user_emails").values(emailRows(id, emails)).execute();
+        });
+      } catch (error) {
+        conflict(error);
+      }
+      await deps.audit.record({
+        type: "user.created",
+        outcome: "success",
+        userId: id,
+        actor: by.actor,
+        ip: by.ip,
+        userAgent: by.userAgent,
+        details: { userName },
+      });
+      return (await load({ id }))!;
+    },
+
+    async replace(id, attributes, by) {
+      const existing = await load({ id });
+      if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      const userName = cleanUserName(attributes.userName);
+      const emails = cleanEmails(attributes.emails);
+      const passwordHash =
+        attributes.password === undefined ? undefined : await hashChecked(attributes.password, { userName, emails });
+      const active = attributes.active !== false;
+      const now = clock.now();
+      try {
+        await db.transaction().execute(async (trx) => {
+          const result = await trx
+            .updateTable("users")
+            .set({
+              user_name: userName,
+              user_name_key: userNameKey(userName),
+              external_id: cleanText(attributes.externalId, "externalId"),
+              display_name: cleanText(attributes.displayName, "displayName"),
+              given_name: cleanText(attributes.givenName, "name.givenName"),
+              family_name: cleanText(attributes.familyName, "name.familyName"),
+              active: active ? 1 : 0,
+              ...(passwordHash === undefined ? {} : { password_hash: passwordHash, password_updated_at: now }),
+              updated_at: now,
+              version: existing.version + 1,
+            })
+            .where("id", "=", id)
+            .where("version", "=", by.expectedVersion ?? existing.version)
+            .executeTakeFirst();
+          if (result.numUpdatedRows !== 1n) {
+            throw new AccountError("user_changed", "The user changed meanwhile; fetch it and retry.", 412);
+          }
+          await trx.deleteFrom("user_emails").where("user_id", "=", id).execute();
+          if (emails.length > 0) await trx.insertInto("user_emails").values(emailRows(id, emails)).execute();
+        });
+      } catch (error) {
+        conflict(error);
+      }
+      await deps.audit.record({
+        type: "user.updated",
+        outcome: "success",
+        userId: id,
+        actor: by.actor,
+        ip: by.ip,
+        userAgent: by.userAgent,
+        details: { passwordChanged: passwordHash !== undefined },
+      });
+      if (existing.active && !active) await deactivated(id, by);
+      if (!existing.active && active) await audit("user.enabled", id, by);
+      return (await load({ id }))!;
+    },
+
+    get: (id) => load({ id }),
+    findByUserName: (userName) => load({ key: userNameKey(userName) }),
+
+    async findByEmail(email) {
+      const rows = await db
+        .selectFrom("users")
+        .selectAll("users")
+        .innerJoin("user_emails", "user_emails.user_id", "users.id")
+        .where("user_emails.value_key", "=", email.trim().toLowerCase())
+        .execute();
+      return hydrate(rows);
+    },
+
+    async list(options = {}) {
+      const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
+      const count = Math.max(0, Math.min(1000, Math.floor(options.count ?? 100)));
+      let base = db.selectFrom("users");
+      if (options.where) base = base.where(options.where);
+      const totalRow = await base.select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).executeTakeFirst();
+      const total = Number(totalRow?.n ?? 0);
+      if (count === 0) return { total, users: [] };
+      const rows = await base
+        .selectAll()
+        .orderBy("created_at")
+        .orderBy("id")
+        .offset(startIndex - 1)
+        .limit(count)
+        .execute();
+      return { total, users: await hydrate(rows) };
+    },
+
+    async delete(id, by) {
+      const existing = await load({ id });
+      if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      await deps.onUserDeactivated(id);
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom("group_members").where("user_id", "=", id).execute();
+        await trx.deleteFrom("user_emails").where("user_id", "=", id).execute();
+        await trx.deleteFrom("sessions").where("user_id", "=", id).execute();
+        await trx.deleteFrom("password_reset_tokens").where("user_id", "=", id).execute();
+        await trx.deleteFrom("users").where("id", "=", id).execute();
+      });
+      await deps.audit.record({
+        type: "user.deleted",
+        outcome: "success",
+        userId: id,
+        actor: by.actor,
+        ip: by.ip,
+        userAgent: by.userAgent,
+        details: { userName: existing.userName },
+      });
+    },
+
+    async setActive(id, active, by) {
+      const existing = await load({ id });
+      if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      if (existing.active !== active) {
+        await db
+          .updateTable("users")
+          .set((eb) => ({ active: active ? 1 : 0, updated_at: clock.now(), version: eb("version", "+", 1) }))
+          .where("id", "=", id)
+          .execute();
+        if (active) await audit("user.enabled", id, by);
+        else await deactivated(id, by);
+      }
+      return (await load({ id }))!;
+    },
+
+    async setPassword(id, password, by) {
+      const existing = await load({ id });
+      if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      const hash = await hashChecked(password, existing);
+      const now = clock.now();
+      await db
+        .updateTable("users")
+        .set((eb) => ({
+          password_hash: hash,
+          password_updated_at: now,
+          updated_at: now,
+          version: eb("version", "+", 1),
+        }))
+        .where("id", "=", id)
+        .execute();
+      await audit("password.changed", id, by);
+    },
+
+    async passwordHash(id) {
+      const row = await db.selectFrom("users").select("password_hash").where("id", "=", id).executeTakeFirst();
+      return row?.password_hash ?? null;
+    },
+
+    async upgradePasswordHash(id, oldHash, newHash) {
+      // Conditional on the old hash: a password change racing with sign-in wins.
+      await db
+        .updateTable("users")
+        .set({ password_hash: newHash })
+        .where("id", "=", id)
+        .where("password_hash", "=", oldHash)
+        .execute();
+    },
+
+    checkPolicy: (password, user) => policyCheck(password, user),
+  };
+
+  async function audit(type: "user.enabled" | "password.changed", id: string, by: Actor) {
+    await deps.audit.record({
+      type,
+      outcome: "success",
+      userId: id,
+      actor: by.actor,
+      ip: by.ip,
+      userAgent: by.userAgent,
+    });
+  }
+
+  async function deactivated(id: string, by: Actor) {
+    await deps.onUserDeactivated(id);
+    await deps.audit.record({
+      type: "user.disabled",
+      outcome: "success",
+      userId: id,
+      actor: by.actor,
+      ip: by.ip,
+      userAgent: by.userAgent,
+    });
+  }
+
+  return users;
+}
+
+export { normalizePassword };

@@ -1,0 +1,105 @@
+/**
+ * The audit log: who did what to which account, when, from where.
+ *
+ * - Append-only from the application's side: events are inserted, never updated.
+ * - Never a secret: callers pass identifiers and outcomes, not passwords, tokens or codes; `details` is checked
+ *   for keys that look like secrets and refused.
+ * - Ids sort by time (base-36 epoch ms, then random), so listing by id is listing by time on both dialects.
+ */
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Clock } from "../lib/clock.js";
+import type { AuditEventsTable, Database } from "../storage/database.js";
+
+export type AuditEventType =
+  | "user.created"
+  | "user.updated"
+  | "user.deleted"
+  | "user.disabled"
+  | "user.enabled"
+  | "group.created"
+  | "group.updated"
+  | "group.deleted"
+  | "signin.password"
+  | "signout"
+  | "session.revoked"
+  | "session.revoked_others"
+  | "password.changed"
+  | "password.reset_requested"
+  | "password.reset";
+
+export interface AuditEventInput {
+  type: AuditEventType;
+  outcome: "success" | "failure";
+  userId?: string | null;
+  actor?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: number;
+  type: string;
+  outcome: "success" | "failure";
+  userId: string | null;
+  actor: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  details: Record<string, unknown>;
+}
+
+const SECRET_KEY = /pass|secret|token|code|otp|key/i;
+
+export interface AuditLog {
+  record(event: AuditEventInput): Promise<void>;
+  list(options?: { userId?: string; type?: AuditEventType; limit?: number }): Promise<AuditEvent[]>;
+}
+
+export function auditEventId(at: number): string {
+  return `${at.toString(36).padStart(10, "0")}${randomBytes(8).toString("hex")}`;
+}
+
+export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock }): AuditLog {
+  return {
+    async record(event) {
+      for (const key of Object.keys(event.details ?? {})) {
+        if (SECRET_KEY.test(key)) throw new Error(`audit details must not carry secrets (key "${key}")`);
+      }
+      const at = deps.clock.now();
+      const row: AuditEventsTable = {
+        id: auditEventId(at),
+        at,
+        type: event.type,
+        outcome: event.outcome,
+        user_id: event.userId ?? null,
+        actor: event.actor ?? null,
+        ip: event.ip ?? null,
+        user_agent: event.userAgent?.slice(0, 512) ?? null,
+        details: event.details ? JSON.stringify(event.details) : null,
+      };
+      await deps.db.insertInto("audit_events").values(row).execute();
+    },
+    async list(options = {}) {
+      let query = deps.db.selectFrom("audit_events").selectAll();
+      if (options.userId) query = query.where("user_id", "=", options.userId);
+      if (options.type) query = query.where("type", "=", options.type);
+      const rows = await query
+        .orderBy("id", "desc")
+        .limit(Math.min(options.limit ?? 100, 1000))
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        at: r.at,
+        type: r.type,
+        outcome: r.outcome,
+        userId: r.user_id,
+        actor: r.actor,
+        ip: r.ip,
+        userAgent: r.user_agent,
+        details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
+      }));
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export {
+  createOutboxMailer,
+  createSmtpMailer,
+  type MailMessage,
+  type Mailer,
+  type OutboxMailer,
+} from "./mailer.js";

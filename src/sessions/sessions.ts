@@ -1,0 +1,201 @@
+/**
+ * Server-side sign-in sessions.
+ *
+ * - The session token is 256 bits from the CSPRNG (`tsr_ses_…`, with checksum); only its SHA-256 is stored.
+ *   A database leak yields no usable cookie.
+ * - Two clocks end a session: idle (no use for `idleTimeout`) and absolute (`expires_at`); both are checked on
+ *   the server at every use. "Keep me signed in" sessions use the remember lifetime for both.
+ * - Use is recorded (`last_seen_at`) at most once a minute per session, so a busy page does not write on every
+ *   request; the idle timeout is therefore exact to within that minute.
+ * - A session of an inactive (or deleted) user is dead: the check joins the user and requires `active`.
+ * - `rotate` gives a session a new token (fixation defence at every privilege change); the old token dies.
+ */
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database, SessionsTable } from "../storage/database.js";
+
+export const SESSION_TOKEN_PREFIX = "tsr_ses_";
+const FORMAT = { prefix: SESSION_TOKEN_PREFIX, checksum: true } as const;
+const TOUCH_INTERVAL_MS = 60_000;
+
+export interface SessionPolicy {
+  /** Seconds. */
+  idleTimeout: number;
+  lifetime: number;
+  rememberLifetime: number;
+}
+
+export interface Session {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** When the session ends if unused from now on (min of idle and absolute). */
+  expiresAt: number;
+  absoluteExpiresAt: number;
+  authTime: number;
+  amr: string[];
+  remember: boolean;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface SessionUser {
+  id: string;
+  userName: string;
+  displayName: string | null;
+}
+
+export interface CreateSessionInput {
+  userId: string;
+  amr: string[];
+  remember: boolean;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** When the user proved who they are (defaults to now). */
+  authTime?: number;
+}
+
+export interface Sessions {
+  create(input: CreateSessionInput): Promise<{ token: string; session: Session }>;
+  /** The live session and its user for a token, or undefined (unknown, expired, idle, user inactive). */
+  check(token: string): Promise<{ session: Session; user: SessionUser } | undefined>;
+  /** A new token for the same session; the old one stops working. */
+  rotate(sessionId: string): Promise<string | undefined>;
+  list(userId: string): Promise<Session[]>;
+  /** Ends one session of `userId`; false if there was none. */
+  revoke(userId: string, sessionId: string): Promise<boolean>;
+  /** Ends every session of the user except `keepSessionId`; returns how many ended. */
+  revokeOthers(userId: string, keepSessionId: string): Promise<number>;
+  revokeAll(userId: string): Promise<number>;
+  /** Deletes expired rows; returns how many. */
+  purgeExpired(): Promise<number>;
+}
+
+function toSession(row: SessionsTable): Session {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    expiresAt: Math.min(row.last_seen_at + row.idle_timeout_ms, row.expires_at),
+    absoluteExpiresAt: row.expires_at,
+    authTime: row.auth_time,
+    amr: row.amr.split(" ").filter(Boolean),
+    remember: row.remember === 1,
+    userAgent: row.user_agent,
+    ip: row.ip,
+  };
+}
+
+export function createSessions(deps: { db: Kysely<Database>; clock: Clock; policy: SessionPolicy }): Sessions {
+  const { db, clock, policy } = deps;
+
+  return {
+    async create(input) {
+      const now = clock.now();
+      const token = generateOpaqueToken(FORMAT);
+      const lifetime = (input.remember ? policy.rememberLifetime : policy.lifetime) * 1000;
+      const idle = (input.remember ? policy.rememberLifetime : policy.idleTimeout) * 1000;
+      const row: SessionsTable = {
+        id: randomUUID(),
+        token_hash: hashToken(token),
+        user_id: input.userId,
+        created_at: now,
+        last_seen_at: now,
+        idle_timeout_ms: idle,
+        expires_at: now + lifetime,
+        auth_time: input.authTime ?? now,
+        amr: input.amr.join(" "),
+        remember: input.remember ? 1 : 0,
+        user_agent: input.userAgent?.slice(0, 512) ?? null,
+        ip: input.ip?.slice(0, 64) ?? null,
+      };
+      await db.insertInto("sessions").values(row).execute();
+      return { token, session: toSession(row) };
+    },
+
+    async check(token) {
+      if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
+      const now = clock.now();
+      const row = await db
+        .selectFrom("sessions")
+        .innerJoin("users", "users.id", "sessions.user_id")
+        .selectAll("sessions")
+        .select(["users.user_name", "users.display_name", "users.active"])
+        .where("sessions.token_hash", "=", hashToken(token))
+        .executeTakeFirst();
+      if (!row || row.active !== 1) return undefined;
+      if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
+        await db.deleteFrom("sessions").where("id", "=", row.id).execute();
+        return undefined;
+      }
+      if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
+        await db.updateTable("sessions").set({ last_seen_at: now }).where("id", "=", row.id).execute();
+        row.last_seen_at = now;
+      }
+      return {
+        session: toSession(row),
+        user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
+      };
+    },
+
+    async rotate(sessionId) {
+      const token = generateOpaqueToken(FORMAT);
+      const result = await db
+        .updateTable("sessions")
+        .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
+        .where("id", "=", sessionId)
+        .executeTakeFirst();
+      return result.numUpdatedRows === 1n ? token : undefined;
+    },
+
+    async list(userId) {
+      const now = clock.now();
+      const rows = await db
+        .selectFrom("sessions")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("expires_at", ">", now)
+        .orderBy("last_seen_at", "desc")
+        .execute();
+      return rows.map(toSession).filter((s) => s.expiresAt > now);
+    },
+
+    async revoke(userId, sessionId) {
+      const result = await db
+        .deleteFrom("sessions")
+        .where("id", "=", sessionId)
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      return result.numDeletedRows === 1n;
+    },
+
+    async revokeOthers(userId, keepSessionId) {
+      const result = await db
+        .deleteFrom("sessions")
+        .where("user_id", "=", userId)
+        .where("id", "!=", keepSessionId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async revokeAll(userId) {
+      const result = await db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async purgeExpired() {
+      const now = clock.now();
+      const result = await db
+        .deleteFrom("sessions")
+        .where((eb) =>
+          eb.or([eb("expires_at", "<=", now), eb(eb("last_seen_at", "+", eb.ref("idle_timeout_ms")), "<=", now)]),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
