@@ -123,7 +123,13 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
   }
 
   async function audit(type: "group.created" | "group.updated" | "group.deleted", id: string, by: Actor) {
-    await deps.audit.record({ type, outcome: "success", actor: by.actor, ip: by.ip, details: { groupId: id } });
+    await deps.audit.record({
+      type,
+      outcome: "success",
+      actor: by.actor,
+      ip: by.ip,
+      details: { groupId: id },
+    });
   }
 
   return {

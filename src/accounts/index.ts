@@ -17,8 +17,13 @@ import { createPasswordSignIn, type PasswordSignIn } from "./sign-in.js";
 import type { Throttle } from "./throttle.js";
 import { createUsers, type Users } from "./users.js";
 
-export { type Group, type GroupAttributes, type Groups } from "./groups.js";
-export { type ChangePasswordInput, changePassword, type PasswordReset, RESET_TOKEN_PREFIX } from "./password-reset.js";
+export type { Group, GroupAttributes, Groups } from "./groups.js";
+export {
+  type ChangePasswordInput,
+  changePassword,
+  type PasswordReset,
+  RESET_TOKEN_PREFIX,
+} from "./password-reset.js";
 export {
   type Argon2Parameters,
   createPasswordHasher,
@@ -43,7 +48,14 @@ export {
   type ThrottleKey,
   type ThrottlePolicy,
 } from "./throttle.js";
-export { type Actor, type User, type UserAttributes, type UserEmail, type Users, userNameKey } from "./users.js";
+export {
+  type Actor,
+  type User,
+  type UserAttributes,
+  type UserEmail,
+  type Users,
+  userNameKey,
+} from "./users.js";
 
 export interface Accounts {
   users: Users;

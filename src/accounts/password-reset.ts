@@ -34,7 +34,11 @@ export interface PasswordReset {
   request(identifier: string, context: { ip: string | null; userAgent: string | null }): Promise<void>;
   /** True when the token is live (for showing the form); does not consume it. */
   isLive(token: string): Promise<boolean>;
-  complete(token: string, newPassword: string, context: { ip: string | null; userAgent: string | null }): Promise<User>;
+  complete(
+    token: string,
+    newPassword: string,
+    context: { ip: string | null; userAgent: string | null },
+  ): Promise<User>;
 }
 
 export function createPasswordReset(deps: {
@@ -116,10 +120,13 @@ export function createPasswordReset(deps: {
   return {
     async request(identifier, context) {
       const user = await findUser(identifier);
-      if (!user || !user.active || user.emails.length === 0) return;
+      if (!user?.active || user.emails.length === 0) return;
       // In the background: the response must not wait for (and so reveal) the mail server.
       send(user, context).catch((error: unknown) =>
-        deps.log.error({ err: { message: error instanceof Error ? error.message : String(error) } }, "reset mail failed"),
+        deps.log.error(
+          { err: { message: error instanceof Error ? error.message : String(error) } },
+          "reset mail failed",
+        ),
       );
     },
 
@@ -129,10 +136,11 @@ export function createPasswordReset(deps: {
 
     async complete(token, newPassword, context) {
       const row = await liveRow(token);
-      const invalid = () => new AccountError("invalid_reset_token", "This reset link is invalid or has expired.");
+      const invalid = () =>
+        new AccountError("invalid_reset_token", "This reset link is invalid or has expired.");
       if (!row) throw invalid();
       const user = await users.get(row.user_id);
-      if (!user || !user.active) throw invalid();
+      if (!user?.active) throw invalid();
       const verdict = users.checkPolicy(newPassword, user);
       if (!verdict.ok) throw new AccountError("password_rejected", verdict.message);
       const now = clock.now();
@@ -194,8 +202,13 @@ export async function changePassword(
     });
     throw new AccountError("invalid_credentials", "The current password is incorrect.", 401);
   }
-  await deps.users.setPassword(input.user.id, input.newPassword, { actor: `user:${input.user.id}`, ...context });
-  const signedOut = input.signOutOthers ? await deps.sessions.revokeOthers(input.user.id, input.sessionId) : 0;
+  await deps.users.setPassword(input.user.id, input.newPassword, {
+    actor: `user:${input.user.id}`,
+    ...context,
+  });
+  const signedOut = input.signOutOthers
+    ? await deps.sessions.revokeOthers(input.user.id, input.sessionId)
+    : 0;
   const token = await deps.sessions.rotate(input.sessionId);
   return { token, signedOut };
 }

@@ -41,7 +41,11 @@ export interface PasswordSignIn {
   /** The user on success; throws `invalid_credentials` or `TooManyAttemptsError`. */
   signIn(input: SignInInput): Promise<User>;
   /** Verifies the current password of a signed-in user (change password, step-up); throttled the same way. */
-  verifyPassword(user: User, password: string, context: { ip: string | null; userAgent: string | null }): Promise<boolean>;
+  verifyPassword(
+    user: User,
+    password: string,
+    context: { ip: string | null; userAgent: string | null },
+  ): Promise<boolean>;
 }
 
 export function createPasswordSignIn(deps: {

@@ -185,7 +185,9 @@ export function createUsers(deps: UsersDeps): Users {
       emails: emails
         .filter((e) => e.user_id === r.id)
         .map((e) => ({ value: e.value, type: e.type, primary: e.primary === 1 })),
-      groups: groups.filter((g) => g.user_id === r.id).map((g) => ({ id: g.id, displayName: g.display_name })),
+      groups: groups
+        .filter((g) => g.user_id === r.id)
+        .map((g) => ({ id: g.id, displayName: g.display_name })),
       hasPassword: r.password_hash !== null,
       passwordUpdatedAt: r.password_updated_at,
       createdAt: r.created_at,
@@ -218,7 +220,8 @@ export function createUsers(deps: UsersDeps): Users {
   }
 
   function conflict(error: unknown): never {
-    if (isUniqueViolation(error)) throw new AccountError("user_exists", "A user with this userName already exists.", 409);
+    if (isUniqueViolation(error))
+      throw new AccountError("user_exists", "A user with this userName already exists.", 409);
     throw error;
   }
 
@@ -227,9 +230,12 @@ export function createUsers(deps: UsersDeps): Users {
       const userName = cleanUserName(attributes.userName);
       const emails = cleanEmails(attributes.emails);
       const key = userNameKey(userName);
-      if (await load({ key })) throw new AccountError("user_exists", "A user with this userName already exists.", 409);
+      if (await load({ key }))
+        throw new AccountError("user_exists", "A user with this userName already exists.", 409);
       const passwordHash =
-        attributes.password === undefined ? null : await hashChecked(attributes.password, { userName, emails });
+        attributes.password === undefined
+          ? null
+          : await hashChecked(attributes.password, { userName, emails });
       const now = clock.now();
       const id = randomUUID();
       try {
@@ -275,7 +281,9 @@ export function createUsers(deps: UsersDeps): Users {
       const userName = cleanUserName(attributes.userName);
       const emails = cleanEmails(attributes.emails);
       const passwordHash =
-        attributes.password === undefined ? undefined : await hashChecked(attributes.password, { userName, emails });
+        attributes.password === undefined
+          ? undefined
+          : await hashChecked(attributes.password, { userName, emails });
       const active = attributes.active !== false;
       const now = clock.now();
       try {
@@ -290,7 +298,9 @@ export function createUsers(deps: UsersDeps): Users {
               given_name: cleanText(attributes.givenName, "name.givenName"),
               family_name: cleanText(attributes.familyName, "name.familyName"),
               active: active ? 1 : 0,
-              ...(passwordHash === undefined ? {} : { password_hash: passwordHash, password_updated_at: now }),
+              ...(passwordHash === undefined
+                ? {}
+                : { password_hash: passwordHash, password_updated_at: now }),
               updated_at: now,
               version: existing.version + 1,
             })
@@ -338,7 +348,9 @@ export function createUsers(deps: UsersDeps): Users {
       const count = Math.max(0, Math.min(1000, Math.floor(options.count ?? 100)));
       let base = db.selectFrom("users");
       if (options.where) base = base.where(options.where);
-      const totalRow = await base.select((eb) => eb.fn.countAll<number | string | bigint>().as("n")).executeTakeFirst();
+      const totalRow = await base
+        .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
+        .executeTakeFirst();
       const total = Number(totalRow?.n ?? 0);
       if (count === 0) return { total, users: [] };
       const rows = await base
@@ -407,7 +419,11 @@ export function createUsers(deps: UsersDeps): Users {
     },
 
     async passwordHash(id) {
-      const row = await db.selectFrom("users").select("password_hash").where("id", "=", id).executeTakeFirst();
+      const row = await db
+        .selectFrom("users")
+        .select("password_hash")
+        .where("id", "=", id)
+        .executeTakeFirst();
       return row?.password_hash ?? null;
     },
 

@@ -50,7 +50,8 @@ export interface AuditEvent {
   details: Record<string, unknown>;
 }
 
-const SECRET_KEY = /pass|secret|token|code|otp|key/i;
+const SECRET_KEY =
+  /^(password|passcode|secret|token|code|otp|pin|key|client_secret|access_token|refresh_token|id_token)$/i;
 
 export interface AuditLog {
   record(event: AuditEventInput): Promise<void>;

@@ -15,8 +15,8 @@ import { ConfigError, TesseraError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
-import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
+import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 
 const HELP = `Usage: tessera [command] [options]
 

@@ -79,7 +79,9 @@ export async function runUsersCommand(
         },
         BY,
       );
-      out(`Created user ${user.userName} (id ${user.id})${password === undefined ? " without a password" : ""}\n`);
+      out(
+        `Created user ${user.userName} (id ${user.id})${password === undefined ? " without a password" : ""}\n`,
+      );
       return 0;
     }
     case "list": {

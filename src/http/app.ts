@@ -5,17 +5,25 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
 import { redactUrl } from "../observability/log.js";
 import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
 import { registerMetricsHooks } from "./metrics-hooks.js";
+import { accountRoutes } from "./routes/account.js";
 import { adminKeyRoutes } from "./routes/admin-keys.js";
+import { assetRoutes } from "./routes/assets.js";
 import { healthRoutes } from "./routes/health.js";
 import { jwksRoutes } from "./routes/jwks.js";
+import { loginRoutes } from "./routes/login.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { passwordResetRoutes } from "./routes/password-reset.js";
+import { scimRoutes } from "./routes/scim/index.js";
+import { sessionCheckRoutes } from "./routes/session-check.js";
 import { registerSecurityHeaders } from "./security-headers.js";
+import { createWeb } from "./web/web-context.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -69,5 +77,14 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(jwksRoutes(ctx));
   await app.register(metricsRoutes(ctx));
   await app.register(adminKeyRoutes(ctx));
+
+  await app.register(cookie);
+  const web = createWeb(ctx);
+  await app.register(assetRoutes());
+  await app.register(loginRoutes(ctx, web));
+  await app.register(accountRoutes(ctx, web));
+  await app.register(passwordResetRoutes(ctx, web));
+  await app.register(sessionCheckRoutes(ctx, web));
+  await app.register(scimRoutes(ctx));
   return app;
 }

@@ -42,7 +42,13 @@ export function createSessionChecker(options: SessionCheckerOptions) {
       if (response.status !== 200) return undefined;
       const body = (await response.json()) as {
         user?: { id?: unknown; userName?: unknown; displayName?: unknown };
-        session?: { id?: unknown; expires_at?: unknown; absolute_expires_at?: unknown; auth_time?: unknown; amr?: unknown };
+        session?: {
+          id?: unknown;
+          expires_at?: unknown;
+          absolute_expires_at?: unknown;
+          auth_time?: unknown;
+          amr?: unknown;
+        };
       };
       const { user, session } = body;
       if (

@@ -1,3 +1,4 @@
+export { type DeviceDescription, describeDevice } from "./device.js";
 export {
   type CreateSessionInput,
   createSessions,
@@ -7,4 +8,3 @@ export {
   type Sessions,
   type SessionUser,
 } from "./sessions.js";
-export { type DeviceDescription, describeDevice } from "./device.js";

@@ -90,7 +90,11 @@ function toSession(row: SessionsTable): Session {
   };
 }
 
-export function createSessions(deps: { db: Kysely<Database>; clock: Clock; policy: SessionPolicy }): Sessions {
+export function createSessions(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  policy: SessionPolicy;
+}): Sessions {
   const { db, clock, policy } = deps;
 
   return {
@@ -127,7 +131,7 @@ export function createSessions(deps: { db: Kysely<Database>; clock: Clock; polic
         .select(["users.user_name", "users.display_name", "users.active"])
         .where("sessions.token_hash", "=", hashToken(token))
         .executeTakeFirst();
-      if (!row || row.active !== 1) return undefined;
+      if (row?.active !== 1) return undefined;
       if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
         await db.deleteFrom("sessions").where("id", "=", row.id).execute();
         return undefined;
@@ -192,7 +196,10 @@ export function createSessions(deps: { db: Kysely<Database>; clock: Clock; polic
       const result = await db
         .deleteFrom("sessions")
         .where((eb) =>
-          eb.or([eb("expires_at", "<=", now), eb(eb("last_seen_at", "+", eb.ref("idle_timeout_ms")), "<=", now)]),
+          eb.or([
+            eb("expires_at", "<=", now),
+            eb(eb("last_seen_at", "+", eb.ref("idle_timeout_ms")), "<=", now),
+          ]),
         )
         .executeTakeFirst();
       return Number(result.numDeletedRows);

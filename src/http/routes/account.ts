@@ -1,0 +1,217 @@
+/**
+ * The account pages: profile, change password, sessions (one row per device, with revoke buttons).
+ *
+ * - Every page needs a live session; without one the browser is sent to `/login?return_to=…`.
+ * - Every POST checks the session's CSRF token and the Origin before doing anything.
+ * - Changing the password needs the current one, can end the other sessions (default on), and renews the
+ *   current session's token (privilege change).
+ * - Revoking a session ends it on the server at once; the device holding it is signed out at its next request.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { changePassword, TooManyAttemptsError } from "../../accounts/index.js";
+import { TesseraError } from "../../lib/errors.js";
+import type { AppContext } from "../../server/context.js";
+import { describeDevice } from "../../sessions/index.js";
+import { accountPage } from "../../ui/pages/account.js";
+import { changePasswordPage } from "../../ui/pages/change-password.js";
+import { messagePage } from "../../ui/pages/message.js";
+import { sessionsPage } from "../../ui/pages/sessions.js";
+import { setSessionCookie } from "../web/cookies.js";
+import { formField, type Web, type WebAuth } from "../web/web-context.js";
+
+type Flash = { kind: "success" | "info"; message: string };
+
+const FLASHES: Record<string, Flash> = {
+  "password-changed": { kind: "success", message: "Your password was changed." },
+  "session-revoked": { kind: "success", message: "That device is signed out." },
+  "others-revoked": { kind: "success", message: "All your other devices are signed out." },
+};
+
+function flashOf(request: FastifyRequest): Flash | undefined {
+  const key = (request.query as Record<string, unknown>).done;
+  return typeof key === "string" ? FLASHES[key] : undefined;
+}
+
+export function accountRoutes(ctx: AppContext, web: Web) {
+  const { accounts } = ctx;
+
+  async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<WebAuth | undefined> {
+    const auth = await web.loadAuth(request, reply);
+    if (!auth) {
+      const target = request.method === "GET" ? request.url : "/account";
+      await reply.redirect(`/login?return_to=${encodeURIComponent(target)}`, 303);
+      return undefined;
+    }
+    return auth;
+  }
+
+  function refused(reply: FastifyReply, auth: WebAuth) {
+    return web.sendPage(
+      reply,
+      messagePage({
+        title: "Request refused",
+        message: "This form expired or came from another site. Go back, reload the page and try again.",
+        status: 403,
+        user: auth.user,
+        csrfToken: auth.csrfToken,
+      }),
+      403,
+    );
+  }
+
+  return async (app: FastifyInstance) => {
+    app.get("/", async (_request, reply) => reply.redirect("/account", 303));
+
+    app.get("/account", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const { user } = auth;
+      return web.sendPage(
+        reply,
+        accountPage({
+          csrfToken: auth.csrfToken,
+          user: {
+            userName: user.userName,
+            displayName: user.displayName,
+            emails: user.emails.map((e) => ({ value: e.value, primary: e.primary })),
+            groups: user.groups.map((g) => g.displayName),
+            createdAt: user.createdAt,
+            passwordUpdatedAt: user.passwordUpdatedAt,
+          },
+          flash: flashOf(request),
+        }),
+      );
+    });
+
+    const passwordPage = (auth: WebAuth, error?: string) =>
+      changePasswordPage({
+        csrfToken: auth.csrfToken,
+        user: auth.user,
+        error,
+        minLength: accounts.passwordPolicy.minLengthWithoutSecondFactor,
+      });
+
+    app.get("/account/password", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      return web.sendPage(reply, passwordPage(auth));
+    });
+
+    app.post("/account/password", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const body = request.body;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(body, "csrf"))) return refused(reply, auth);
+      const current = formField(body, "current_password") ?? "";
+      const next = formField(body, "new_password") ?? "";
+      if (next !== (formField(body, "confirm_password") ?? "")) {
+        return web.sendPage(reply, passwordPage(auth, "The two new passwords do not match."), 400);
+      }
+      try {
+        const { token } = await changePassword(
+          {
+            users: accounts.users,
+            signIn: accounts.signIn,
+            sessions: accounts.sessions,
+            audit: accounts.audit,
+          },
+          {
+            user: auth.user,
+            sessionId: auth.session.id,
+            currentPassword: current,
+            newPassword: next,
+            signOutOthers: formField(body, "sign_out_others") !== undefined,
+            ip: web.clientIp(request),
+            userAgent: web.userAgent(request),
+          },
+        );
+        if (token) {
+          const maxAge = auth.session.remember
+            ? Math.floor((auth.session.absoluteExpiresAt - ctx.clock.now()) / 1000)
+            : undefined;
+          setSessionCookie(reply, web.names, token, maxAge);
+        }
+        return reply.redirect("/account?done=password-changed", 303);
+      } catch (error) {
+        if (error instanceof TooManyAttemptsError) {
+          reply.header("retry-after", String(error.retryAfterSeconds));
+          return web.sendPage(reply, passwordPage(auth, error.message), 429);
+        }
+        if (
+          error instanceof TesseraError &&
+          ["invalid_credentials", "password_rejected"].includes(error.code)
+        ) {
+          return web.sendPage(reply, passwordPage(auth, error.message), error.status);
+        }
+        throw error;
+      }
+    });
+
+    app.get("/account/sessions", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const sessions = await accounts.sessions.list(auth.user.id);
+      return web.sendPage(
+        reply,
+        sessionsPage({
+          csrfToken: auth.csrfToken,
+          user: auth.user,
+          flash: flashOf(request),
+          sessions: sessions.map((s) => {
+            const device = describeDevice(s.userAgent);
+            return {
+              id: s.id,
+              browser: device.browser,
+              os: device.os,
+              device: device.device,
+              ip: s.ip,
+              createdAt: s.createdAt,
+              lastSeenAt: s.lastSeenAt,
+              current: s.id === auth.session.id,
+              remember: s.remember,
+            };
+          }),
+        }),
+      );
+    });
+
+    app.post<{ Params: { id: string } }>("/account/sessions/:id/revoke", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
+        return refused(reply, auth);
+      const ended = await accounts.sessions.revoke(auth.user.id, request.params.id);
+      if (ended) {
+        await accounts.audit.record({
+          type: "session.revoked",
+          outcome: "success",
+          userId: auth.user.id,
+          actor: `user:${auth.user.id}`,
+          ip: web.clientIp(request),
+          userAgent: web.userAgent(request),
+          details: { sessionId: request.params.id, current: request.params.id === auth.session.id },
+        });
+      }
+      if (request.params.id === auth.session.id) return reply.redirect("/login", 303);
+      return reply.redirect("/account/sessions?done=session-revoked", 303);
+    });
+
+    app.post("/account/sessions/revoke-others", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
+        return refused(reply, auth);
+      const count = await accounts.sessions.revokeOthers(auth.user.id, auth.session.id);
+      await accounts.audit.record({
+        type: "session.revoked_others",
+        outcome: "success",
+        userId: auth.user.id,
+        actor: `user:${auth.user.id}`,
+        ip: web.clientIp(request),
+        userAgent: web.userAgent(request),
+        details: { count },
+      });
+      return reply.redirect("/account/sessions?done=others-revoked", 303);
+    });
+  };
+}

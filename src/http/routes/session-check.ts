@@ -1,0 +1,38 @@
+/**
+ * `GET /session`: the session check for applications on the same site.
+ *
+ * - With a live session cookie: 200 and the user and the session's expiry (seconds since the epoch), never the
+ *   token. Without one, or with a dead one: 401 `unauthorized` with `WWW-Authenticate: Session`.
+ * - The cookie is checked on the server at every call (idle, absolute, user active); nothing is cached, so a
+ *   revoked session fails at once.
+ */
+import type { FastifyInstance } from "fastify";
+import type { AppContext } from "../../server/context.js";
+import { readCookie } from "../web/cookies.js";
+import type { Web } from "../web/web-context.js";
+
+export function sessionCheckRoutes(ctx: AppContext, web: Web) {
+  return async (app: FastifyInstance) => {
+    app.get("/session", async (request, reply) => {
+      const token = readCookie(request, web.names.session);
+      const found = token ? await ctx.accounts.sessions.check(token) : undefined;
+      if (!found) {
+        return reply
+          .code(401)
+          .header("www-authenticate", 'Session realm="tessera"')
+          .send({ error: "unauthorized", error_description: "No live session." });
+      }
+      const { session, user } = found;
+      return {
+        user: { id: user.id, userName: user.userName, displayName: user.displayName },
+        session: {
+          id: session.id,
+          expires_at: Math.floor(session.expiresAt / 1000),
+          absolute_expires_at: Math.floor(session.absoluteExpiresAt / 1000),
+          auth_time: Math.floor(session.authTime / 1000),
+          amr: session.amr,
+        },
+      };
+    });
+  };
+}

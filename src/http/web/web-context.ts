@@ -1,0 +1,105 @@
+/**
+ * What every page route needs: cookie names, CSRF, the signed-in user (if any) and page rendering.
+ *
+ * - `loadAuth` reads the session cookie and checks it on the server (idle, absolute, user active) once per
+ *   request; a dead cookie is cleared.
+ * - Pages get their own CSP: styles from our origin only, no scripts at all, forms post to our origin only.
+ * - `safeReturnTo` accepts only same-site paths (`/…`, not `//…` or `/\…`): no open redirect.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { User } from "../../accounts/index.js";
+import type { AppContext } from "../../server/context.js";
+import type { Session } from "../../sessions/index.js";
+import { type CookieNames, clearSessionCookie, cookieNames, readCookie, setCsrfCookie } from "./cookies.js";
+import { type Csrf, createCsrf } from "./csrf.js";
+
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export interface WebAuth {
+  session: Session;
+  user: User;
+  csrfToken: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    web?: WebAuth;
+  }
+}
+
+export interface Web {
+  names: CookieNames;
+  csrf: Csrf;
+  loadAuth(request: FastifyRequest, reply: FastifyReply): Promise<WebAuth | undefined>;
+  /** The CSRF token for a sign-in form; sets the anonymous CSRF cookie when missing. */
+  anonymousCsrf(request: FastifyRequest, reply: FastifyReply): string;
+  /** Checks a sign-in form's CSRF token against the anonymous cookie. */
+  verifyAnonymousCsrf(request: FastifyRequest, submitted: unknown): boolean;
+  sendPage(reply: FastifyReply, html: string, status?: number): FastifyReply;
+  clientIp(request: FastifyRequest): string | null;
+  userAgent(request: FastifyRequest): string | null;
+}
+
+export function safeReturnTo(value: unknown): string | undefined {
+  if (typeof value !== "string" || value.length === 0 || value.length > 2048) return undefined;
+  if (!value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return undefined;
+  if (/[\p{Cc}\\]/u.test(value)) return undefined;
+  return value;
+}
+
+export function formField(body: unknown, name: string): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function createWeb(ctx: AppContext): Web {
+  const names = cookieNames({
+    issuer: ctx.config.issuer,
+    tls: Boolean(ctx.config.tlsCert && ctx.config.tlsKey),
+  });
+  const csrf = createCsrf({ key: ctx.masterKey.deriveKey("csrf"), issuer: ctx.config.issuer });
+  return {
+    names,
+    csrf,
+    async loadAuth(request, reply) {
+      if (request.web) return request.web;
+      const token = readCookie(request, names.session);
+      if (!token) return undefined;
+      const found = await ctx.accounts.sessions.check(token);
+      const user = found ? await ctx.accounts.users.get(found.user.id) : undefined;
+      if (!found || !user) {
+        clearSessionCookie(reply, names);
+        return undefined;
+      }
+      request.web = { session: found.session, user, csrfToken: csrf.forSession(found.session.id) };
+      return request.web;
+    },
+    anonymousCsrf(request, reply) {
+      let value = readCookie(request, names.csrf);
+      if (!value) {
+        value = csrf.newAnonymousCookie();
+        setCsrfCookie(reply, names, value);
+      }
+      return csrf.forAnonymous(value);
+    },
+    verifyAnonymousCsrf(request, submitted) {
+      const value = readCookie(request, names.csrf);
+      return value !== undefined && csrf.verify(request, csrf.forAnonymous(value), submitted);
+    },
+    sendPage(reply, html, status = 200) {
+      return reply
+        .code(status)
+        .header("content-security-policy", PAGE_CSP)
+        .header("cache-control", "no-store")
+        .type("text/html; charset=utf-8")
+        .send(html);
+    },
+    clientIp: (request) => request.ip ?? null,
+    userAgent(request) {
+      const ua = request.headers["user-agent"];
+      return typeof ua === "string" ? ua.slice(0, 512) : null;
+    },
+  };
+}
