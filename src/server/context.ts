@@ -77,7 +77,7 @@ export async function createContext(config: Config, options: CreateContextOption
       options.mailer ??
       (config.smtpUrl
         ? createSmtpMailer({ url: config.smtpUrl, from: config.mailFrom, log })
-        : createOutboxMailer({ from: config.mailFrom, log, logBodies: config.nodeEnv !== "production" }));
+        : createOutboxMailer({ from: config.mailFrom, log, logBodies: config.nodeEnv === "development" }));
     const accounts = createAccounts({
       db: storage.db,
       clock,
