@@ -89,6 +89,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
         user: auth.user,
         error,
         minLength: accounts.passwordPolicy.minLengthWithoutSecondFactor,
+        maxLength: accounts.passwordPolicy.maxLength,
       });
 
     app.get("/account/password", async (request, reply) => {
@@ -157,6 +158,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
           csrfToken: auth.csrfToken,
           user: auth.user,
           flash: flashOf(request),
+          now: ctx.clock.now(),
           sessions: sessions.map((s) => {
             const device = describeDevice(s.userAgent);
             return {
