@@ -3,7 +3,8 @@
  *
  * - A strict CSP (`default-src 'none'`; pages that need more set their own), `frame-ancestors 'none'` and
  *   `X-Frame-Options: DENY` (no framing: clickjacking), `nosniff`, `Referrer-Policy: no-referrer` (codes and
- *   tokens in URLs must not leak through Referer), COOP same-origin.
+ *   tokens in URLs must not leak through Referer; HTML pages use `same-origin`, because with `no-referrer`
+ *   browsers send `Origin: null` on form posts and the CSRF origin check could not work), COOP same-origin.
  * - HSTS only when the issuer is https or Tessera serves TLS itself (RFC 6797 §7.2: never over plain http).
  * - `Cache-Control: no-store` unless a route chose a caching policy (RFC 6749 §5.1 for token responses).
  * - The request id is echoed as `X-Request-Id`.
@@ -17,7 +18,7 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: b
     if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", DEFAULT_CSP);
     reply.header("x-content-type-options", "nosniff");
     reply.header("x-frame-options", "DENY");
-    reply.header("referrer-policy", "no-referrer");
+    if (!reply.hasHeader("referrer-policy")) reply.header("referrer-policy", "no-referrer");
     reply.header("cross-origin-opener-policy", "same-origin");
     if (options.hsts) reply.header("strict-transport-security", "max-age=63072000; includeSubDomains");
     if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");

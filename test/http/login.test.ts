@@ -53,6 +53,8 @@ describe("sign-in pages (https issuer)", () => {
     expect(csp).toContain("style-src 'self'");
     expect(csp).not.toContain("script-src");
     expect(csp).toContain("frame-ancestors 'none'");
+    // Not no-referrer: with it Chromium sends `Origin: null` on the form post and the origin check fails.
+    expect(page.headers["referrer-policy"]).toBe("same-origin");
     const csrfCookie = (page.cookies as { name: string; httpOnly?: boolean; secure?: boolean }[]).find(
       (c) => c.name === "__Host-tessera_csrf",
     );
@@ -113,6 +115,13 @@ describe("sign-in pages (https issuer)", () => {
       { headers: { origin: "https://evil.example" } },
     );
     expect(crossSite.statusCode).toBe(403);
+    // Browsers send `Origin: null` from opaque origins (sandboxed frames, data: URLs): refused too.
+    const nullOrigin = await client.post(
+      "/login",
+      { username: "pat", password: PASSWORD },
+      { headers: { origin: "null" } },
+    );
+    expect(nullOrigin.statusCode).toBe(403);
     const fetchSite = await client.post(
       "/login",
       { username: "pat", password: PASSWORD },
@@ -122,9 +131,13 @@ describe("sign-in pages (https issuer)", () => {
     // A token minted for another browser's CSRF cookie does not work with ours.
     const other = new PageClient(t.app, ISSUER);
     await other.get("/login");
-    const swapped = await client.post("/login", { username: "pat", password: PASSWORD, csrf: other.lastCsrf! });
+    const swapped = await client.post("/login", {
+      username: "pat",
+      password: PASSWORD,
+      csrf: other.lastCsrf!,
+    });
     expect(swapped.statusCode).toBe(403);
-    for (const r of [missing, forged, crossSite, fetchSite, swapped]) {
+    for (const r of [missing, forged, crossSite, nullOrigin, fetchSite, swapped]) {
       expect(r.cookies.find((c: { name: string }) => c.name === SESSION)).toBeUndefined();
     }
   });
@@ -138,7 +151,11 @@ describe("sign-in pages (https issuer)", () => {
     ] as const) {
       const client = new PageClient(t.app, ISSUER);
       await client.get("/login");
-      const response = await client.post("/login", { username: "pat", password: PASSWORD, return_to: returnTo });
+      const response = await client.post("/login", {
+        username: "pat",
+        password: PASSWORD,
+        return_to: returnTo,
+      });
       expect(response.headers.location).toBe(expected);
     }
   });
@@ -220,8 +237,15 @@ describe("sign-in pages (https issuer)", () => {
 
   it("a revoke without CSRF, or of another user's session, changes nothing", async () => {
     const mine = await signIn();
-    const theirsUser = await t.ctx.accounts.users.create({ userName: "quinn", password: PASSWORD }, { actor: "test" });
-    const theirs = await t.ctx.accounts.sessions.create({ userId: theirsUser.id, amr: ["pwd"], remember: false });
+    const theirsUser = await t.ctx.accounts.users.create(
+      { userName: "quinn", password: PASSWORD },
+      { actor: "test" },
+    );
+    const theirs = await t.ctx.accounts.sessions.create({
+      userId: theirsUser.id,
+      amr: ["pwd"],
+      remember: false,
+    });
     await mine.get("/account/sessions");
     const noCsrf = await mine.post(`/account/sessions/${theirs.session.id}/revoke`, {}, { csrf: false });
     expect(noCsrf.statusCode).toBe(403);
@@ -234,7 +258,9 @@ describe("sign-in pages (https issuer)", () => {
     await t.ctx.accounts.users.create({ userName: "victim", password: PASSWORD }, { actor: "test" });
     await client.get("/login");
     for (let i = 0; i < 5; i++) {
-      expect((await client.post("/login", { username: "victim", password: `nope-${i}-nope-nope` })).statusCode).toBe(401);
+      expect(
+        (await client.post("/login", { username: "victim", password: `nope-${i}-nope-nope` })).statusCode,
+      ).toBe(401);
     }
     const blocked = await client.post("/login", { username: "victim", password: PASSWORD });
     expect(blocked.statusCode).toBe(429);
@@ -242,7 +268,10 @@ describe("sign-in pages (https issuer)", () => {
   });
 
   it("disabling a user ends their browser sessions at once", async () => {
-    const user = await t.ctx.accounts.users.create({ userName: "dora", password: PASSWORD }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName: "dora", password: PASSWORD },
+      { actor: "test" },
+    );
     const client = new PageClient(t.app, ISSUER);
     await client.get("/login");
     await client.post("/login", { username: "dora", password: PASSWORD });
@@ -254,7 +283,10 @@ describe("sign-in pages (https issuer)", () => {
   });
 
   it("changes the password: needs the current one, renews the cookie, signs out other devices", async () => {
-    const user = await t.ctx.accounts.users.create({ userName: "cleo", password: PASSWORD }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName: "cleo", password: PASSWORD },
+      { actor: "test" },
+    );
     const other = new PageClient(t.app, ISSUER);
     await other.get("/login");
     await other.post("/login", { username: "cleo", password: PASSWORD });
@@ -312,7 +344,9 @@ describe("sign-in pages (https issuer)", () => {
     const strip = (s: string) => s.replace(/value="[^"]*"/g, "");
     expect(strip(unknown.body)).toBe(strip(known.body));
     await vi.waitFor(() => expect(outbox.messages.length).toBe(before + 1));
-    const link = /https:\/\/id\.example\.test(\/password\/reset\?token=\S+)/.exec(outbox.messages.at(-1)!.text)![1]!;
+    const link = /https:\/\/id\.example\.test(\/password\/reset\?token=\S+)/.exec(
+      outbox.messages.at(-1)!.text,
+    )![1]!;
     const form = await client.get(link);
     expect(form.statusCode).toBe(200);
     const token = new URL(link, ISSUER).searchParams.get("token")!;

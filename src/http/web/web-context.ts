@@ -89,12 +89,17 @@ export function createWeb(ctx: AppContext): Web {
       return value !== undefined && csrf.verify(request, csrf.forAnonymous(value), submitted);
     },
     sendPage(reply, html, status = 200) {
-      return reply
-        .code(status)
-        .header("content-security-policy", PAGE_CSP)
-        .header("cache-control", "no-store")
-        .type("text/html; charset=utf-8")
-        .send(html);
+      return (
+        reply
+          .code(status)
+          .header("content-security-policy", PAGE_CSP)
+          // Not no-referrer: with it, browsers send `Origin: null` on same-origin form posts. Cross-origin
+          // navigations still carry no Referer (reset tokens in URLs stay here).
+          .header("referrer-policy", "same-origin")
+          .header("cache-control", "no-store")
+          .type("text/html; charset=utf-8")
+          .send(html)
+      );
     },
     clientIp: (request) => request.ip ?? null,
     userAgent(request) {
