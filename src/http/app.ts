@@ -20,7 +20,7 @@ import { jwksRoutes } from "./routes/jwks.js";
 import { loginRoutes } from "./routes/login.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { passwordResetRoutes } from "./routes/password-reset.js";
-// SCIM-PENDING import { scimRoutes } from "./routes/scim/index.js";
+import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
 import { registerSecurityHeaders } from "./security-headers.js";
 import { createWeb } from "./web/web-context.js";
@@ -85,6 +85,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(accountRoutes(ctx, web));
   await app.register(passwordResetRoutes(ctx, web));
   await app.register(sessionCheckRoutes(ctx, web));
-  // SCIM-PENDING await app.register(scimRoutes(ctx));
+  await app.register(scimRoutes(ctx), { prefix: "/scim/v2" });
   return app;
 }

@@ -1,0 +1,320 @@
+/**
+ * SCIM 2.0 service provider at `/scim/v2` (RFC 7644): Users, Groups, ServiceProviderConfig, ResourceTypes,
+ * Schemas.
+ *
+ * - Authorised by `Authorization: Bearer <admin token>`; a missing or wrong token is a 401 in the SCIM error
+ *   format with `WWW-Authenticate: Bearer`.
+ * - Bodies are `application/scim+json` (or `application/json`); answers are `application/scim+json`.
+ * - Every error is a SCIM Error message (`status` as a string, `scimType` for 400/409), never a 500 for bad
+ *   input: duplicate userName → 409 `uniqueness`, bad filter → 400 `invalidFilter`.
+ * - Filters are parsed into an AST and compiled to bound SQL expressions (`scim/filter-sql.ts`); never
+ *   string-built SQL. `count` is capped at 1000; `startIndex` is 1-based.
+ * - All changes go through the accounts domain, like the CLI and the pages.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Actor } from "../../../accounts/index.js";
+import { type AdminPrincipal, authenticateAdminToken } from "../../../api-tokens/index.js";
+import { TesseraError } from "../../../lib/errors.js";
+import { ScimError } from "../../../scim/errors.js";
+import { parseFilter } from "../../../scim/filter.js";
+import { compileGroupFilter, compileUserFilter } from "../../../scim/filter-sql.js";
+import { applyGroupPatch, applyUserPatch, parsePatchRequest } from "../../../scim/patch.js";
+import {
+  groupToScim,
+  scimToGroupAttributes,
+  scimToUserAttributes,
+  userToScim,
+} from "../../../scim/resources.js";
+import { MAX_RESULTS, resourceTypes, SCHEMA, schemas, serviceProviderConfig } from "../../../scim/schemas.js";
+import type { AppContext } from "../../../server/context.js";
+
+const CONTENT_TYPE = "application/scim+json; charset=utf-8";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    scimAdmin?: AdminPrincipal;
+  }
+}
+
+function errorBody(status: number, detail: string, scimType?: string) {
+  return { schemas: [SCHEMA.error], status: String(status), ...(scimType ? { scimType } : {}), detail };
+}
+
+/** Maps domain errors onto SCIM errors. */
+function toScimError(error: unknown): ScimError | undefined {
+  if (error instanceof ScimError) return error;
+  if (!(error instanceof TesseraError)) return undefined;
+  switch (error.code) {
+    case "user_exists":
+    case "group_exists":
+      return new ScimError({ status: 409, scimType: "uniqueness", message: error.message });
+    case "user_not_found":
+    case "group_not_found":
+    case "not_found":
+      return new ScimError({ status: 404, message: error.message });
+    case "user_changed":
+      return new ScimError({ status: 412, message: error.message });
+    case "invalid_request":
+    case "password_rejected":
+      return new ScimError({ status: 400, scimType: "invalidValue", message: error.message });
+    case "request_too_large":
+      return new ScimError({ status: 413, message: error.message });
+    default:
+      return undefined;
+  }
+}
+
+function pagingParam(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  if (typeof value !== "string" || !/^-?\d{1,9}$/.test(value)) {
+    throw new ScimError({ status: 400, scimType: "invalidValue", message: `${name} must be an integer.` });
+  }
+  return Number(value);
+}
+
+/** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), on top-level attributes. */
+function project(resource: Record<string, unknown>, query: Record<string, unknown>): Record<string, unknown> {
+  const names = (value: unknown) =>
+    typeof value === "string" && value.trim() !== ""
+      ? value.split(",").map((a) => (a.trim().split(":").pop() ?? "").split(".")[0]!.toLowerCase())
+      : undefined;
+  const include = names(query.attributes);
+  const exclude = names(query.excludedAttributes);
+  const always = new Set(["schemas", "id", "meta"]);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(resource)) {
+    const k = key.toLowerCase();
+    if (always.has(k) || (include ? include.includes(k) : !exclude?.includes(k))) out[key] = value;
+  }
+  return out;
+}
+
+export function scimRoutes(ctx: AppContext) {
+  const { accounts } = ctx;
+  return async (app: FastifyInstance) => {
+    const base = `${ctx.config.issuer}/scim/v2`;
+
+    app.addContentTypeParser(
+      ["application/scim+json"],
+      { parseAs: "string", bodyLimit: ctx.config.bodyLimit },
+      app.getDefaultJsonParser("error", "error"),
+    );
+
+    app.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+      let scim = toScimError(error);
+      const fastifyError = error as FastifyError;
+      if (!scim && fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
+        const status = fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? 413 : fastifyError.statusCode;
+        scim = new ScimError({
+          status,
+          scimType: status === 400 ? "invalidSyntax" : undefined,
+          message:
+            status === 415
+              ? "Use Content-Type application/scim+json."
+              : "The request body is not valid JSON.",
+        });
+      }
+      if (scim) {
+        request.log.info({ status: scim.status, scimType: scim.scimType }, "scim request refused");
+        return reply
+          .code(scim.status)
+          .type(CONTENT_TYPE)
+          .send(errorBody(scim.status, scim.message, scim.scimType));
+      }
+      request.log.error({ err: error }, "scim request failed");
+      return reply.code(500).type(CONTENT_TYPE).send(errorBody(500, "Internal error."));
+    });
+
+    app.setNotFoundHandler((_request, reply) =>
+      reply.code(404).type(CONTENT_TYPE).send(errorBody(404, "No such SCIM endpoint.")),
+    );
+
+    app.addHook("onRequest", async (request, reply) => {
+      const header = request.headers.authorization;
+      const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+      const principal = match
+        ? await authenticateAdminToken(
+            { db: ctx.storage.db, clock: ctx.clock, bootstrapToken: ctx.config.adminToken },
+            match[1]!,
+          )
+        : undefined;
+      if (!principal) {
+        return reply
+          .code(401)
+          .header(
+            "www-authenticate",
+            match ? 'Bearer realm="tessera-scim", error="invalid_token"' : 'Bearer realm="tessera-scim"',
+          )
+          .type(CONTENT_TYPE)
+          .send(errorBody(401, match ? "The bearer token is invalid." : "A bearer token is required."));
+      }
+      request.scimAdmin = principal;
+    });
+
+    app.addHook("onSend", async (_request, reply, payload) => {
+      if (String(reply.getHeader("content-type") ?? "").startsWith("application/json"))
+        reply.type(CONTENT_TYPE);
+      return payload;
+    });
+
+    const actor = (request: FastifyRequest): Actor => ({
+      actor: `scim:${request.scimAdmin?.tokenId ?? "unknown"}`,
+      ip: request.ip,
+      userAgent: typeof request.headers["user-agent"] === "string" ? request.headers["user-agent"] : null,
+    });
+
+    const listResponse = (total: number, startIndex: number, resources: Record<string, unknown>[]) => ({
+      schemas: [SCHEMA.listResponse],
+      totalResults: total,
+      startIndex,
+      itemsPerPage: resources.length,
+      Resources: resources,
+    });
+
+    // Discovery (RFC 7644 §4): documents, not access-controlled data, but served to the same clients.
+    app.get("/ServiceProviderConfig", async () => serviceProviderConfig(base));
+    app.get("/ResourceTypes", async () => {
+      const list = resourceTypes(base);
+      return listResponse(list.length, 1, list);
+    });
+    app.get<{ Params: { id: string } }>("/ResourceTypes/:id", async (request) => {
+      const found = resourceTypes(base).find((r) => r.id === request.params.id);
+      if (!found) throw new ScimError({ status: 404, message: "No such resource type." });
+      return found;
+    });
+    app.get("/Schemas", async () => {
+      const list = schemas(base);
+      return listResponse(list.length, 1, list);
+    });
+    app.get<{ Params: { id: string } }>("/Schemas/:id", async (request) => {
+      const found = schemas(base).find((s) => s.id === request.params.id);
+      if (!found) throw new ScimError({ status: 404, message: "No such schema." });
+      return found;
+    });
+
+    // Users
+    app.get("/Users", async (request) => {
+      const query = request.query as Record<string, unknown>;
+      const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
+      const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
+      const filter =
+        typeof query.filter === "string"
+          ? compileUserFilter(parseFilter(query.filter), ctx.storage.dialect)
+          : undefined;
+      const { total, users } = await accounts.users.list({ where: filter, startIndex, count });
+      return listResponse(
+        total,
+        startIndex,
+        users.map((u) => project(userToScim(u, base), query)),
+      );
+    });
+
+    app.post("/Users", async (request, reply) => {
+      const user = await accounts.users.create(scimToUserAttributes(request.body), actor(request));
+      const body = userToScim(user, base);
+      return reply
+        .code(201)
+        .header("location", body.meta.location)
+        .header("etag", body.meta.version)
+        .send(body);
+    });
+
+    app.get<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
+      const user = await accounts.users.get(request.params.id);
+      if (!user) throw new ScimError({ status: 404, message: "No such user." });
+      const body = userToScim(user, base);
+      return reply
+        .header("etag", body.meta.version)
+        .send(project(body, request.query as Record<string, unknown>));
+    });
+
+    app.put<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
+      const attributes = scimToUserAttributes(request.body);
+      const user = await accounts.users.replace(request.params.id, attributes, actor(request));
+      const body = userToScim(user, base);
+      return reply.header("etag", body.meta.version).send(body);
+    });
+
+    app.patch<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
+      const operations = parsePatchRequest(request.body);
+      const existing = await accounts.users.get(request.params.id);
+      if (!existing) throw new ScimError({ status: 404, message: "No such user." });
+      const attributes = applyUserPatch(existing, operations);
+      const user = await accounts.users.replace(existing.id, attributes, {
+        ...actor(request),
+        expectedVersion: existing.version,
+      });
+      const body = userToScim(user, base);
+      return reply.header("etag", body.meta.version).send(body);
+    });
+
+    app.delete<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
+      await accounts.users.delete(request.params.id, actor(request));
+      return reply.code(204).send();
+    });
+
+    // Groups
+    app.get("/Groups", async (request) => {
+      const query = request.query as Record<string, unknown>;
+      const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
+      const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
+      const filter =
+        typeof query.filter === "string"
+          ? compileGroupFilter(parseFilter(query.filter), ctx.storage.dialect)
+          : undefined;
+      const { total, groups } = await accounts.groups.list({ where: filter, startIndex, count });
+      return listResponse(
+        total,
+        startIndex,
+        groups.map((g) => project(groupToScim(g, base), query)),
+      );
+    });
+
+    app.post("/Groups", async (request, reply) => {
+      const group = await accounts.groups.create(scimToGroupAttributes(request.body), actor(request));
+      const body = groupToScim(group, base);
+      return reply
+        .code(201)
+        .header("location", body.meta.location)
+        .header("etag", body.meta.version)
+        .send(body);
+    });
+
+    app.get<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
+      const group = await accounts.groups.get(request.params.id);
+      if (!group) throw new ScimError({ status: 404, message: "No such group." });
+      const body = groupToScim(group, base);
+      return reply
+        .header("etag", body.meta.version)
+        .send(project(body, request.query as Record<string, unknown>));
+    });
+
+    app.put<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
+      const group = await accounts.groups.replace(
+        request.params.id,
+        scimToGroupAttributes(request.body),
+        actor(request),
+      );
+      const body = groupToScim(group, base);
+      return reply.header("etag", body.meta.version).send(body);
+    });
+
+    app.patch<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
+      const operations = parsePatchRequest(request.body);
+      const existing = await accounts.groups.get(request.params.id);
+      if (!existing) throw new ScimError({ status: 404, message: "No such group." });
+      const group = await accounts.groups.replace(
+        existing.id,
+        applyGroupPatch(existing, operations),
+        actor(request),
+      );
+      const body = groupToScim(group, base);
+      return reply.header("etag", body.meta.version).send(body);
+    });
+
+    app.delete<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
+      await accounts.groups.delete(request.params.id, actor(request));
+      return reply.code(204).send();
+    });
+  };
+}
