@@ -161,21 +161,33 @@ function applyAt(editable: Editable, op: PatchOperation["op"], pathText: string,
       if (op === "remove") {
         // Without a filter RFC 7644 removes every value; clients such as Microsoft Entra ID instead send the
         // values to remove (`value: [{ value: id }]`), which is honoured: only those go.
-        if (value === undefined || value === null) return multi.set([]);
+        if (value === undefined || value === null) {
+          multi.set([]);
+          return;
+        }
         const gone = new Set(multi.parse(value).map(multi.key));
-        return multi.set(current.filter((e) => !gone.has(multi.key(e))));
+        multi.set(current.filter((e) => !gone.has(multi.key(e))));
+        return;
       }
       const incoming = multi.parse(value);
-      if (op === "replace") return multi.set(incoming);
+      if (op === "replace") {
+        multi.set(incoming);
+        return;
+      }
       const keys = new Set(current.map(multi.key));
-      return multi.set([...current, ...incoming.filter((e) => !keys.has(multi.key(e)))]);
+      multi.set([...current, ...incoming.filter((e) => !keys.has(multi.key(e)))]);
+      return;
     }
     const filter = path.filter;
     const matched = current.filter((e) => matchesElement(filter, e));
     if (op === "remove") {
-      if (path.subAttribute === null) return multi.set(current.filter((e) => !matched.includes(e)));
+      if (path.subAttribute === null) {
+        multi.set(current.filter((e) => !matched.includes(e)));
+        return;
+      }
       for (const e of matched) delete e[path.subAttribute];
-      return multi.set(current);
+      multi.set(current);
+      return;
     }
     if (matched.length === 0) {
       if (op === "replace") throw bad("noTarget", `No ${multi.name} value matches the filter.`);
@@ -183,17 +195,20 @@ function applyAt(editable: Editable, op: PatchOperation["op"], pathText: string,
     }
     if (path.subAttribute !== null) {
       for (const e of matched) e[path.subAttribute] = value;
-      return multi.set(multi.parse(current));
+      multi.set(multi.parse(current));
+      return;
     }
     const replacement = asObject(value, "value");
-    return multi.set(multi.parse(current.map((e) => (matched.includes(e) ? { ...e, ...replacement } : e))));
+    multi.set(multi.parse(current.map((e) => (matched.includes(e) ? { ...e, ...replacement } : e))));
+    return;
   }
 
   if (path.filter !== null) throw bad("invalidPath", `${path.attribute} is not multi-valued.`);
   if (attribute === "name" && path.subAttribute === null) {
     if (op === "remove") {
       editable.simple["name.givenname"]!.set(null);
-      return editable.simple["name.familyname"]!.set(null);
+      editable.simple["name.familyname"]!.set(null);
+      return;
     }
     const object = asObject(value, "name");
     for (const [key, item] of Object.entries(object)) {
@@ -207,7 +222,8 @@ function applyAt(editable: Editable, op: PatchOperation["op"], pathText: string,
   if (!target) throw bad("invalidPath", `${pathText.slice(0, 64)} is not a supported attribute.`);
   if (op === "remove") {
     if (target.required) throw bad("invalidValue", `${path.attribute} is required and cannot be removed.`);
-    return target.set(null);
+    target.set(null);
+    return;
   }
   target.set(value);
 }
