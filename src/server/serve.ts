@@ -13,6 +13,7 @@ import type { Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "./context.js";
 
 const KEY_REFRESH_MS = 30_000;
+const PURGE_MS = 10 * 60_000;
 
 export interface RunningServer {
   ctx: AppContext;
@@ -49,10 +50,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }, KEY_REFRESH_MS);
   timer.unref();
 
+  // Expired sessions are refused at use anyway; this only keeps the table small.
+  const purge = setInterval(async () => {
+    try {
+      const purged = await ctx.accounts.sessions.purgeExpired();
+      if (purged > 0) log.debug({ purged }, "expired sessions deleted");
+    } catch (error) {
+      log.error({ err: error }, "session purge failed");
+    }
+  }, PURGE_MS);
+  purge.unref();
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(timer);
+      clearInterval(purge);
       await app.close();
       await ctx.close();
     })();
