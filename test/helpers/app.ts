@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { type Config, loadConfig } from "../../src/config/index.js";
 import { createMasterKey } from "../../src/crypto/index.js";
 import { buildApp } from "../../src/http/app.js";
-import { type Clock, manualClock } from "../../src/lib/clock.js";
+import { manualClock } from "../../src/lib/clock.js";
 import { createLogger } from "../../src/observability/log.js";
 import { type AppContext, createContext } from "../../src/server/context.js";
 import type { DialectName } from "../../src/storage/index.js";
@@ -23,7 +23,7 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  options: { dialect?: DialectName; env?: Record<string, string>; clock?: Clock } = {},
+  options: { dialect?: DialectName; env?: Record<string, string> } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase(options.dialect ?? "sqlite");
   const config = loadConfig({

@@ -16,7 +16,8 @@ export class PageClient {
 
   private remember(response: LightMyRequestResponse) {
     for (const c of response.cookies as { name: string; value: string; maxAge?: number; expires?: Date }[]) {
-      const expired = c.maxAge === 0 || (c.expires !== undefined && c.expires.getTime() <= Date.now()) || c.value === "";
+      const expired =
+        c.maxAge === 0 || (c.expires !== undefined && c.expires.getTime() <= Date.now()) || c.value === "";
       if (expired) this.cookies.delete(c.name);
       else this.cookies.set(c.name, c.value);
     }

@@ -90,10 +90,9 @@ export function loginRoutes(ctx: AppContext, web: Web) {
 
     app.post("/logout", async (request, reply) => {
       const auth = await web.loadAuth(request, reply);
-      if (!auth) {
-        clearSessionCookie(reply, web.names);
-        return reply.redirect("/login", 303);
-      }
+      // No live session: nothing to end. The cookie is not touched here — a cross-site POST arrives without it
+      // (SameSite) and must not be able to make the browser delete it (a dead cookie is cleared by loadAuth).
+      if (!auth) return reply.redirect("/login", 303);
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
         return web.sendPage(
           reply,
