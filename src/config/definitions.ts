@@ -253,7 +253,7 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     min: 3600,
     max: 1209600,
     default: "1209600",
-    doc: "Absolute and idle lifetime in seconds of a session started with \"Keep me signed in\" (at most 14 days).",
+    doc: 'Absolute and idle lifetime in seconds of a session started with "Keep me signed in" (at most 14 days).',
   },
   {
     key: "passwordResetTtl",

@@ -26,7 +26,8 @@ export const ERROR_CODES = {
     "The new password breaks the password policy (too short, too long, or on the blocklist of common and breached passwords). HTTP 400.",
   invalid_credentials:
     "The user name or password is wrong, or the account cannot sign in; deliberately one answer for all three. HTTP 401.",
-  too_many_attempts: "Too many failed sign-ins for this account or client; wait `Retry-After` seconds. HTTP 429.",
+  too_many_attempts:
+    "Too many failed sign-ins for this account or client; wait `Retry-After` seconds. HTTP 429.",
   invalid_reset_token: "The password-reset link is unknown, used or expired. HTTP 400.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",

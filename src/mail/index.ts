@@ -1,7 +1,7 @@
 export {
   createOutboxMailer,
   createSmtpMailer,
-  type MailMessage,
   type Mailer,
+  type MailMessage,
   type OutboxMailer,
 } from "./mailer.js";

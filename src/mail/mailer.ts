@@ -46,7 +46,12 @@ export function createSmtpMailer(options: { url: string; from: string; log: Logg
   const transport = nodemailer.createTransport(options.url);
   return {
     async send(message) {
-      await transport.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text });
+      await transport.sendMail({
+        from: options.from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+      });
       options.log.info({ mail: { to: message.to, subject: message.subject } }, "e-mail sent");
     },
   };

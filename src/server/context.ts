@@ -3,7 +3,12 @@
  * and passed to every domain service and HTTP plugin (nothing reaches for globals).
  */
 import { Redis } from "ioredis";
-import { type Accounts, createAccounts, createMemoryThrottle, createRedisThrottle } from "../accounts/index.js";
+import {
+  type Accounts,
+  createAccounts,
+  createMemoryThrottle,
+  createRedisThrottle,
+} from "../accounts/index.js";
 import type { Config } from "../config/index.js";
 import { KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";

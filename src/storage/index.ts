@@ -6,7 +6,7 @@ export {
   type Storage,
 } from "./connect.js";
 export type { Database, SigningKeyStatus } from "./database.js";
+export { isUniqueViolation } from "./errors.js";
 export { migrateToLatest } from "./migrate.js";
 export * as adminTokens from "./repositories/admin-tokens.js";
 export * as signingKeys from "./repositories/signing-keys.js";
-export { isUniqueViolation } from "./errors.js";

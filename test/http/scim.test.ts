@@ -43,13 +43,13 @@ describe.each(DIALECTS)("SCIM 2.0 over HTTP on %s", (dialect) => {
   });
 
   function expectScimError(
-    response: { statusCode: number; headers: Record<string, unknown>; json(): any },
+    response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
     status: number,
     scimType?: string,
   ) {
     expect(response.statusCode).toBe(status);
     expect(String(response.headers["content-type"])).toMatch(/^application\/scim\+json/);
-    const body = response.json();
+    const body = response.json() as { schemas: string[]; status: string; scimType?: string; detail: unknown };
     expect(body.schemas).toEqual([ERROR]);
     expect(body.status).toBe(String(status));
     if (scimType) expect(body.scimType).toBe(scimType);

@@ -60,7 +60,7 @@ describe("SDK session checker against a real listening server", () => {
       "",
       "tsr_ses_short",
       `${token};x=1`,
-      "tsr_pat_" + "a".repeat(49),
+      `tsr_pat_${"a".repeat(49)}`,
       `${token}\r\nX: y`,
     ]) {
       expect(await counting.check(bad)).toBeUndefined();
