@@ -94,9 +94,42 @@ describe("configuration", () => {
       }),
     ).toThrow(/https:\/\/ in production/);
     const ok = loadConfig({
-      env: { NODE_ENV: "production", TESSERA_MASTER_KEY: key, TESSERA_ISSUER: "https://id.example.com" },
+      env: {
+        NODE_ENV: "production",
+        TESSERA_MASTER_KEY: key,
+        TESSERA_ISSUER: "https://id.example.com",
+        TESSERA_SMTP_URL: "smtps://user:pass@mail.example.com:465",
+      },
     });
     expect(ok.warnings).toEqual([]);
+    // Without SMTP, reset e-mail would only reach the log: allowed, but said loudly.
+    const noMail = loadConfig({
+      env: { NODE_ENV: "production", TESSERA_MASTER_KEY: key, TESSERA_ISSUER: "https://id.example.com" },
+    });
+    expect(noMail.warnings).toEqual([expect.stringMatching(/TESSERA_SMTP_URL is not set/)]);
+  });
+
+  it("refuses inconsistent account settings with a message saying why", () => {
+    expect(() =>
+      loadConfig({
+        env: { TESSERA_PASSWORD_MIN_LENGTH: "20", TESSERA_PASSWORD_MIN_LENGTH_SINGLE_FACTOR: "15" },
+      }),
+    ).toThrow(/must be at least TESSERA_PASSWORD_MIN_LENGTH/);
+    expect(() => loadConfig({ env: { TESSERA_ARGON2_MEMORY_KIB: "8192" } })).toThrow(/between 19456 and/);
+    expect(() => loadConfig({ env: { TESSERA_PASSWORD_RESET_TTL: "3600" } })).toThrow(/between 60 and 900/);
+    expect(() => loadConfig({ env: { TESSERA_SESSION_REMEMBER_LIFETIME: "2000000" } })).toThrow(
+      /between 3600 and 1209600/,
+    );
+    expect(() =>
+      loadConfig({ env: { TESSERA_SESSION_IDLE_TIMEOUT: "7200", TESSERA_SESSION_LIFETIME: "3600" } }),
+    ).toThrow(/IDLE_TIMEOUT must not exceed/);
+    expect(() => loadConfig({ env: { TESSERA_SMTP_URL: "http://mail" } })).toThrow(/smtp:\/\/ or smtps:\/\//);
+    expect(() => loadConfig({ env: { TESSERA_SMTP_URL: "smtps://u:hunter2@mail" } })).not.toThrow();
+    try {
+      loadConfig({ env: { TESSERA_SMTP_URL: "ftp://u:hunter2@mail" } });
+    } catch (error) {
+      expect(String(error)).not.toContain("hunter2");
+    }
   });
 
   it("development allows a non-loopback http issuer with a warning", () => {
@@ -127,7 +160,7 @@ describe("configuration", () => {
     const envs = new Set(CONFIG_DEFINITIONS.map((d) => d.env));
     expect(envs.size).toBe(CONFIG_DEFINITIONS.length);
     for (const d of CONFIG_DEFINITIONS) {
-      expect(d.flag).toMatch(/^--[a-z-]+$/);
+      expect(d.flag).toMatch(/^--[a-z][a-z0-9-]*$/);
       expect(d.doc.length).toBeGreaterThan(20);
     }
   });
