@@ -6,12 +6,13 @@
  * - Every change bumps `version` and writes an audit event.
  */
 import { randomUUID } from "node:crypto";
-import type { Expression, Kysely, SqlBool } from "kysely";
+import type { Kysely } from "kysely";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
 import type { Database, GroupsTable } from "../storage/database.js";
 import { isUniqueViolation } from "../storage/index.js";
+import { listPage, type PageOptions } from "./paging.js";
 import type { Actor } from "./users.js";
 
 export interface Group {
@@ -35,7 +36,7 @@ export interface Groups {
   create(attributes: GroupAttributes, by: Actor): Promise<Group>;
   replace(id: string, attributes: GroupAttributes, by: Actor): Promise<Group>;
   get(id: string): Promise<Group | undefined>;
-  list(options?: { where?: Expression<SqlBool>; startIndex?: number; count?: number }): Promise<{
+  list(options?: PageOptions): Promise<{
     total: number;
     groups: Group[];
   }>;
@@ -192,22 +193,7 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
     get,
 
     async list(options = {}) {
-      const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
-      const count = Math.max(0, Math.min(1000, Math.floor(options.count ?? 100)));
-      let base = db.selectFrom("groups");
-      if (options.where) base = base.where(options.where);
-      const totalRow = await base
-        .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
-        .executeTakeFirst();
-      const total = Number(totalRow?.n ?? 0);
-      if (count === 0) return { total, groups: [] };
-      const rows = await base
-        .selectAll()
-        .orderBy("created_at")
-        .orderBy("id")
-        .offset(startIndex - 1)
-        .limit(count)
-        .execute();
+      const { total, rows } = await listPage(db, "groups", options);
       return { total, groups: await hydrate(rows) };
     },
 

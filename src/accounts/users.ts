@@ -9,12 +9,13 @@
  *   the user holds keeps working between the two steps.
  */
 import { randomUUID } from "node:crypto";
-import type { Expression, Kysely, SqlBool } from "kysely";
+import type { Kysely } from "kysely";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
 import type { Database, UserEmailsTable, UsersTable } from "../storage/database.js";
 import { isUniqueViolation } from "../storage/index.js";
+import { listPage, type PageOptions } from "./paging.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
 import { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
 
@@ -60,13 +61,7 @@ export interface Actor {
   userAgent?: string | null;
 }
 
-export interface ListUsersOptions {
-  /** A compiled filter expression on `users` (see `scim/filter-sql.ts`). */
-  where?: Expression<SqlBool>;
-  /** 1-based, as in SCIM. */
-  startIndex?: number;
-  count?: number;
-}
+export type ListUsersOptions = PageOptions;
 
 export interface UsersDeps {
   db: Kysely<Database>;
@@ -344,22 +339,7 @@ export function createUsers(deps: UsersDeps): Users {
     },
 
     async list(options = {}) {
-      const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
-      const count = Math.max(0, Math.min(1000, Math.floor(options.count ?? 100)));
-      let base = db.selectFrom("users");
-      if (options.where) base = base.where(options.where);
-      const totalRow = await base
-        .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
-        .executeTakeFirst();
-      const total = Number(totalRow?.n ?? 0);
-      if (count === 0) return { total, users: [] };
-      const rows = await base
-        .selectAll()
-        .orderBy("created_at")
-        .orderBy("id")
-        .offset(startIndex - 1)
-        .limit(count)
-        .execute();
+      const { total, rows } = await listPage(db, "users", options);
       return { total, users: await hydrate(rows) };
     },
 

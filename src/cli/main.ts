@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
+import { table } from "./format.js";
 import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 
 const HELP = `Usage: tessera [command] [options]
@@ -78,19 +79,6 @@ function takeFlags(
     }
   }
   return out;
-}
-
-function table(rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return "(none)";
-  const cols = Object.keys(rows[0]!);
-  const cells = rows.map((r) => cols.map((c) => (r[c] === null || r[c] === undefined ? "-" : String(r[c]))));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  return [line(cols), ...cells.map(line)].join("\n");
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import type { User } from "../accounts/index.js";
 import { AccountError } from "../lib/errors.js";
 import type { AppContext } from "../server/context.js";
+import { table } from "./format.js";
 
 export const USERS_HELP = `  users create NAME [--email E] [--display-name D] [--password-stdin]
                                  Create a user; with --password-stdin the password is read from stdin
@@ -102,7 +103,7 @@ export async function runUsersCommand(
           active: u.active ? "yes" : "no",
           password: u.hasPassword ? "set" : "none",
         }));
-        out(`${formatTable(rows)}\n`);
+        out(`${table(rows)}\n`);
       }
       return 0;
     }
@@ -125,17 +126,4 @@ export async function runUsersCommand(
     default:
       throw new CliUsageError(`unknown command "users ${sub ?? ""}"`.trim());
   }
-}
-
-function formatTable(rows: Record<string, unknown>[]): string {
-  if (rows.length === 0) return "(none)";
-  const cols = Object.keys(rows[0]!);
-  const cells = rows.map((r) => cols.map((c) => (r[c] === null || r[c] === undefined ? "-" : String(r[c]))));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  return [line(cols), ...cells.map(line)].join("\n");
 }

@@ -184,14 +184,9 @@ export function accountRoutes(ctx: AppContext, web: Web) {
         return refused(reply, auth);
       const ended = await accounts.sessions.revoke(auth.user.id, request.params.id);
       if (ended) {
-        await accounts.audit.record({
-          type: "session.revoked",
-          outcome: "success",
-          userId: auth.user.id,
-          actor: `user:${auth.user.id}`,
-          ip: web.clientIp(request),
-          userAgent: web.userAgent(request),
-          details: { sessionId: request.params.id, current: request.params.id === auth.session.id },
+        await web.auditUserAction(request, auth, "session.revoked", {
+          sessionId: request.params.id,
+          current: request.params.id === auth.session.id,
         });
       }
       if (request.params.id === auth.session.id) return reply.redirect("/login", 303);
@@ -204,15 +199,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
         return refused(reply, auth);
       const count = await accounts.sessions.revokeOthers(auth.user.id, auth.session.id);
-      await accounts.audit.record({
-        type: "session.revoked_others",
-        outcome: "success",
-        userId: auth.user.id,
-        actor: `user:${auth.user.id}`,
-        ip: web.clientIp(request),
-        userAgent: web.userAgent(request),
-        details: { count },
-      });
+      await web.auditUserAction(request, auth, "session.revoked_others", { count });
       return reply.redirect("/account/sessions?done=others-revoked", 303);
     });
   };

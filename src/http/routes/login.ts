@@ -107,14 +107,7 @@ export function loginRoutes(ctx: AppContext, web: Web) {
         );
       }
       await accounts.sessions.revoke(auth.user.id, auth.session.id);
-      await accounts.audit.record({
-        type: "signout",
-        outcome: "success",
-        userId: auth.user.id,
-        actor: `user:${auth.user.id}`,
-        ip: web.clientIp(request),
-        userAgent: web.userAgent(request),
-      });
+      await web.auditUserAction(request, auth, "signout");
       clearSessionCookie(reply, web.names);
       return web.sendPage(
         reply,

@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { User } from "../../accounts/index.js";
+import type { AuditEventInput, AuditEventType } from "../../audit/index.js";
 import type { AppContext } from "../../server/context.js";
 import type { Session } from "../../sessions/index.js";
 import { type CookieNames, clearSessionCookie, cookieNames, readCookie, setCsrfCookie } from "./cookies.js";
@@ -39,6 +40,13 @@ export interface Web {
   sendPage(reply: FastifyReply, html: string, status?: number): FastifyReply;
   clientIp(request: FastifyRequest): string | null;
   userAgent(request: FastifyRequest): string | null;
+  /** Records a successful action of the signed-in user, with their IP and user agent. */
+  auditUserAction(
+    request: FastifyRequest,
+    auth: WebAuth,
+    type: AuditEventType,
+    details?: AuditEventInput["details"],
+  ): Promise<void>;
 }
 
 export function safeReturnTo(value: unknown): string | undefined {
@@ -102,6 +110,17 @@ export function createWeb(ctx: AppContext): Web {
       );
     },
     clientIp: (request) => request.ip ?? null,
+    auditUserAction(request, auth, type, details) {
+      return ctx.accounts.audit.record({
+        type,
+        outcome: "success",
+        userId: auth.user.id,
+        actor: `user:${auth.user.id}`,
+        ip: request.ip ?? null,
+        userAgent: typeof request.headers["user-agent"] === "string" ? request.headers["user-agent"] : null,
+        ...(details ? { details } : {}),
+      });
+    },
     userAgent(request) {
       const ua = request.headers["user-agent"];
       return typeof ua === "string" ? ua.slice(0, 512) : null;

@@ -18,7 +18,12 @@ import { TesseraError } from "../../../lib/errors.js";
 import { ScimError } from "../../../scim/errors.js";
 import { parseFilter } from "../../../scim/filter.js";
 import { compileGroupFilter, compileUserFilter } from "../../../scim/filter-sql.js";
-import { applyGroupPatch, applyUserPatch, parsePatchRequest } from "../../../scim/patch.js";
+import {
+  applyGroupPatch,
+  applyUserPatch,
+  type PatchOperation,
+  parsePatchRequest,
+} from "../../../scim/patch.js";
 import {
   groupToScim,
   scimToGroupAttributes,
@@ -89,10 +94,27 @@ function project(resource: Record<string, unknown>, query: Record<string, unknow
   return out;
 }
 
+type ScimResource = Record<string, unknown> & { meta: { location: string; version: string } };
+
+interface ResourceRoutes {
+  path: "/Users" | "/Groups";
+  noun: string;
+  list(
+    query: Record<string, unknown>,
+    options: { startIndex: number; count: number },
+  ): Promise<{ total: number; resources: ScimResource[] }>;
+  get(id: string): Promise<ScimResource | undefined>;
+  create(body: unknown, by: Actor): Promise<ScimResource>;
+  replace(id: string, body: unknown, by: Actor): Promise<ScimResource>;
+  patch(id: string, operations: PatchOperation[], by: Actor): Promise<ScimResource | undefined>;
+  delete(id: string, by: Actor): Promise<void>;
+}
+
 export function scimRoutes(ctx: AppContext) {
   const { accounts } = ctx;
   return async (app: FastifyInstance) => {
     const base = `${ctx.config.issuer}/scim/v2`;
+    const dialect = ctx.storage.dialect;
 
     app.addContentTypeParser(
       ["application/scim+json"],
@@ -192,129 +214,116 @@ export function scimRoutes(ctx: AppContext) {
       return found;
     });
 
-    // Users
-    app.get("/Users", async (request) => {
-      const query = request.query as Record<string, unknown>;
-      const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
-      const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
-      const filter =
-        typeof query.filter === "string"
-          ? compileUserFilter(parseFilter(query.filter), ctx.storage.dialect)
-          : undefined;
-      const { total, users } = await accounts.users.list({ where: filter, startIndex, count });
-      return listResponse(
-        total,
-        startIndex,
-        users.map((u) => project(userToScim(u, base), query)),
-      );
-    });
+    // Users and Groups share one route shape; only the domain calls and the representation differ.
+    const resources: ResourceRoutes[] = [
+      {
+        path: "/Users",
+        noun: "user",
+        async list(query, options) {
+          const where =
+            typeof query.filter === "string"
+              ? compileUserFilter(parseFilter(query.filter), dialect)
+              : undefined;
+          const { total, users } = await accounts.users.list({ ...options, where });
+          return { total, resources: users.map((u) => userToScim(u, base)) };
+        },
+        get: async (id) => {
+          const user = await accounts.users.get(id);
+          return user && userToScim(user, base);
+        },
+        create: async (body, by) =>
+          userToScim(await accounts.users.create(scimToUserAttributes(body), by), base),
+        replace: async (id, body, by) =>
+          userToScim(await accounts.users.replace(id, scimToUserAttributes(body), by), base),
+        async patch(id, operations, by) {
+          const existing = await accounts.users.get(id);
+          if (!existing) return undefined;
+          const attributes = applyUserPatch(existing, operations);
+          // Conditional on the version read: a concurrent change makes this fail (412), not vanish.
+          const user = await accounts.users.replace(id, attributes, {
+            ...by,
+            expectedVersion: existing.version,
+          });
+          return userToScim(user, base);
+        },
+        delete: (id, by) => accounts.users.delete(id, by),
+      },
+      {
+        path: "/Groups",
+        noun: "group",
+        async list(query, options) {
+          const where =
+            typeof query.filter === "string"
+              ? compileGroupFilter(parseFilter(query.filter), dialect)
+              : undefined;
+          const { total, groups } = await accounts.groups.list({ ...options, where });
+          return { total, resources: groups.map((g) => groupToScim(g, base)) };
+        },
+        get: async (id) => {
+          const group = await accounts.groups.get(id);
+          return group && groupToScim(group, base);
+        },
+        create: async (body, by) =>
+          groupToScim(await accounts.groups.create(scimToGroupAttributes(body), by), base),
+        replace: async (id, body, by) =>
+          groupToScim(await accounts.groups.replace(id, scimToGroupAttributes(body), by), base),
+        async patch(id, operations, by) {
+          const existing = await accounts.groups.get(id);
+          if (!existing) return undefined;
+          return groupToScim(
+            await accounts.groups.replace(id, applyGroupPatch(existing, operations), by),
+            base,
+          );
+        },
+        delete: (id, by) => accounts.groups.delete(id, by),
+      },
+    ];
 
-    app.post("/Users", async (request, reply) => {
-      const user = await accounts.users.create(scimToUserAttributes(request.body), actor(request));
-      const body = userToScim(user, base);
-      return reply
-        .code(201)
-        .header("location", body.meta.location)
-        .header("etag", body.meta.version)
-        .send(body);
-    });
+    for (const resource of resources) {
+      const notFound = () => new ScimError({ status: 404, message: `No such ${resource.noun}.` });
+      const send = (reply: FastifyReply, body: ScimResource, status = 200) =>
+        reply.code(status).header("etag", body.meta.version).send(body);
 
-    app.get<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
-      const user = await accounts.users.get(request.params.id);
-      if (!user) throw new ScimError({ status: 404, message: "No such user." });
-      const body = userToScim(user, base);
-      return reply
-        .header("etag", body.meta.version)
-        .send(project(body, request.query as Record<string, unknown>));
-    });
-
-    app.put<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
-      const attributes = scimToUserAttributes(request.body);
-      const user = await accounts.users.replace(request.params.id, attributes, actor(request));
-      const body = userToScim(user, base);
-      return reply.header("etag", body.meta.version).send(body);
-    });
-
-    app.patch<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
-      const operations = parsePatchRequest(request.body);
-      const existing = await accounts.users.get(request.params.id);
-      if (!existing) throw new ScimError({ status: 404, message: "No such user." });
-      const attributes = applyUserPatch(existing, operations);
-      const user = await accounts.users.replace(existing.id, attributes, {
-        ...actor(request),
-        expectedVersion: existing.version,
+      app.get(resource.path, async (request) => {
+        const query = request.query as Record<string, unknown>;
+        const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
+        const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
+        const { total, resources: found } = await resource.list(query, { startIndex, count });
+        return listResponse(
+          total,
+          startIndex,
+          found.map((r) => project(r, query)),
+        );
       });
-      const body = userToScim(user, base);
-      return reply.header("etag", body.meta.version).send(body);
-    });
 
-    app.delete<{ Params: { id: string } }>("/Users/:id", async (request, reply) => {
-      await accounts.users.delete(request.params.id, actor(request));
-      return reply.code(204).send();
-    });
+      app.post(resource.path, async (request, reply) => {
+        const body = await resource.create(request.body, actor(request));
+        return send(reply.header("location", body.meta.location), body, 201);
+      });
 
-    // Groups
-    app.get("/Groups", async (request) => {
-      const query = request.query as Record<string, unknown>;
-      const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
-      const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
-      const filter =
-        typeof query.filter === "string"
-          ? compileGroupFilter(parseFilter(query.filter), ctx.storage.dialect)
-          : undefined;
-      const { total, groups } = await accounts.groups.list({ where: filter, startIndex, count });
-      return listResponse(
-        total,
-        startIndex,
-        groups.map((g) => project(groupToScim(g, base), query)),
+      app.get<{ Params: { id: string } }>(`${resource.path}/:id`, async (request, reply) => {
+        const body = await resource.get(request.params.id);
+        if (!body) throw notFound();
+        return reply
+          .header("etag", body.meta.version)
+          .send(project(body, request.query as Record<string, unknown>));
+      });
+
+      app.put<{ Params: { id: string } }>(`${resource.path}/:id`, async (request, reply) =>
+        send(reply, await resource.replace(request.params.id, request.body, actor(request))),
       );
-    });
 
-    app.post("/Groups", async (request, reply) => {
-      const group = await accounts.groups.create(scimToGroupAttributes(request.body), actor(request));
-      const body = groupToScim(group, base);
-      return reply
-        .code(201)
-        .header("location", body.meta.location)
-        .header("etag", body.meta.version)
-        .send(body);
-    });
+      app.patch<{ Params: { id: string } }>(`${resource.path}/:id`, async (request, reply) => {
+        const operations = parsePatchRequest(request.body);
+        const body = await resource.patch(request.params.id, operations, actor(request));
+        if (!body) throw notFound();
+        return send(reply, body);
+      });
 
-    app.get<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
-      const group = await accounts.groups.get(request.params.id);
-      if (!group) throw new ScimError({ status: 404, message: "No such group." });
-      const body = groupToScim(group, base);
-      return reply
-        .header("etag", body.meta.version)
-        .send(project(body, request.query as Record<string, unknown>));
-    });
-
-    app.put<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
-      const group = await accounts.groups.replace(
-        request.params.id,
-        scimToGroupAttributes(request.body),
-        actor(request),
-      );
-      const body = groupToScim(group, base);
-      return reply.header("etag", body.meta.version).send(body);
-    });
-
-    app.patch<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
-      const operations = parsePatchRequest(request.body);
-      const existing = await accounts.groups.get(request.params.id);
-      if (!existing) throw new ScimError({ status: 404, message: "No such group." });
-      const group = await accounts.groups.replace(
-        existing.id,
-        applyGroupPatch(existing, operations),
-        actor(request),
-      );
-      const body = groupToScim(group, base);
-      return reply.header("etag", body.meta.version).send(body);
-    });
-
-    app.delete<{ Params: { id: string } }>("/Groups/:id", async (request, reply) => {
-      await accounts.groups.delete(request.params.id, actor(request));
-      return reply.code(204).send();
-    });
+      app.delete<{ Params: { id: string } }>(`${resource.path}/:id`, async (request, reply) => {
+        await resource.delete(request.params.id, actor(request));
+        return reply.code(204).send();
+      });
+    }
   };
 }
