@@ -39,6 +39,8 @@ export interface PasswordReset {
     newPassword: string,
     context: { ip: string | null; userAgent: string | null },
   ): Promise<User>;
+  /** Deletes used and expired links; returns how many. */
+  purgeExpired(): Promise<number>;
 }
 
 export function createPasswordReset(deps: {
@@ -170,6 +172,14 @@ export function createPasswordReset(deps: {
         userAgent: context.userAgent,
       });
       return user;
+    },
+
+    async purgeExpired() {
+      const result = await db
+        .deleteFrom("password_reset_tokens")
+        .where((eb) => eb.or([eb("expires_at", "<=", clock.now()), eb("used_at", "is not", null)]))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

@@ -50,11 +50,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }, KEY_REFRESH_MS);
   timer.unref();
 
-  // Expired sessions are refused at use anyway; this only keeps the table small.
+  // Expired sessions and reset links are refused at use anyway; this only keeps the tables small.
   const purge = setInterval(async () => {
     try {
-      const purged = await ctx.accounts.sessions.purgeExpired();
-      if (purged > 0) log.debug({ purged }, "expired sessions deleted");
+      const sessions = await ctx.accounts.sessions.purgeExpired();
+      const resetLinks = await ctx.accounts.passwordReset.purgeExpired();
+      if (sessions + resetLinks > 0)
+        log.debug({ sessions, resetLinks }, "expired sessions and reset links deleted");
     } catch (error) {
       log.error({ err: error }, "session purge failed");
     }

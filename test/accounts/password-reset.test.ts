@@ -109,6 +109,17 @@ describe.each(DIALECTS)("password reset and change on %s", (dialect) => {
     });
   });
 
+  it("purges used and expired links, keeping live ones", async () => {
+    const live = await requestLink("rita");
+    t.clock.advance(16 * 60_000);
+    const fresh = await requestLink("rita");
+    expect(await t.accounts.passwordReset.purgeExpired()).toBeGreaterThan(0);
+    expect(await t.accounts.passwordReset.isLive(live)).toBe(false);
+    expect(await t.accounts.passwordReset.isLive(fresh)).toBe(true);
+    const remaining = await t.storage.db.selectFrom("password_reset_tokens").select("token_hash").execute();
+    expect(remaining.map((r) => r.token_hash)).toEqual([hashToken(fresh)]);
+  });
+
   it("a weak new password is refused and the link stays usable", async () => {
     const token = await requestLink("rita");
     await expect(t.accounts.passwordReset.complete(token, "short pass", NET)).rejects.toMatchObject({
