@@ -11,6 +11,7 @@ import { createSessions, type SessionPolicy, type Sessions } from "../sessions/i
 import type { Database } from "../storage/database.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
+import { createHashPool } from "./passwords/hash-pool.js";
 import { type Argon2Parameters, createPasswordHasher, type PasswordHasher } from "./passwords/hasher.js";
 import type { PasswordPolicy } from "./passwords/policy.js";
 import { createPasswordSignIn, type PasswordSignIn } from "./sign-in.js";
@@ -67,6 +68,8 @@ export interface Accounts {
   hasher: PasswordHasher;
   passwordPolicy: PasswordPolicy;
   throttle: Throttle;
+  /** Stops the hashing threads. */
+  close(): Promise<void>;
 }
 
 export interface AccountsOptions {
@@ -80,12 +83,15 @@ export interface AccountsOptions {
   passwordPolicy: PasswordPolicy;
   sessionPolicy: SessionPolicy;
   passwordResetTtl: number;
+  /** Hashing threads (0: one per core). */
+  argon2Threads?: number;
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
   const { db, clock } = options;
   const audit = createAuditLog({ db, clock });
-  const hasher = createPasswordHasher(options.argon2);
+  const pool = createHashPool(options.argon2Threads ? { threads: options.argon2Threads } : {});
+  const hasher = createPasswordHasher(options.argon2, pool);
   const sessions = createSessions({ db, clock, policy: options.sessionPolicy });
   const users = createUsers({
     db,
@@ -121,5 +127,6 @@ export function createAccounts(options: AccountsOptions): Accounts {
     hasher,
     passwordPolicy: options.passwordPolicy,
     throttle: options.throttle,
+    close: () => pool.close(),
   };
 }

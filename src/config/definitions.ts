@@ -226,6 +226,16 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     doc: "argon2id lanes. Hashing runs on libuv's thread pool, never on the event loop.",
   },
   {
+    key: "argon2Threads",
+    env: "TESSERA_ARGON2_THREADS",
+    flag: "--argon2-threads",
+    kind: "integer",
+    min: 0,
+    max: 64,
+    default: "0",
+    doc: "Worker threads for password hashing (0: one per core). They run at the lowest scheduling priority, so the event loop keeps answering while hashes are computed.",
+  },
+  {
     key: "sessionIdleTimeout",
     env: "TESSERA_SESSION_IDLE_TIMEOUT",
     flag: "--session-idle-timeout",

@@ -39,6 +39,7 @@ export interface Config {
   readonly argon2MemoryKib: number;
   readonly argon2Iterations: number;
   readonly argon2Parallelism: number;
+  readonly argon2Threads: number;
   readonly sessionIdleTimeout: number;
   readonly sessionLifetime: number;
   readonly sessionRememberLifetime: number;

@@ -106,6 +106,7 @@ export async function createContext(config: Config, options: CreateContextOption
         rememberLifetime: config.sessionRememberLifetime,
       },
       passwordResetTtl: config.passwordResetTtl,
+      argon2Threads: config.argon2Threads,
     });
     return {
       config,
@@ -119,6 +120,7 @@ export async function createContext(config: Config, options: CreateContextOption
       accounts,
       mailer,
       async close() {
+        await accounts.close();
         redis?.disconnect();
         await storage.close();
       },

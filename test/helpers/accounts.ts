@@ -46,12 +46,16 @@ export async function createTestAccounts(dialect: DialectName): Promise<TestAcco
       sessionPolicy: { idleTimeout: 1800, lifetime: 36000, rememberLifetime: 1209600 },
       passwordResetTtl: 900,
     });
+  const accounts = build(OWASP_ARGON2);
   return {
-    accounts: build(OWASP_ARGON2),
+    accounts,
     storage,
     clock,
     outbox,
     withArgon2: build,
-    close: () => storage.close(),
+    close: async () => {
+      await accounts.close();
+      await storage.close();
+    },
   };
 }

@@ -2,7 +2,8 @@
  * Password hashing with argon2id (`@node-rs/argon2`).
  *
  * - Parameters at least OWASP's (m = 19 MiB, t = 2, p = 1); the configuration may only raise them.
- * - Hashing and verifying run on libuv's thread pool (napi async tasks), never on the event loop.
+ * - Hashing and verifying never run on the event loop: on a pool of low-priority worker threads
+ *   (`hash-pool.ts`, what the server uses) or else on libuv's thread pool.
  * - `needsRehash` tells when a stored hash used other parameters, so sign-in can upgrade it transparently.
  * - `verifyDummy` costs what a real verification costs: unknown users, disabled accounts and wrong passwords
  *   take the same time.
@@ -10,6 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hash, verify } from "@node-rs/argon2";
+import type { HashPool } from "./hash-pool.js";
 
 // `Algorithm` is an ambient const enum in the typings; 2 is Argon2id.
 const ARGON2ID = 2;
@@ -40,7 +42,11 @@ export function parseArgon2Parameters(storedHash: string): Argon2Parameters | un
   return { memoryKib: Number(m[1]), iterations: Number(m[2]), parallelism: Number(m[3]) };
 }
 
-export function createPasswordHasher(parameters: Argon2Parameters = OWASP_ARGON2): PasswordHasher {
+export function createPasswordHasher(
+  parameters: Argon2Parameters = OWASP_ARGON2,
+  /** Low-priority worker threads for the hashing (recommended on servers); without, libuv's pool. */
+  pool?: HashPool,
+): PasswordHasher {
   const options = {
     algorithm: ARGON2ID,
     memoryCost: parameters.memoryKib,
@@ -51,11 +57,11 @@ export function createPasswordHasher(parameters: Argon2Parameters = OWASP_ARGON2
   let dummy: Promise<string> | undefined;
   const hasher: PasswordHasher = {
     parameters,
-    hash: (password) => hash(password, options),
+    hash: (password) => (pool ? pool.hash(password, options) : hash(password, options)),
     async verify(storedHash, password) {
       if (!PHC.test(storedHash)) return false;
       try {
-        return await verify(storedHash, password);
+        return await (pool ? pool.verify(storedHash, password) : verify(storedHash, password));
       } catch {
         return false;
       }
