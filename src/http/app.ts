@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
-import { redactUrl } from "../observability/log.js";
+import { type Logger, lazyChildLogger, redactUrl } from "../observability/log.js";
 import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
 import { registerMetricsHooks } from "./metrics-hooks.js";
@@ -50,6 +50,13 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       },
     ),
     genReqId: requestId,
+    // Build each request's child logger only if the request logs something at an enabled level.
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      lazyChildLogger(
+        logger as Logger,
+        bindings as Record<string, unknown>,
+        childOptions as Record<string, unknown>,
+      ),
     bodyLimit: config.bodyLimit,
     // Fastify accepts a hop count too, though its types omit it.
     trustProxy: config.trustProxy as boolean | string[],

@@ -66,6 +66,32 @@ export function parseDatabaseUrl(value: string): DatabaseLocation {
   return { dialect: "sqlite", path: path === ":memory:" ? path : resolve(path) };
 }
 
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing costs several times what running a small
+ * query costs. This keeps prepared statements by SQL text (least recently used out first). Safe because the
+ * driver runs one query at a time on its single connection and Tessera never streams results (a statement
+ * being iterated could not be reused meanwhile).
+ */
+function withStatementCache(database: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string): SQLite.Statement {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
+}
+
 export async function openStorage(url: string): Promise<Storage> {
   const location = parseDatabaseUrl(url);
   if (location.dialect === "sqlite") {
@@ -75,7 +101,9 @@ export async function openStorage(url: string): Promise<Storage> {
     database.pragma("busy_timeout = 5000");
     database.pragma("foreign_keys = ON");
     database.pragma("synchronous = NORMAL");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    });
     return makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined);
   }
 

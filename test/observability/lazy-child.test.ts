@@ -1,0 +1,50 @@
+import { Writable } from "node:stream";
+import { describe, expect, it, vi } from "vitest";
+import { createLogger, lazyChildLogger } from "../../src/observability/log.js";
+
+function capture(level: string) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _e, done) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: createLogger({ level, destination }), lines };
+}
+
+describe("lazy per-request child logger", () => {
+  it("writes with the child's bindings and keeps redaction", () => {
+    const { log, lines } = capture("info");
+    const child = lazyChildLogger(log, { reqId: "r-1" });
+    child.info({ req: { headers: { authorization: "Bearer secret-value" } } }, "hello");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ reqId: "r-1", msg: "hello", service: "tessera" });
+    expect(JSON.stringify(lines[0])).not.toContain("secret-value");
+  });
+
+  it("never builds the child when nothing is logged at an enabled level", () => {
+    const { log, lines } = capture("warn");
+    const spy = vi.spyOn(log, "child");
+    const child = lazyChildLogger(log, { reqId: "r-2" });
+    child.info("not written");
+    child.debug("not written");
+    expect(spy).not.toHaveBeenCalled();
+    child.warn("written");
+    expect(spy).toHaveBeenCalledTimes(1);
+    child.error("also written");
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(lines.map((l) => [l.reqId, l.msg])).toEqual([
+      ["r-2", "written"],
+      ["r-2", "also written"],
+    ]);
+  });
+
+  it("forwards child() and level like a pino logger", () => {
+    const { log, lines } = capture("info");
+    const child = lazyChildLogger(log, { reqId: "r-3" });
+    expect(child.level).toBe("info");
+    child.child({ part: "x" }).info("nested");
+    expect(lines[0]).toMatchObject({ reqId: "r-3", part: "x", msg: "nested" });
+  });
+});
