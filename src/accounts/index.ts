@@ -7,7 +7,13 @@ import { type AuditLog, createAuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
-import { createSessions, type SessionPolicy, type Sessions } from "../sessions/index.js";
+import {
+  createSessions,
+  type RevocationBus,
+  type SessionCacheOptions,
+  type SessionPolicy,
+  type Sessions,
+} from "../sessions/index.js";
 import type { Database } from "../storage/database.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
@@ -68,7 +74,9 @@ export interface Accounts {
   hasher: PasswordHasher;
   passwordPolicy: PasswordPolicy;
   throttle: Throttle;
-  /** Stops the hashing threads. */
+  /** Resolves once revocation fan-out is subscribed (immediately without it). */
+  ready: Promise<void>;
+  /** Stops the hashing threads and the revocation subscription. */
   close(): Promise<void>;
 }
 
@@ -85,6 +93,10 @@ export interface AccountsOptions {
   passwordResetTtl: number;
   /** Hashing threads (0: one per core). */
   argon2Threads?: number;
+  /** Session look-up cache; absent: every check reads the database. */
+  sessionCache?: SessionCacheOptions;
+  /** Revocation fan-out to other instances (Redis). */
+  revocationBus?: RevocationBus;
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
@@ -92,7 +104,13 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const audit = createAuditLog({ db, clock });
   const pool = createHashPool(options.argon2Threads ? { threads: options.argon2Threads } : {});
   const hasher = createPasswordHasher(options.argon2, pool);
-  const sessions = createSessions({ db, clock, policy: options.sessionPolicy });
+  const sessions = createSessions({
+    db,
+    clock,
+    policy: options.sessionPolicy,
+    ...(options.sessionCache ? { cache: options.sessionCache } : {}),
+    ...(options.revocationBus ? { bus: options.revocationBus } : {}),
+  });
   const users = createUsers({
     db,
     clock,
@@ -127,6 +145,10 @@ export function createAccounts(options: AccountsOptions): Accounts {
     hasher,
     passwordPolicy: options.passwordPolicy,
     throttle: options.throttle,
-    close: () => pool.close(),
+    ready: sessions.ready,
+    async close() {
+      await pool.close();
+      await options.revocationBus?.close();
+    },
   };
 }

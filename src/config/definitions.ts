@@ -266,6 +266,16 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     doc: 'Absolute and idle lifetime in seconds of a session started with "Keep me signed in" (at most 14 days).',
   },
   {
+    key: "sessionCacheTtl",
+    env: "TESSERA_SESSION_CACHE_TTL",
+    flag: "--session-cache-ttl",
+    kind: "integer",
+    min: 0,
+    max: 60,
+    default: "5",
+    doc: "Seconds a session look-up may be served from memory. Used on SQLite (other processes' changes are noticed at once) and on PostgreSQL with Redis (revocations fan out at once; a lost message is bounded by this). PostgreSQL without Redis never caches. 0 disables.",
+  },
+  {
     key: "passwordResetTtl",
     env: "TESSERA_PASSWORD_RESET_TTL",
     flag: "--password-reset-ttl",

@@ -43,6 +43,7 @@ export interface Config {
   readonly sessionIdleTimeout: number;
   readonly sessionLifetime: number;
   readonly sessionRememberLifetime: number;
+  readonly sessionCacheTtl: number;
   readonly passwordResetTtl: number;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;

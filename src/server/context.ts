@@ -15,6 +15,7 @@ import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
+import { createRedisRevocationBus } from "../sessions/index.js";
 import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
 import { loadMasterKey } from "./master-key-source.js";
 
@@ -107,7 +108,21 @@ export async function createContext(config: Config, options: CreateContextOption
       },
       passwordResetTtl: config.passwordResetTtl,
       argon2Threads: config.argon2Threads,
+      // Cached session checks only where every revocation is seen at once: SQLite (one process writes; other
+      // processes' commits are noticed through data_version) or PostgreSQL with Redis fan-out.
+      ...(config.sessionCacheTtl > 0 && (storage.externalChangeVersion || redis)
+        ? {
+            sessionCache: {
+              ttlMs: config.sessionCacheTtl * 1000,
+              ...(storage.externalChangeVersion
+                ? { externalChangeVersion: storage.externalChangeVersion }
+                : {}),
+            },
+          }
+        : {}),
+      ...(redis && !storage.externalChangeVersion ? { revocationBus: createRedisRevocationBus(redis) } : {}),
     });
+    await accounts.ready;
     return {
       config,
       storage,

@@ -1,4 +1,6 @@
 export { type DeviceDescription, describeDevice } from "./device.js";
+export { createRedisRevocationBus, type RevocationBus, type RevocationEvent } from "./revocation-bus.js";
+export { SessionCache, type SessionCacheOptions } from "./session-cache.js";
 export {
   type CreateSessionInput,
   createSessions,

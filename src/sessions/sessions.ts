@@ -9,12 +9,16 @@
  *   request; the idle timeout is therefore exact to within that minute.
  * - A session of an inactive (or deleted) user is dead: the check joins the user and requires `active`.
  * - `rotate` gives a session a new token (fixation defence at every privilege change); the old token dies.
+ * - Optionally cached (`session-cache.ts`): every revocation here invalidates the cache and, with a revocation
+ *   bus, every other instance's.
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Database, SessionsTable } from "../storage/database.js";
+import type { RevocationBus } from "./revocation-bus.js";
+import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from "./session-cache.js";
 
 export const SESSION_TOKEN_PREFIX = "tsr_ses_";
 const FORMAT = { prefix: SESSION_TOKEN_PREFIX, checksum: true } as const;
@@ -90,14 +94,51 @@ function toSession(row: SessionsTable): Session {
   };
 }
 
-export function createSessions(deps: {
+export interface SessionsDeps {
   db: Kysely<Database>;
   clock: Clock;
   policy: SessionPolicy;
-}): Sessions {
+  /** Cache look-ups (see `session-cache.ts`); absent: every check reads the database. */
+  cache?: SessionCacheOptions;
+  /** Tells other instances about revocations so they drop their cached entries. */
+  bus?: RevocationBus;
+}
+
+export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
   const { db, clock, policy } = deps;
+  const cache = deps.cache && deps.cache.ttlMs > 0 ? new SessionCache(deps.cache) : undefined;
+  const ready =
+    cache && deps.bus
+      ? deps.bus.subscribe((event) => {
+          if ("session" in event) cache.deleteSession(event.session);
+          else cache.deleteUser(event.user);
+        })
+      : Promise.resolve();
+
+  function revoked(event: { session: string } | { user: string }) {
+    if ("session" in event) cache?.deleteSession(event.session);
+    else cache?.deleteUser(event.user);
+    if (cache) deps.bus?.publish(event);
+  }
+
+  async function load(
+    tokenHash: string,
+    now: number,
+  ): Promise<{ row: CachedSessionRow | undefined; cached: boolean }> {
+    const hit = cache?.get(tokenHash, now);
+    if (hit) return { row: hit, cached: true };
+    const row = await db
+      .selectFrom("sessions")
+      .innerJoin("users", "users.id", "sessions.user_id")
+      .selectAll("sessions")
+      .select(["users.user_name", "users.display_name", "users.active"])
+      .where("sessions.token_hash", "=", tokenHash)
+      .executeTakeFirst();
+    return { row, cached: false };
+  }
 
   return {
+    ready,
     async create(input) {
       const now = clock.now();
       const token = generateOpaqueToken(FORMAT);
@@ -124,15 +165,11 @@ export function createSessions(deps: {
     async check(token) {
       if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
       const now = clock.now();
-      const row = await db
-        .selectFrom("sessions")
-        .innerJoin("users", "users.id", "sessions.user_id")
-        .selectAll("sessions")
-        .select(["users.user_name", "users.display_name", "users.active"])
-        .where("sessions.token_hash", "=", hashToken(token))
-        .executeTakeFirst();
+      const tokenHash = hashToken(token);
+      const { row, cached } = await load(tokenHash, now);
       if (row?.active !== 1) return undefined;
       if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
+        cache?.deleteToken(tokenHash);
         await db.deleteFrom("sessions").where("id", "=", row.id).execute();
         return undefined;
       }
@@ -140,6 +177,7 @@ export function createSessions(deps: {
         await db.updateTable("sessions").set({ last_seen_at: now }).where("id", "=", row.id).execute();
         row.last_seen_at = now;
       }
+      if (!cached) cache?.set(tokenHash, row, now);
       return {
         session: toSession(row),
         user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
@@ -153,6 +191,7 @@ export function createSessions(deps: {
         .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
         .where("id", "=", sessionId)
         .executeTakeFirst();
+      revoked({ session: sessionId });
       return result.numUpdatedRows === 1n ? token : undefined;
     },
 
@@ -174,6 +213,7 @@ export function createSessions(deps: {
         .where("id", "=", sessionId)
         .where("user_id", "=", userId)
         .executeTakeFirst();
+      if (result.numDeletedRows === 1n) revoked({ session: sessionId });
       return result.numDeletedRows === 1n;
     },
 
@@ -183,11 +223,14 @@ export function createSessions(deps: {
         .where("user_id", "=", userId)
         .where("id", "!=", keepSessionId)
         .executeTakeFirst();
+      // Simplest correct invalidation: drop the user's entries (the kept session reloads once).
+      revoked({ user: userId });
       return Number(result.numDeletedRows);
     },
 
     async revokeAll(userId) {
       const result = await db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
+      revoked({ user: userId });
       return Number(result.numDeletedRows);
     },
 

@@ -25,6 +25,11 @@ export interface Storage {
   readonly schema: string | undefined;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * SQLite only: a number that changes whenever another connection (another process, such as the CLI)
+   * commits to the database file. Caches use it to notice changes they did not make.
+   */
+  readonly externalChangeVersion?: () => number;
   close(): Promise<void>;
 }
 
@@ -104,7 +109,11 @@ export async function openStorage(url: string): Promise<Storage> {
     const db = new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(database) }),
     });
-    return makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined);
+    const dataVersion = database.prepare("PRAGMA data_version").pluck();
+    return {
+      ...makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined),
+      externalChangeVersion: () => dataVersion.get() as number,
+    };
   }
 
   const types = {

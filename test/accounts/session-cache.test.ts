@@ -1,0 +1,182 @@
+/**
+ * Cached session checks must not outlive a revocation: through this process, through another process on the
+ * same SQLite file (the CLI), or through another instance sharing PostgreSQL with Redis fan-out.
+ */
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { manualClock } from "../../src/lib/clock.js";
+import {
+  createRedisRevocationBus,
+  createSessions,
+  type SessionPolicy,
+  type Sessions,
+} from "../../src/sessions/index.js";
+import { openStorage, type Storage } from "../../src/storage/index.js";
+import { openTestStorage } from "../helpers/databases.js";
+
+const POLICY: SessionPolicy = { idleTimeout: 1800, lifetime: 36000, rememberLifetime: 1209600 };
+const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const TTL = 5000;
+
+async function insertUser(storage: Storage, id: string) {
+  await storage.db
+    .insertInto("users")
+    .values({
+      id,
+      user_name: id,
+      user_name_key: id,
+      external_id: null,
+      display_name: null,
+      given_name: null,
+      family_name: null,
+      active: 1,
+      password_hash: null,
+      password_updated_at: null,
+      created_at: 0,
+      updated_at: 0,
+      version: 1,
+    })
+    .execute();
+}
+
+describe("session cache on SQLite", () => {
+  let storage: Storage & { url: string };
+  let other: Storage;
+  const clock = manualClock();
+  let sessions: Sessions;
+  let cli: Sessions;
+  beforeAll(async () => {
+    storage = await openTestStorage("sqlite");
+    other = await openStorage(storage.url);
+    sessions = createSessions({
+      db: storage.db,
+      clock,
+      policy: POLICY,
+      cache: { ttlMs: TTL, externalChangeVersion: storage.externalChangeVersion! },
+    });
+    // A second process on the same file, like `tessera users disable` while the server runs.
+    cli = createSessions({ db: other.db, clock, policy: POLICY });
+    await insertUser(storage, "u1");
+  });
+  afterAll(async () => {
+    await other.close();
+    await storage.close();
+  });
+
+  it("serves repeated checks from memory (a row deleted behind its back lives until the TTL)", async () => {
+    const { token, session } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(token)).toBeDefined();
+    // Same connection, bypassing the domain: not a revocation the cache can know of.
+    await storage.db.deleteFrom("sessions").where("id", "=", session.id).execute();
+    expect(await sessions.check(token)).toBeDefined();
+    clock.advance(TTL);
+    expect(await sessions.check(token)).toBeUndefined();
+  });
+
+  it("a revocation through the domain takes effect at once", async () => {
+    const { token, session } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(token)).toBeDefined();
+    await sessions.revoke("u1", session.id);
+    expect(await sessions.check(token)).toBeUndefined();
+    const second = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(second.token)).toBeDefined();
+    await sessions.revokeAll("u1");
+    expect(await sessions.check(second.token)).toBeUndefined();
+  });
+
+  it("a revocation by another process on the same file takes effect at once (data_version)", async () => {
+    const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(token)).toBeDefined();
+    expect(await cli.revokeAll("u1")).toBe(1);
+    expect(await sessions.check(token)).toBeUndefined();
+  });
+
+  it("expiry is still evaluated on every cached check", async () => {
+    const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(token)).toBeDefined();
+    clock.advance(1800 * 1000);
+    expect(await sessions.check(token)).toBeUndefined();
+  });
+
+  it("a rotated token stops working at once", async () => {
+    const { token, session } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect(await sessions.check(token)).toBeDefined();
+    const next = await sessions.rotate(session.id);
+    expect(await sessions.check(token)).toBeUndefined();
+    expect(await sessions.check(next!)).toBeDefined();
+  });
+});
+
+describe("session cache on PostgreSQL with Redis revocation fan-out", () => {
+  let storage: Storage & { url: string };
+  let second: Storage;
+  let redisA: Redis;
+  let redisB: Redis;
+  const clock = manualClock();
+  let a: Sessions & { ready: Promise<void> };
+  let b: Sessions & { ready: Promise<void> };
+  const buses: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    storage = await openTestStorage("postgres");
+    second = await openStorage(storage.url);
+    redisA = new Redis(REDIS_URL);
+    redisB = new Redis(REDIS_URL);
+    const channel = `tessera:test:${randomBytes(6).toString("hex")}`;
+    const busA = createRedisRevocationBus(redisA, channel);
+    const busB = createRedisRevocationBus(redisB, channel);
+    buses.push(busA, busB);
+    a = createSessions({ db: storage.db, clock, policy: POLICY, cache: { ttlMs: TTL }, bus: busA });
+    b = createSessions({ db: second.db, clock, policy: POLICY, cache: { ttlMs: TTL }, bus: busB });
+    await Promise.all([a.ready, b.ready]);
+    await insertUser(storage, "u2");
+  });
+  afterAll(async () => {
+    for (const bus of buses) await bus.close();
+    redisA.disconnect();
+    redisB.disconnect();
+    await second.close();
+    await storage.close();
+  });
+
+  it("instance B drops its cached session as soon as instance A revokes it", async () => {
+    const { token, session } = await a.create({ userId: "u2", amr: ["pwd"], remember: false });
+    expect(await a.check(token)).toBeDefined();
+    expect(await b.check(token)).toBeDefined();
+    await a.revoke("u2", session.id);
+    expect(await a.check(token)).toBeUndefined();
+    await vi.waitFor(async () => expect(await b.check(token)).toBeUndefined(), {
+      timeout: 2000,
+      interval: 20,
+    });
+  });
+
+  it("instance A drops its cached sessions when instance B ends all of the user's", async () => {
+    const one = await a.create({ userId: "u2", amr: ["pwd"], remember: false });
+    const two = await a.create({ userId: "u2", amr: ["pwd"], remember: true });
+    expect(await a.check(one.token)).toBeDefined();
+    expect(await a.check(two.token)).toBeDefined();
+    expect(await b.revokeAll("u2")).toBe(2);
+    await vi.waitFor(
+      async () => {
+        expect(await a.check(one.token)).toBeUndefined();
+        expect(await a.check(two.token)).toBeUndefined();
+      },
+      { timeout: 2000, interval: 20 },
+    );
+  });
+
+  it("messages carry ids only, never tokens", async () => {
+    const listener = new Redis(REDIS_URL);
+    const seen: string[] = [];
+    await listener.psubscribe("tessera:test:*");
+    listener.on("pmessage", (_p, _c, message: string) => seen.push(message));
+    const { token, session } = await a.create({ userId: "u2", amr: ["pwd"], remember: false });
+    await a.check(token);
+    await a.revoke("u2", session.id);
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThan(0), { timeout: 2000 });
+    expect(seen).toEqual([JSON.stringify({ session: session.id })]);
+    expect(seen.join()).not.toContain(token);
+    listener.disconnect();
+  });
+});
