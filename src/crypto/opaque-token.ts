@@ -37,9 +37,15 @@ function toBase62(bytes: Uint8Array, length: number): string {
 }
 
 function checksumOf(text: string): string {
-  const crc = crc32(text);
-  const bytes = new Uint8Array([crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255]);
-  return toBase62(bytes, CHECKSUM_LENGTH);
+  // The CRC is 32 bits: plain number arithmetic gives the same digits as toBase62 of its 4 bytes, without
+  // BigInt (this runs on every session check).
+  let n = crc32(text) >>> 0;
+  let out = "";
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = ALPHABET[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 function assertPrefix(prefix: string): void {

@@ -14,14 +14,18 @@ import type { FastifyInstance } from "fastify";
 export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
+  // Fixed for the life of the process: set in one call per response.
+  const always: Record<string, string> = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    ...(options.hsts ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {}),
+  };
   app.addHook("onSend", async (request, reply, payload) => {
     if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", DEFAULT_CSP);
-    reply.header("x-content-type-options", "nosniff");
-    reply.header("x-frame-options", "DENY");
     if (!reply.hasHeader("referrer-policy")) reply.header("referrer-policy", "no-referrer");
-    reply.header("cross-origin-opener-policy", "same-origin");
-    if (options.hsts) reply.header("strict-transport-security", "max-age=63072000; includeSubDomains");
     if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    reply.headers(always);
     reply.header("x-request-id", request.id);
     return payload;
   });

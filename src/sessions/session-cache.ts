@@ -7,12 +7,13 @@
  * - Every revocation made through this process invalidates at once (by session id or by user).
  * - Changes made by other processes are noticed at once too:
  *   - SQLite: `externalChangeVersion` (`PRAGMA data_version`) changes when another connection — the CLI,
- *     say — commits; the whole cache is then dropped.
+ *     say — commits; it is read at most every 50 ms, and a change drops the whole cache.
  *   - PostgreSQL with Redis: revocations are published on a Redis channel (`revocation-bus.ts`) and every
  *     instance drops the matching entries. If a message is lost (Redis down), the TTL bounds the staleness.
  *   - PostgreSQL without Redis: the context does not enable the cache at all.
  * - Bounded: at most `maxEntries`, oldest first out.
  */
+import { performance } from "node:perf_hooks";
 import type { SessionsTable } from "../storage/database.js";
 
 export interface CachedSessionRow extends SessionsTable {
@@ -27,12 +28,16 @@ export interface SessionCacheOptions {
   externalChangeVersion?: () => number;
 }
 
+/** Another process's commit (SQLite) is noticed within this many milliseconds. */
+export const VERSION_CHECK_MS = 50;
+
 export class SessionCache {
   readonly #entries = new Map<string, { row: CachedSessionRow; loadedAt: number }>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #externalChangeVersion: (() => number) | undefined;
   #version: number | undefined;
+  #versionCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: SessionCacheOptions) {
     this.#ttlMs = options.ttlMs;
@@ -46,7 +51,11 @@ export class SessionCache {
   }
 
   get(tokenHash: string, now: number): CachedSessionRow | undefined {
-    if (this.#externalChangeVersion) {
+    // Reading the version costs a few microseconds; at most every VERSION_CHECK_MS (monotonic time, not the
+    // domain clock), so another process's change is seen within that.
+    const tick = performance.now();
+    if (this.#externalChangeVersion && tick - this.#versionCheckedAt >= VERSION_CHECK_MS) {
+      this.#versionCheckedAt = tick;
       const version = this.#externalChangeVersion();
       if (version !== this.#version) {
         this.#entries.clear();
