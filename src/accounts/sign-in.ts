@@ -10,13 +10,16 @@
  * - A successful sign-in clears the account's counter and, when the stored hash used older argon2 parameters,
  *   replaces it with a hash at the current ones (the password is at hand only now).
  * - Every attempt, success or failure, is audited (without the password).
+ * - Lean on the event loop, where all of it but the hashing runs: one query reads the account and its hash
+ *   (`users.findForSignIn`), and success returns the account's id and user name, not the hydrated `User`
+ *   (e-mails and groups: two more queries that no caller of `signIn` needs).
  */
 import type { AuditLog } from "../audit/index.js";
 import { AccountError } from "../lib/errors.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
 import { normalizePassword } from "./passwords/policy.js";
 import { ACCOUNT_POLICY, IP_POLICY, type Throttle, type ThrottleKey } from "./throttle.js";
-import { type User, type Users, userNameKey } from "./users.js";
+import { type SignInRecord, type User, type Users, userNameKey } from "./users.js";
 
 export interface SignInInput {
   userName: string;
@@ -37,9 +40,12 @@ export const INVALID_CREDENTIALS_MESSAGE = "The user name or password is incorre
 
 const MAX_INPUT = 1024;
 
+/** Who signed in; `users.get(id)` has the rest. */
+export type SignedInUser = Pick<User, "id" | "userName">;
+
 export interface PasswordSignIn {
   /** The user on success; throws `invalid_credentials` or `TooManyAttemptsError`. */
-  signIn(input: SignInInput): Promise<User>;
+  signIn(input: SignInInput): Promise<SignedInUser>;
   /** Verifies the current password of a signed-in user (change password, step-up); throttled the same way. */
   verifyPassword(
     user: User,
@@ -63,18 +69,18 @@ export function createPasswordSignIn(deps: {
   }
 
   async function attempt(
-    user: User | undefined,
+    account: SignInRecord | undefined,
     password: string,
   ): Promise<{ ok: boolean; reason: string; hash: string | null }> {
     const normalized = normalizePassword(password);
-    const hash = user ? await users.passwordHash(user.id) : null;
-    if (!user || hash === null) {
+    const hash = account?.passwordHash ?? null;
+    if (!account || hash === null) {
       await hasher.verifyDummy(normalized);
-      return { ok: false, reason: user ? "no_password" : "unknown_user", hash };
+      return { ok: false, reason: account ? "no_password" : "unknown_user", hash };
     }
     const matches = await hasher.verify(hash, normalized);
     if (!matches) return { ok: false, reason: "wrong_password", hash };
-    if (!user.active) return { ok: false, reason: "inactive", hash };
+    if (!account.active) return { ok: false, reason: "inactive", hash };
     return { ok: true, reason: "ok", hash };
   }
 
@@ -95,14 +101,14 @@ export function createPasswordSignIn(deps: {
         });
         throw new TooManyAttemptsError(decision.retryAfterMs);
       }
-      const user = await users.findByUserName(userName);
-      const result = await attempt(user, password);
-      if (!result.ok || !user) {
+      const account = await users.findForSignIn(userName);
+      const result = await attempt(account, password);
+      if (!result.ok || !account) {
         await throttle.recordFailure(throttleKeys);
         await audit.record({
           type: "signin.password",
           outcome: "failure",
-          userId: user?.id ?? null,
+          userId: account?.id ?? null,
           actor: "anonymous",
           ip: input.ip,
           userAgent: input.userAgent,
@@ -112,24 +118,34 @@ export function createPasswordSignIn(deps: {
       }
       await throttle.reset(throttleKeys.filter((k) => k.scope === "account"));
       if (result.hash && hasher.needsRehash(result.hash)) {
-        await users.upgradePasswordHash(user.id, result.hash, await hasher.hash(normalizePassword(password)));
+        await users.upgradePasswordHash(
+          account.id,
+          result.hash,
+          await hasher.hash(normalizePassword(password)),
+        );
       }
       await audit.record({
         type: "signin.password",
         outcome: "success",
-        userId: user.id,
-        actor: `user:${user.id}`,
+        userId: account.id,
+        actor: `user:${account.id}`,
         ip: input.ip,
         userAgent: input.userAgent,
       });
-      return user;
+      return { id: account.id, userName: account.userName };
     },
 
     async verifyPassword(user, password, context) {
       const throttleKeys = keys(user.userName, context.ip);
       const decision = await throttle.check(throttleKeys);
       if (!decision.allowed) throw new TooManyAttemptsError(decision.retryAfterMs);
-      const result = await attempt(user, password.slice(0, MAX_INPUT));
+      const account: SignInRecord = {
+        id: user.id,
+        userName: user.userName,
+        active: user.active,
+        passwordHash: await users.passwordHash(user.id),
+      };
+      const result = await attempt(account, password.slice(0, MAX_INPUT));
       if (!result.ok) await throttle.recordFailure(throttleKeys);
       return result.ok;
     },

@@ -54,6 +54,14 @@ export interface UserAttributes {
   password?: string;
 }
 
+/** What password sign-in reads about an account: one row, no e-mails or groups. */
+export interface SignInRecord {
+  id: string;
+  userName: string;
+  active: boolean;
+  passwordHash: string | null;
+}
+
 /** Who is acting, for the audit log. */
 export interface Actor {
   actor: string;
@@ -129,6 +137,11 @@ export interface Users {
   replace(id: string, attributes: UserAttributes, by: Actor & { expectedVersion?: number }): Promise<User>;
   get(id: string): Promise<User | undefined>;
   findByUserName(userName: string): Promise<User | undefined>;
+  /**
+   * Sign-in only: the account behind a user name with its stored hash, in one query (what `findByUserName`
+   * plus `passwordHash` read in four), since every sign-in attempt runs it on the event loop.
+   */
+  findForSignIn(userName: string): Promise<SignInRecord | undefined>;
   /** Users whose e-mail matches (case-insensitive). */
   findByEmail(email: string): Promise<User[]>;
   list(options?: ListUsersOptions): Promise<{ total: number; users: User[] }>;
@@ -327,6 +340,21 @@ export function createUsers(deps: UsersDeps): Users {
 
     get: (id) => load({ id }),
     findByUserName: (userName) => load({ key: userNameKey(userName) }),
+
+    async findForSignIn(userName) {
+      const row = await db
+        .selectFrom("users")
+        .select(["id", "user_name", "active", "password_hash"])
+        .where("user_name_key", "=", userNameKey(userName))
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        id: row.id,
+        userName: row.user_name,
+        active: row.active === 1,
+        passwordHash: row.password_hash,
+      };
+    },
 
     async findByEmail(email) {
       const rows = await db

@@ -223,7 +223,7 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     min: 1,
     max: 16,
     default: "1",
-    doc: "argon2id lanes. Hashing runs on libuv's thread pool, never on the event loop.",
+    doc: "argon2id lanes (parallelism inside one hash). Hashes run on the hashing threads (TESSERA_ARGON2_THREADS), never on the event loop.",
   },
   {
     key: "argon2Threads",
