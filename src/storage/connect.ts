@@ -7,7 +7,9 @@
  *   schema (created if missing), which is how tests isolate their runs. `int8` reads back as a JS number.
  */
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
+import { Worker } from "node:worker_threads";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
@@ -97,6 +99,60 @@ function withStatementCache(database: SQLite.Database) {
   };
 }
 
+/**
+ * WAL checkpoints off the event loop. A checkpoint copies the WAL into the database file and, with
+ * `synchronous = NORMAL`, fsyncs both: milliseconds to tens of milliseconds. SQLite runs it inside the commit
+ * that takes the WAL past `wal_autocheckpoint` pages — on the event loop. Instead a worker thread with its own
+ * connection runs
+ * `PRAGMA wal_checkpoint(PASSIVE)` every 250 ms (PASSIVE never waits for, nor blocks, readers or the writer).
+ * The main connection keeps a high `wal_autocheckpoint` only as a cap on the WAL when writes outpace the worker
+ * (a bulk import); if the worker fails, it goes back to SQLite's default.
+ */
+const WAL_CAP_PAGES = 16384;
+const CHECKPOINT_INTERVAL_MS = 250;
+const CHECKPOINTER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const SQLite = require(workerData.driver);
+const db = new SQLite(workerData.path, { fileMustExist: true });
+db.pragma("busy_timeout = 5000");
+const timer = setInterval(() => {
+  try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {}
+}, workerData.intervalMs);
+parentPort.once("message", () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+function startCheckpointer(database: SQLite.Database, path: string): () => Promise<void> {
+  const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+  const worker = new Worker(CHECKPOINTER_SOURCE, {
+    eval: true,
+    workerData: { driver, path, intervalMs: CHECKPOINT_INTERVAL_MS },
+  });
+  worker.unref();
+  let stopping = false;
+  let exited = false;
+  const fallback = () => {
+    if (!stopping && database.open) database.pragma("wal_autocheckpoint = 1000");
+  };
+  worker.on("error", fallback);
+  worker.on("exit", () => {
+    exited = true;
+    fallback();
+  });
+  database.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
+  return async () => {
+    stopping = true;
+    if (exited) return;
+    const exit = new Promise((done) => worker.once("exit", done));
+    worker.ref(); // until it has exited: an unref'd worker would not keep the process waiting for it
+    worker.postMessage("stop");
+    await exit;
+  };
+}
+
 export async function openStorage(url: string): Promise<Storage> {
   const location = parseDatabaseUrl(url);
   if (location.dialect === "sqlite") {
@@ -110,9 +166,16 @@ export async function openStorage(url: string): Promise<Storage> {
       dialect: new SqliteDialect({ database: withStatementCache(database) }),
     });
     const dataVersion = database.prepare("PRAGMA data_version").pluck();
+    const stopCheckpointer =
+      location.path === ":memory:" ? undefined : startCheckpointer(database, location.path);
+    const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined);
     return {
-      ...makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined),
+      ...storage,
       externalChangeVersion: () => dataVersion.get() as number,
+      async close() {
+        await stopCheckpointer?.();
+        await storage.close();
+      },
     };
   }
 
