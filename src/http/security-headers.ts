@@ -21,12 +21,13 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: b
     "cross-origin-opener-policy": "same-origin",
     ...(options.hsts ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {}),
   };
-  app.addHook("onSend", async (request, reply, payload) => {
+  // Callback style, not async: a hook on every response should not cost a promise.
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", DEFAULT_CSP);
     if (!reply.hasHeader("referrer-policy")) reply.header("referrer-policy", "no-referrer");
     if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
     reply.headers(always);
     reply.header("x-request-id", request.id);
-    return payload;
+    done(null, payload);
   });
 }

@@ -6,7 +6,7 @@
  * - Request URLs are logged with the values of credential-bearing query parameters replaced by
  *   `[REDACTED]` (OAuth puts codes and tokens in query strings).
  */
-import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
+import { type DestinationStream, type Level, type Logger, type LoggerOptions, pino } from "pino";
 
 export type { Logger };
 
@@ -95,10 +95,17 @@ export function lazyChildLogger(
     child ??= parent.child(bindings, options);
     return child;
   };
+  const childOfReal = (...args: Parameters<Logger["child"]>) => real().child(...args);
   return new Proxy(parent, {
     get(_target, property) {
-      if (typeof property === "string" && LEVEL_METHODS.has(property) && !child) {
-        if (!parent.isLevelEnabled(property)) return noop;
+      if (!child) {
+        // Fastify reads every level method and `child` of each request's logger (a check that they are
+        // functions) without calling them: answer with functions that build the real child only when called.
+        if (typeof property === "string" && LEVEL_METHODS.has(property)) {
+          if (!parent.isLevelEnabled(property)) return noop;
+          return (...args: unknown[]) => (real()[property as Level] as (...a: unknown[]) => void)(...args);
+        }
+        if (property === "child") return childOfReal;
       }
       const value = Reflect.get(real(), property);
       return typeof value === "function" ? value.bind(real()) : value;

@@ -1,4 +1,6 @@
 import { Writable } from "node:stream";
+import Fastify from "fastify";
+import type { Logger } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { createLogger, lazyChildLogger } from "../../src/observability/log.js";
 
@@ -46,5 +48,33 @@ describe("lazy per-request child logger", () => {
     expect(child.level).toBe("info");
     child.child({ part: "x" }).info("nested");
     expect(lines[0]).toMatchObject({ reqId: "r-3", part: "x", msg: "nested" });
+  });
+
+  it("is not built by Fastify's per-request logger check, only when the request logs", async () => {
+    const { log, lines } = capture("warn");
+    const spy = vi.spyOn(log, "child");
+    const app = Fastify({
+      loggerInstance: log,
+      childLoggerFactory: (logger, bindings, options) =>
+        lazyChildLogger(
+          logger as Logger,
+          bindings as Record<string, unknown>,
+          options as Record<string, unknown>,
+        ),
+    });
+    app.get("/quiet", async () => ({ ok: true }));
+    app.get("/loud", async (request) => {
+      request.log.warn("loud route");
+      return { ok: true };
+    });
+    await app.ready();
+    spy.mockClear(); // Fastify's own start-up children are not per request
+    const quiet = await app.inject({ url: "/quiet" });
+    expect(quiet.statusCode).toBe(200);
+    expect(spy).not.toHaveBeenCalled();
+    await app.inject({ url: "/loud" });
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(lines.filter((l) => l.msg === "loud route")).toHaveLength(1);
+    await app.close();
   });
 });

@@ -11,28 +11,66 @@ import type { AppContext } from "../../server/context.js";
 import { readCookie } from "../web/cookies.js";
 import type { Web } from "../web/web-context.js";
 
+/** The 200 answer's shape: Fastify compiles a serializer from it (fast-json-stringify), faster than JSON.stringify. */
+const SESSION_ANSWER = {
+  type: "object",
+  required: ["user", "session"],
+  properties: {
+    user: {
+      type: "object",
+      required: ["id", "userName", "displayName"],
+      properties: {
+        id: { type: "string" },
+        userName: { type: "string" },
+        displayName: { type: ["string", "null"] },
+      },
+    },
+    session: {
+      type: "object",
+      required: ["id", "expires_at", "absolute_expires_at", "auth_time", "amr"],
+      properties: {
+        id: { type: "string" },
+        expires_at: { type: "integer" },
+        absolute_expires_at: { type: "integer" },
+        auth_time: { type: "integer" },
+        amr: { type: "array", items: { type: "string" } },
+      },
+    },
+  },
+} as const;
+
+const ERROR_ANSWER = {
+  type: "object",
+  required: ["error", "error_description"],
+  properties: { error: { type: "string" }, error_description: { type: "string" } },
+} as const;
+
 export function sessionCheckRoutes(ctx: AppContext, web: Web) {
   return async (app: FastifyInstance) => {
-    app.get("/session", async (request, reply) => {
-      const token = readCookie(request, web.names.session);
-      const found = token ? await ctx.accounts.sessions.check(token) : undefined;
-      if (!found) {
-        return reply
-          .code(401)
-          .header("www-authenticate", 'Session realm="tessera"')
-          .send({ error: "unauthorized", error_description: "No live session." });
-      }
-      const { session, user } = found;
-      return {
-        user: { id: user.id, userName: user.userName, displayName: user.displayName },
-        session: {
-          id: session.id,
-          expires_at: Math.floor(session.expiresAt / 1000),
-          absolute_expires_at: Math.floor(session.absoluteExpiresAt / 1000),
-          auth_time: Math.floor(session.authTime / 1000),
-          amr: session.amr,
-        },
-      };
-    });
+    app.get(
+      "/session",
+      { schema: { response: { 200: SESSION_ANSWER, 401: ERROR_ANSWER } } },
+      async (request, reply) => {
+        const token = readCookie(request, web.names.session);
+        const found = token ? await ctx.accounts.sessions.check(token) : undefined;
+        if (!found) {
+          return reply
+            .code(401)
+            .header("www-authenticate", 'Session realm="tessera"')
+            .send({ error: "unauthorized", error_description: "No live session." });
+        }
+        const { session, user } = found;
+        return {
+          user: { id: user.id, userName: user.userName, displayName: user.displayName },
+          session: {
+            id: session.id,
+            expires_at: Math.floor(session.expiresAt / 1000),
+            absolute_expires_at: Math.floor(session.absoluteExpiresAt / 1000),
+            auth_time: Math.floor(session.authTime / 1000),
+            amr: session.amr,
+          },
+        };
+      },
+    );
   };
 }
