@@ -5,13 +5,12 @@ import type { Metrics } from "../observability/metrics.js";
 export function registerMetricsHooks(app: FastifyInstance, metrics: Metrics): void {
   // Callback style, not async: a hook on every response should not cost a promise.
   app.addHook("onResponse", (request, reply, done) => {
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? "unmatched",
-      status_code: String(reply.statusCode),
-    };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    metrics.http.record(
+      request.method,
+      request.routeOptions.url ?? "unmatched",
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 }

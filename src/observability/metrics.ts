@@ -6,12 +6,13 @@
  * - `tessera_tokens_issued_total{kind}` counts every token Tessera hands out.
  * - Node.js process metrics (event-loop lag, heap, GC).
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import { createHttpMetrics, type HttpMetrics } from "./http-metrics.js";
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly httpRequests: Counter<"method" | "route" | "status_code">;
-  readonly httpDuration: Histogram<"method" | "route" | "status_code">;
+  /** `http_requests_total` and `http_request_duration_seconds` (see http-metrics.ts). */
+  readonly http: HttpMetrics;
   readonly tokensIssued: Counter<"kind">;
 }
 
@@ -20,19 +21,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    httpRequests: new Counter({
-      name: "http_requests_total",
-      help: "HTTP requests by route and status.",
-      labelNames: ["method", "route", "status_code"],
-      registers: [registry],
-    }),
-    httpDuration: new Histogram({
-      name: "http_request_duration_seconds",
-      help: "HTTP request latency by route and status.",
-      labelNames: ["method", "route", "status_code"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
+    http: createHttpMetrics(registry),
     tokensIssued: new Counter({
       name: "tessera_tokens_issued_total",
       help: "Tokens issued, by kind (JWT typ, or the opaque token kind).",
