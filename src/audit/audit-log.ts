@@ -28,7 +28,12 @@ export type AuditEventType =
   | "session.revoked_others"
   | "password.changed"
   | "password.reset_requested"
-  | "password.reset";
+  | "password.reset"
+  | "oauth.consent_granted"
+  | "oauth.consent_revoked"
+  | "oauth.code_replayed"
+  | "oauth.refresh_reused"
+  | "oauth.token_revoked";
 
 export interface AuditEventInput {
   type: AuditEventType;

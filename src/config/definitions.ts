@@ -20,6 +20,8 @@ export interface ConfigDefinition {
   values?: readonly string[];
   min?: number;
   max?: number;
+  /** Why `max` is the limit: said when a value above it is refused. */
+  maxReason?: string;
   doc: string;
 }
 
@@ -234,6 +236,59 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     max: 64,
     default: "0",
     doc: "Worker threads for password hashing (0: one per core). They run at the lowest scheduling priority, so the event loop keeps answering while hashes are computed.",
+  },
+  {
+    key: "accessTokenTtl",
+    env: "TESSERA_ACCESS_TOKEN_TTL",
+    flag: "--access-token-ttl",
+    kind: "integer",
+    min: 60,
+    max: 1800,
+    maxReason:
+      "an access token cannot be recalled from the APIs that accept it, so its lifetime bounds how long a stolen one works; Tessera caps it at 30 minutes (use refresh tokens for longer access)",
+    default: "900",
+    doc: "Default lifetime in seconds of OAuth access tokens (default 15 minutes, at most 30 minutes; clients may set a shorter or longer one within the cap).",
+  },
+  {
+    key: "refreshTokenLifetime",
+    env: "TESSERA_REFRESH_TOKEN_LIFETIME",
+    flag: "--refresh-token-lifetime",
+    kind: "integer",
+    min: 300,
+    max: 1209600,
+    maxReason: "a refresh-token family must end within 14 days, whatever its use (least privilege over time)",
+    default: "1209600",
+    doc: "Absolute lifetime in seconds of a refresh-token family, from the sign-in that started it (default and maximum 14 days).",
+  },
+  {
+    key: "refreshTokenIdle",
+    env: "TESSERA_REFRESH_TOKEN_IDLE",
+    flag: "--refresh-token-idle",
+    kind: "integer",
+    min: 300,
+    max: 1209600,
+    default: "604800",
+    doc: "Seconds a refresh token stays valid unused; each rotation starts a new idle period (default 7 days).",
+  },
+  {
+    key: "refreshGraceWindow",
+    env: "TESSERA_REFRESH_GRACE_WINDOW",
+    flag: "--refresh-grace-window",
+    kind: "integer",
+    min: 0,
+    max: 60,
+    default: "10",
+    doc: "Seconds during which the same client presenting a just-rotated refresh token gets the same successor pair back (two tabs, a retried request) instead of a reuse alarm; 0 turns it off.",
+  },
+  {
+    key: "authorizationCodeTtl",
+    env: "TESSERA_AUTHORIZATION_CODE_TTL",
+    flag: "--authorization-code-ttl",
+    kind: "integer",
+    min: 5,
+    max: 60,
+    default: "60",
+    doc: "Lifetime in seconds of an authorization code (at most 60).",
   },
   {
     key: "sessionIdleTimeout",

@@ -43,6 +43,11 @@ export interface Config {
   readonly sessionIdleTimeout: number;
   readonly sessionLifetime: number;
   readonly sessionRememberLifetime: number;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenLifetime: number;
+  readonly refreshTokenIdle: number;
+  readonly refreshGraceWindow: number;
+  readonly authorizationCodeTtl: number;
   readonly sessionCacheTtl: number;
   readonly passwordResetTtl: number;
   readonly smtpUrl: string | undefined;
@@ -81,6 +86,8 @@ function parseValue(def: ConfigDefinition, raw: string, cwd: string): unknown {
     case "integer": {
       if (!/^-?\d+$/.test(raw.trim())) fail(def, raw, `must be an integer between ${def.min} and ${def.max}`);
       const n = Number(raw);
+      if (n > (def.max ?? Infinity) && def.maxReason)
+        fail(def, raw, `must be at most ${def.max}: ${def.maxReason}`);
       if (n < (def.min ?? -Infinity) || n > (def.max ?? Infinity))
         fail(def, raw, `must be between ${def.min} and ${def.max}`);
       return n;

@@ -19,6 +19,7 @@ import { healthRoutes } from "./routes/health.js";
 import { jwksRoutes } from "./routes/jwks.js";
 import { loginRoutes } from "./routes/login.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { oauthRoutes } from "./routes/oauth/index.js";
 import { passwordResetRoutes } from "./routes/password-reset.js";
 import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
@@ -93,5 +94,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(passwordResetRoutes(ctx, web));
   await app.register(sessionCheckRoutes(ctx, web));
   await app.register(scimRoutes(ctx), { prefix: "/scim/v2" });
+  await app.register(oauthRoutes(ctx, web));
   return app;
 }

@@ -13,6 +13,7 @@ import type { Config } from "../config/index.js";
 import { KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
+import { createOAuth, type OAuth } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
@@ -29,6 +30,7 @@ export interface AppContext {
   readonly metrics: Metrics;
   readonly redis: Redis | undefined;
   readonly accounts: Accounts;
+  readonly oauth: OAuth;
   readonly mailer: Mailer;
   close(): Promise<void>;
 }
@@ -123,6 +125,19 @@ export async function createContext(config: Config, options: CreateContextOption
       ...(redis && !storage.externalChangeVersion ? { revocationBus: createRedisRevocationBus(redis) } : {}),
     });
     await accounts.ready;
+    const oauth = createOAuth({
+      db: storage.db,
+      clock,
+      keys,
+      masterKey,
+      accounts,
+      issuer: config.issuer,
+      accessTokenTtl: config.accessTokenTtl,
+      refreshTokenLifetime: config.refreshTokenLifetime,
+      refreshTokenIdle: config.refreshTokenIdle,
+      refreshGraceWindow: config.refreshGraceWindow,
+      authorizationCodeTtl: config.authorizationCodeTtl,
+    });
     return {
       config,
       storage,
@@ -133,6 +148,7 @@ export async function createContext(config: Config, options: CreateContextOption
       metrics,
       redis,
       accounts,
+      oauth,
       mailer,
       async close() {
         await accounts.close();

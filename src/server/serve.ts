@@ -55,19 +55,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     try {
       const sessions = await ctx.accounts.sessions.purgeExpired();
       const resetLinks = await ctx.accounts.passwordReset.purgeExpired();
-      if (sessions + resetLinks > 0)
-        log.debug({ sessions, resetLinks }, "expired sessions and reset links deleted");
+      const oauth = await ctx.oauth.purgeExpired();
+      if (sessions + resetLinks + oauth > 0)
+        log.debug({ sessions, resetLinks, oauth }, "expired sessions, reset links and OAuth rows deleted");
     } catch (error) {
       log.error({ err: error }, "session purge failed");
     }
   }, PURGE_MS);
   purge.unref();
+  // A rotated refresh token's successor pair is kept (sealed) only for the grace window.
+  const successors = setInterval(async () => {
+    try {
+      await ctx.oauth.tokens.clearSealedSuccessors();
+    } catch (error) {
+      log.error({ err: error }, "clearing refresh successors failed");
+    }
+  }, 10_000);
+  successors.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(timer);
       clearInterval(purge);
+      clearInterval(successors);
       await app.close();
       await ctx.close();
     })();

@@ -124,6 +124,105 @@ export interface AuditEventsTable {
   details: string | null;
 }
 
+export interface OAuthClientsTable {
+  id: string;
+  name: string;
+  /** SHA-256 (base64url) of the client secret; null for public clients. */
+  secret_hash: string | null;
+  auth_method: string;
+  /** JSON arrays. */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  grant_types: string;
+  resources: string;
+  /** Space-separated scopes the client may ask for. */
+  scope: string;
+  first_party: IntBool;
+  /** Seconds. */
+  access_token_ttl: number;
+  access_token_format: string;
+  id_token_alg: string;
+  require_par: IntBool;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ResourceServersTable {
+  audience: string;
+  name: string;
+  scope: string;
+  created_at: number;
+}
+
+export interface OAuthRequestsTable {
+  id: string;
+  client_id: string;
+  /** JSON of the validated request. */
+  params: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  session_id: string | null;
+  redirect_uri: string;
+  code_challenge: string;
+  scope: string;
+  /** JSON array of audiences. */
+  resources: string;
+  nonce: string | null;
+  auth_time: number;
+  acr: string;
+  /** Space-separated. */
+  amr: string;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+  issued_family_id: string | null;
+  issued_jti: string | null;
+  issued_jti_expires_at: number | null;
+}
+
+export interface OAuthConsentsTable {
+  user_id: string;
+  client_id: string;
+  scope: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  token_hash: string;
+  family_id: string;
+  client_id: string;
+  user_id: string;
+  session_id: string | null;
+  scope: string;
+  resources: string;
+  auth_time: number;
+  acr: string;
+  amr: string;
+  created_at: number;
+  expires_at: number;
+  family_expires_at: number;
+  access_jti: string | null;
+  access_expires_at: number | null;
+  rotated_at: number | null;
+  /** The successor pair sealed with the master key, kept only for the grace window. */
+  successor: string | null;
+  successor_until: number | null;
+  revoked_at: number | null;
+}
+
+export interface RevokedAccessTokensTable {
+  jti: string;
+  expires_at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeysTable;
   admin_tokens: AdminTokensTable;
@@ -134,4 +233,11 @@ export interface Database {
   sessions: SessionsTable;
   password_reset_tokens: PasswordResetTokensTable;
   audit_events: AuditEventsTable;
+  oauth_clients: OAuthClientsTable;
+  resource_servers: ResourceServersTable;
+  oauth_requests: OAuthRequestsTable;
+  authorization_codes: AuthorizationCodesTable;
+  oauth_consents: OAuthConsentsTable;
+  refresh_tokens: RefreshTokensTable;
+  revoked_access_tokens: RevokedAccessTokensTable;
 }

@@ -25,13 +25,19 @@ export function loginRoutes(ctx: AppContext, web: Web) {
       const returnTo = safeReturnTo(query.return_to);
       const auth = await web.loadAuth(request, reply);
       if (auth && !query.prompt) return reply.redirect(returnTo ?? "/account", 303);
-      return web.sendPage(reply, loginPage({ csrfToken: web.anonymousCsrf(request, reply), returnTo }));
+      return web.sendPage(
+        reply,
+        loginPage({ csrfToken: web.anonymousCsrf(request, reply), returnTo }),
+        200,
+        await web.formActionsFor(returnTo),
+      );
     });
 
     app.post("/login", async (request, reply) => {
       const body = request.body;
       const returnTo = safeReturnTo(formField(body, "return_to"));
       const userName = (formField(body, "username") ?? "").slice(0, 256);
+      const formActions = await web.formActionsFor(returnTo);
       const page = (status: number, error: string, retryAfterSeconds?: number) =>
         web.sendPage(
           reply,
@@ -43,6 +49,7 @@ export function loginRoutes(ctx: AppContext, web: Web) {
             ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
           }),
           status,
+          formActions,
         );
       if (!web.verifyAnonymousCsrf(request, formField(body, "csrf"))) {
         return page(403, "This form expired or came from another site. Please try again.");

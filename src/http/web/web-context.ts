@@ -17,6 +17,24 @@ import { type Csrf, createCsrf } from "./csrf.js";
 export const PAGE_CSP =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/**
+ * The page CSP with more `form-action` sources. A form whose answer redirects to an OAuth client (sign-in or
+ * consent inside an authorization request) needs the client's redirect URI allowed: Chrome applies
+ * `form-action` to every redirect that follows a form submission.
+ */
+export function pageCsp(formActions: readonly string[] = []): string {
+  if (formActions.length === 0) return PAGE_CSP;
+  return PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${formActions.join(" ")}`);
+}
+
+/** The CSP source that allows navigating to `uri`: its origin, or its scheme for a private-use URI. */
+export function formActionSource(uri: string): string | undefined {
+  if (!URL.canParse(uri)) return undefined;
+  const url = new URL(uri);
+  if (url.protocol === "https:" || url.protocol === "http:") return url.origin;
+  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
+}
+
 export interface WebAuth {
   session: Session;
   user: User;
@@ -37,7 +55,10 @@ export interface Web {
   anonymousCsrf(request: FastifyRequest, reply: FastifyReply): string;
   /** Checks a sign-in form's CSRF token against the anonymous cookie. */
   verifyAnonymousCsrf(request: FastifyRequest, submitted: unknown): boolean;
-  sendPage(reply: FastifyReply, html: string, status?: number): FastifyReply;
+  /** Sends a page with the page CSP; `formActions` adds `form-action` sources (see `pageCsp`). */
+  sendPage(reply: FastifyReply, html: string, status?: number, formActions?: readonly string[]): FastifyReply;
+  /** The extra `form-action` sources a sign-in form needs when `returnTo` continues an OAuth request. */
+  formActionsFor(returnTo: string | undefined): Promise<string[]>;
   clientIp(request: FastifyRequest): string | null;
   userAgent(request: FastifyRequest): string | null;
   /** Records a successful action of the signed-in user, with their IP and user agent. */
@@ -96,11 +117,19 @@ export function createWeb(ctx: AppContext): Web {
       const value = readCookie(request, names.csrf);
       return value !== undefined && csrf.verify(request, csrf.forAnonymous(value), submitted);
     },
-    sendPage(reply, html, status = 200) {
+    async formActionsFor(returnTo) {
+      const match =
+        returnTo === undefined ? null : /^\/authorize\/continue\?request=([A-Za-z0-9_-]{32})$/.exec(returnTo);
+      if (!match) return [];
+      const stored = await ctx.oauth.authorization.load(match[1]);
+      const source = stored ? formActionSource(stored.request.redirectUri) : undefined;
+      return source ? [source] : [];
+    },
+    sendPage(reply, html, status = 200, formActions = []) {
       return (
         reply
           .code(status)
-          .header("content-security-policy", PAGE_CSP)
+          .header("content-security-policy", pageCsp(formActions))
           // Not no-referrer: with it, browsers send `Origin: null` on same-origin form posts. Cross-origin
           // navigations still carry no Referer (reset tokens in URLs stay here).
           .header("referrer-policy", "same-origin")

@@ -1,0 +1,73 @@
+/**
+ * `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0) and
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414): the same document, listing only what Tessera
+ * implements. CORS-readable: it is public, and browser-based clients discover with it.
+ */
+import type { FastifyInstance } from "fastify";
+import { JWS_ALGORITHMS } from "../../../crypto/jwt/policy.js";
+import { PROMPT_VALUES } from "../../../oauth/authorize.js";
+import { ACR_VALUES } from "../../../oauth/issuer.js";
+import { OIDC_SCOPES } from "../../../oauth/scopes.js";
+import type { AppContext } from "../../../server/context.js";
+
+export function discoveryDocument(issuer: string): Record<string, unknown> {
+  const base = issuer.replace(/\/+$/, "");
+  return {
+    issuer,
+    authorization_endpoint: `${base}/authorize`,
+    token_endpoint: `${base}/token`,
+    userinfo_endpoint: `${base}/userinfo`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    introspection_endpoint: `${base}/introspect`,
+    revocation_endpoint: `${base}/revoke`,
+    scopes_supported: [...OIDC_SCOPES],
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    subject_types_supported: ["public"],
+    id_token_signing_alg_values_supported: [...JWS_ALGORITHMS],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "none"],
+    code_challenge_methods_supported: ["S256"],
+    prompt_values_supported: [...PROMPT_VALUES],
+    acr_values_supported: [...ACR_VALUES],
+    claims_supported: [
+      "iss",
+      "sub",
+      "aud",
+      "exp",
+      "iat",
+      "auth_time",
+      "nonce",
+      "acr",
+      "amr",
+      "azp",
+      "name",
+      "given_name",
+      "family_name",
+      "preferred_username",
+      "updated_at",
+      "email",
+      "email_verified",
+      "groups",
+    ],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    authorization_response_iss_parameter_supported: true,
+    ui_locales_supported: ["en"],
+  };
+}
+
+export function discoveryRoutes(ctx: AppContext) {
+  const document = discoveryDocument(ctx.config.issuer);
+  return async (app: FastifyInstance) => {
+    for (const path of ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]) {
+      app.get(path, async (_request, reply) => {
+        reply.header("cache-control", "public, max-age=300").header("access-control-allow-origin", "*");
+        return document;
+      });
+    }
+  };
+}

@@ -1,0 +1,349 @@
+/**
+ * The OAuth 2.1 / OpenID Connect endpoints: authorization (with sign-in and consent), token, userinfo,
+ * introspection, revocation, discovery. Rules live in src/oauth; this file translates HTTP.
+ *
+ * - `/authorize` (GET and POST, OpenID Connect Core §3.1.2.1): validates, stores the request, then sends the
+ *   browser to sign in (`/login?return_to=/authorize/continue?request=…`), to the consent page, or back to
+ *   the client with a code. Errors before the client and redirect URI are trusted are shown on a page.
+ * - `/token`, `/introspect`, `/revoke` take `application/x-www-form-urlencoded` bodies only and authenticate
+ *   the client (Basic header, or form fields; one method per request). A failed client authentication is
+ *   401 `invalid_client` (with `WWW-Authenticate: Basic` when the Basic scheme was tried).
+ * - `/userinfo` takes the access token in the Authorization header (or, for POST, the form body; never the
+ *   query string) and answers the claims of the granted scopes; refusals follow RFC 6750.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import {
+  AuthorizationPageError,
+  AuthorizationRedirectError,
+  redirectWith,
+  type SignedInUser,
+  type StoredRequest,
+} from "../../../oauth/authorize.js";
+import type { Client, ClientCredentials } from "../../../oauth/clients.js";
+import { OAuthError } from "../../../oauth/errors.js";
+import type { AppContext } from "../../../server/context.js";
+import { consentPage } from "../../../ui/pages/consent.js";
+import { messagePage } from "../../../ui/pages/message.js";
+import { formActionSource, formField, type Web, type WebAuth } from "../../web/web-context.js";
+import { discoveryRoutes } from "./discovery.js";
+
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
+function signedInUser(auth: WebAuth | undefined): SignedInUser | undefined {
+  return auth
+    ? {
+        userId: auth.user.id,
+        sessionId: auth.session.id,
+        authTime: auth.session.authTime,
+        amr: auth.session.amr,
+      }
+    : undefined;
+}
+
+/** The form body of a back-channel endpoint; anything else is `invalid_request`. */
+export function formBody(request: FastifyRequest): Record<string, unknown> {
+  const type = request.headers["content-type"];
+  if (typeof type !== "string" || !FORM_TYPE.test(type)) {
+    throw new OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.");
+  }
+  const body = request.body;
+  return body && typeof body === "object" ? (body as Record<string, unknown>) : {};
+}
+
+function decodeBasicPart(text: string): string {
+  // RFC 6749 §2.3.1: the id and secret are form-urlencoded before Base64.
+  return decodeURIComponent(text.replace(/\+/g, " "));
+}
+
+/** The client credentials the request carries; throws when it carries none or more than one kind. */
+export function clientCredentials(request: FastifyRequest, body: Record<string, unknown>): ClientCredentials {
+  const header = request.headers.authorization;
+  const bodyId = body.client_id;
+  const bodySecret = body.client_secret;
+  if (bodyId !== undefined && typeof bodyId !== "string") {
+    throw new OAuthError("invalid_request", "client_id must be given once.");
+  }
+  if (bodySecret !== undefined && typeof bodySecret !== "string") {
+    throw new OAuthError("invalid_request", "client_secret must be given once.");
+  }
+  if (typeof header === "string" && /^basic /i.test(header)) {
+    if (bodySecret !== undefined) {
+      throw new OAuthError("invalid_request", "Use one client authentication method, not several.");
+    }
+    const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    let clientId: string;
+    let secret: string;
+    try {
+      clientId = decodeBasicPart(colon < 0 ? decoded : decoded.slice(0, colon));
+      secret = colon < 0 ? "" : decodeBasicPart(decoded.slice(colon + 1));
+    } catch {
+      throw new OAuthError("invalid_client", "Client authentication failed.");
+    }
+    if (bodyId !== undefined && bodyId !== clientId) {
+      throw new OAuthError("invalid_request", "client_id in the body differs from the authenticated client.");
+    }
+    return { method: "client_secret_basic", clientId, secret };
+  }
+  if (bodySecret !== undefined) {
+    return { method: "client_secret_post", clientId: bodyId ?? "", secret: bodySecret };
+  }
+  if (bodyId !== undefined) return { method: "none", clientId: bodyId };
+  throw new OAuthError("invalid_client", "Client authentication is required.");
+}
+
+export function oauthRoutes(ctx: AppContext, web: Web) {
+  const { oauth } = ctx;
+  const issuer = ctx.config.issuer;
+
+  async function authenticate(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: Record<string, unknown>,
+    options: { allowPublic: boolean },
+  ): Promise<Client> {
+    let credentials: ClientCredentials | undefined;
+    try {
+      if (
+        typeof request.headers.authorization === "string" &&
+        /^basic /i.test(request.headers.authorization)
+      ) {
+        credentials = { method: "client_secret_basic", clientId: "", secret: "" };
+      }
+      credentials = clientCredentials(request, body);
+      if (credentials.method === "none" && !options.allowPublic) {
+        throw new OAuthError("invalid_client", "This endpoint needs an authenticated (confidential) client.");
+      }
+      return await oauth.clients.authenticate(credentials);
+    } catch (error) {
+      if (error instanceof OAuthError && error.code === "invalid_client") {
+        // RFC 6749 §5.2: 401 with the scheme the client tried.
+        if (credentials?.method === "client_secret_basic")
+          reply.header("www-authenticate", 'Basic realm="tessera"');
+      }
+      throw error;
+    }
+  }
+
+  function errorPage(reply: FastifyReply, message: string, status = 400) {
+    return web.sendPage(
+      reply,
+      messagePage({ title: "This sign-in request cannot continue", message, status }),
+      status,
+    );
+  }
+
+  function answerError(error: unknown, reply: FastifyReply) {
+    if (error instanceof AuthorizationPageError) return errorPage(reply, error.message);
+    if (error instanceof AuthorizationRedirectError) {
+      return reply.redirect(
+        redirectWith(
+          error.redirectUri,
+          { error: error.error, error_description: error.description, state: error.state },
+          issuer,
+        ),
+        303,
+      );
+    }
+    throw error;
+  }
+
+  function redirectError(stored: StoredRequest, error: string, description: string, reply: FastifyReply) {
+    return reply.redirect(
+      redirectWith(
+        stored.request.redirectUri,
+        { error, error_description: description, state: stored.request.state },
+        issuer,
+      ),
+      303,
+    );
+  }
+
+  async function proceed(
+    stored: StoredRequest,
+    client: Client,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) {
+    const auth = await web.loadAuth(request, reply);
+    const user = signedInUser(auth);
+    const step = await oauth.authorization.next(stored, client, user);
+    const { request: r } = stored;
+    if (step === "login") {
+      if (r.prompt.includes("none")) {
+        await oauth.authorization.discard(stored.id);
+        return redirectError(stored, "login_required", "The user must sign in.", reply);
+      }
+      const query = new URLSearchParams({ return_to: `/authorize/continue?request=${stored.id}` });
+      if (auth) query.set("prompt", "login");
+      return reply.redirect(`/login?${query.toString()}`, 303);
+    }
+    if (step === "consent") {
+      if (r.prompt.includes("none")) {
+        await oauth.authorization.discard(stored.id);
+        return redirectError(stored, "consent_required", "The user must consent.", reply);
+      }
+      const source = formActionSource(r.redirectUri);
+      return web.sendPage(
+        reply,
+        consentPage({
+          user: auth!.user,
+          csrfToken: auth!.csrfToken,
+          requestId: stored.id,
+          clientName: client.name,
+          scopes: r.scopes,
+          resources: r.resources,
+        }),
+        200,
+        source ? [source] : [],
+      );
+    }
+    return reply.redirect(await oauth.authorization.issueCode(stored, user!), 303);
+  }
+
+  async function start(params: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply) {
+    try {
+      const { client, request: validated } = await oauth.authorization.validate(params);
+      const stored = await oauth.authorization.save(validated);
+      return await proceed(stored, client, request, reply);
+    } catch (error) {
+      return answerError(error, reply);
+    }
+  }
+
+  return async (app: FastifyInstance) => {
+    await app.register(discoveryRoutes(ctx));
+
+    app.get("/authorize", async (request, reply) =>
+      start((request.query ?? {}) as Record<string, unknown>, request, reply),
+    );
+    app.post("/authorize", async (request, reply) => {
+      const type = request.headers["content-type"];
+      if (typeof type !== "string" || !FORM_TYPE.test(type)) {
+        return errorPage(reply, "The authorization request must be a form post or a link.");
+      }
+      return start((request.body ?? {}) as Record<string, unknown>, request, reply);
+    });
+
+    app.get("/authorize/continue", async (request, reply) => {
+      const stored = await oauth.authorization.load((request.query as Record<string, unknown>).request);
+      if (!stored)
+        return errorPage(
+          reply,
+          "This sign-in request has expired. Go back to the application and try again.",
+        );
+      const client = await oauth.clients.get(stored.request.clientId);
+      if (!client) return errorPage(reply, "The application that sent you here is no longer registered.");
+      try {
+        return await proceed(stored, client, request, reply);
+      } catch (error) {
+        return answerError(error, reply);
+      }
+    });
+
+    app.post("/authorize/consent", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      if (!auth)
+        return errorPage(reply, "Your session has ended. Go back to the application and try again.", 401);
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
+        return errorPage(reply, "This form expired or came from another site.", 403);
+      }
+      const stored = await oauth.authorization.load(formField(request.body, "request"));
+      if (!stored)
+        return errorPage(
+          reply,
+          "This sign-in request has expired. Go back to the application and try again.",
+        );
+      const client = await oauth.clients.get(stored.request.clientId);
+      if (!client) return errorPage(reply, "The application that sent you here is no longer registered.");
+      const user = signedInUser(auth) as SignedInUser;
+      if ((await oauth.authorization.next(stored, client, user)) === "login") {
+        return proceed(stored, client, request, reply);
+      }
+      if (formField(request.body, "decision") !== "allow") {
+        await oauth.authorization.discard(stored.id);
+        return redirectError(stored, "access_denied", "The user denied the request.", reply);
+      }
+      await oauth.authorization.grantConsent(user.userId, client.id, stored.request.scopes);
+      await web.auditUserAction(request, auth, "oauth.consent_granted", {
+        client_id: client.id,
+        scope: stored.request.scopes.join(" "),
+      });
+      try {
+        return reply.redirect(await oauth.authorization.issueCode(stored, user), 303);
+      } catch (error) {
+        return answerError(error, reply);
+      }
+    });
+
+    app.post("/token", async (request, reply) => {
+      const body = formBody(request);
+      const client = await authenticate(request, reply, body, { allowPublic: true });
+      const answer = await oauth.tokens.grant(client, body);
+      reply.header("cache-control", "no-store").header("pragma", "no-cache");
+      return answer;
+    });
+
+    app.post("/introspect", async (request, reply) => {
+      const body = formBody(request);
+      const client = await authenticate(request, reply, body, { allowPublic: false });
+      const token = body.token;
+      if (typeof token !== "string" || token === "") {
+        throw new OAuthError("invalid_request", "The token parameter is missing or given more than once.");
+      }
+      const hint = typeof body.token_type_hint === "string" ? body.token_type_hint : undefined;
+      reply.header("cache-control", "no-store");
+      return oauth.introspection.introspect(client, token, hint);
+    });
+
+    app.post("/revoke", async (request, reply) => {
+      const body = formBody(request);
+      const client = await authenticate(request, reply, body, { allowPublic: true });
+      const token = body.token;
+      if (typeof token !== "string" || token === "") {
+        throw new OAuthError("invalid_request", "The token parameter is missing or given more than once.");
+      }
+      const hint = typeof body.token_type_hint === "string" ? body.token_type_hint : undefined;
+      await oauth.introspection.revoke(client, token, hint);
+      return reply.code(200).send();
+    });
+
+    const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
+      const header = request.headers.authorization;
+      let token: string | undefined;
+      if (typeof header === "string" && /^bearer /i.test(header)) token = header.slice(7).trim();
+      const body = request.body as Record<string, unknown> | undefined;
+      if (request.method === "POST" && body && typeof body.access_token === "string") {
+        if (token !== undefined) throw new OAuthError("invalid_request", "Send the access token once.");
+        token = body.access_token;
+      }
+      if (!token) {
+        return reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="tessera"')
+          .send({ error: "unauthorized", error_description: "An access token is required." });
+      }
+      const claims = await oauth.issuer.verifyAccessToken(token);
+      if (!claims.scope.split(" ").includes("openid") || claims.auth_time === undefined) {
+        return reply
+          .code(403)
+          .header("www-authenticate", 'Bearer realm="tessera", error="insufficient_scope", scope="openid"')
+          .send({
+            error: "insufficient_scope",
+            error_description: "The token was not granted the openid scope.",
+          });
+      }
+      const answer = await oauth.issuer.userClaims(claims.sub, claims.scope.split(" "));
+      if (!answer) {
+        return reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="tessera", error="invalid_token"')
+          .send({ error: "invalid_token", error_description: "The token is invalid." });
+      }
+      reply.header("cache-control", "no-store");
+      return answer;
+    };
+    app.get("/userinfo", userinfo);
+    app.post("/userinfo", userinfo);
+  };
+}

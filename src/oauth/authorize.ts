@@ -1,0 +1,431 @@
+/**
+ * The authorization endpoint's rules (OAuth 2.1 §4.1.1, OpenID Connect Core §3.1.2, RFC 8707, RFC 9207).
+ *
+ * - Only the authorization code flow: `response_type=code`. PKCE is required of every client and only
+ *   `S256` is accepted: a missing `code_challenge_method` is refused, not read as `plain`.
+ * - Errors come in two kinds. Until the client and the redirect URI are known to be good, nothing may be
+ *   sent to the redirect URI: those errors are shown on a page (`AuthorizationPageError`). After that, errors
+ *   go back to the client as `error`, `error_description`, `state` and `iss` on the redirect URI.
+ * - A validated request is stored (`oauth_requests`, 10 minutes) while the user signs in or consents, so
+ *   parameters such as `prompt=login` are honoured once, not on every return to the endpoint.
+ * - Scopes: the client's allow-list bounds them; non-OpenID scopes must also be accepted by the resource
+ *   server the token is for. Resources (RFC 8707): each must be on the client's list; none given means the
+ *   client's default (its first resource), or no resource (the token is then for userinfo only).
+ * - Consent is remembered per user, client and scope set; first-party clients skip it.
+ * - Codes: 256-bit, stored as SHA-256, single use, at most 60 s, bound to client, redirect URI, PKCE challenge.
+ */
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import { hashToken } from "../crypto/hash.js";
+import { generateOpaqueToken } from "../crypto/opaque-token.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database } from "../storage/database.js";
+import type { Client, Clients } from "./clients.js";
+import { isResourceIndicator } from "./clients.js";
+import { OAuthError, type OAuthErrorCode } from "./errors.js";
+import { acrFor } from "./issuer.js";
+import { matchRedirectUri } from "./redirect-uri.js";
+import { formatScope, isOidcScope, parseScope } from "./scopes.js";
+
+export const AUTHORIZATION_CODE_PREFIX = "tsr_ac_";
+const REQUEST_TTL_MS = 10 * 60 * 1000;
+const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+export const PROMPT_VALUES = ["none", "login", "consent"] as const;
+const PROMPTS = new Set<string>(PROMPT_VALUES);
+const MAX_PARAM = 2048;
+
+/** An error shown on Tessera's page: the client or redirect URI cannot be trusted with it. */
+export class AuthorizationPageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthorizationPageError";
+  }
+}
+
+/** An error sent back to the client's redirect URI. */
+export class AuthorizationRedirectError extends Error {
+  constructor(
+    readonly error:
+      | OAuthErrorCode
+      | "request_not_supported"
+      | "request_uri_not_supported"
+      | "interaction_required",
+    readonly description: string,
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+  ) {
+    super(description);
+    this.name = "AuthorizationRedirectError";
+  }
+}
+
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  resources: string[];
+  state?: string;
+  nonce?: string;
+  codeChallenge: string;
+  prompt: string[];
+  maxAge?: number;
+  loginHint?: string;
+  acrValues?: string[];
+  uiLocales?: string;
+}
+
+export interface StoredRequest {
+  id: string;
+  createdAt: number;
+  request: AuthorizationRequest;
+}
+
+export interface SignedInUser {
+  userId: string;
+  sessionId: string;
+  authTime: number;
+  amr: string[];
+}
+
+export interface Authorization {
+  /** Validates the query of a request to the authorization endpoint. */
+  validate(params: Record<string, unknown>): Promise<{ client: Client; request: AuthorizationRequest }>;
+  save(request: AuthorizationRequest): Promise<StoredRequest>;
+  load(id: unknown): Promise<StoredRequest | undefined>;
+  discard(id: string): Promise<void>;
+  /** What is missing before a code can be issued: a (fresh) sign-in, consent, or nothing. */
+  next(
+    stored: StoredRequest,
+    client: Client,
+    user: SignedInUser | undefined,
+  ): Promise<"login" | "consent" | "ready">;
+  /** Remembers the user's consent to the request's scopes for this client. */
+  grantConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void>;
+  /** The scopes the user has consented to for each client ("connected apps"). */
+  listConsents(userId: string): Promise<{ clientId: string; scopes: string[]; updatedAt: number }[]>;
+  revokeConsent(userId: string, clientId: string): Promise<boolean>;
+  /** Issues a code for a ready request and forgets the request; answers the redirect URL. */
+  issueCode(stored: StoredRequest, user: SignedInUser): Promise<string>;
+  purgeExpired(): Promise<number>;
+}
+
+function single(params: Record<string, unknown>, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") {
+    throw new OAuthError("invalid_request", `The ${name} parameter must be given once.`);
+  }
+  if (value.length > MAX_PARAM) throw new OAuthError("invalid_request", `The ${name} parameter is too long.`);
+  return value;
+}
+
+/** The redirect URL that answers a request with `params` (RFC 9207's `iss` always included). */
+export function redirectWith(
+  redirectUri: string,
+  params: Record<string, string | undefined>,
+  issuer: string,
+): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries({ ...params, iss: issuer })) {
+    if (value !== undefined) url.searchParams.append(name, value);
+  }
+  return url.toString();
+}
+
+export function createAuthorization(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  clients: Clients;
+  codeTtl: number;
+  issuer: string;
+}): Authorization {
+  const { db, clock, clients } = deps;
+
+  async function consentedScopes(userId: string, clientId: string): Promise<string[]> {
+    const row = await db
+      .selectFrom("oauth_consents")
+      .select("scope")
+      .where("user_id", "=", userId)
+      .where("client_id", "=", clientId)
+      .executeTakeFirst();
+    return row ? parseScope(row.scope) : [];
+  }
+
+  return {
+    async validate(params) {
+      // 1. Client and redirect URI: until both are good, errors are shown, never redirected.
+      let clientId: string | undefined;
+      let redirectUri: string | undefined;
+      try {
+        clientId = single(params, "client_id");
+        redirectUri = single(params, "redirect_uri");
+      } catch (error) {
+        throw new AuthorizationPageError((error as Error).message);
+      }
+      if (!clientId) throw new AuthorizationPageError("The request names no client (client_id).");
+      const client = await clients.get(clientId);
+      if (!client) throw new AuthorizationPageError("The application that sent you here is not registered.");
+      if (!redirectUri) throw new AuthorizationPageError("The request has no redirect_uri.");
+      const matched = matchRedirectUri(client.redirectUris, redirectUri);
+      if (!matched) {
+        throw new AuthorizationPageError(
+          "The redirect_uri of this request is not one the application registered, so Tessera will not send you there.",
+        );
+      }
+      // 2. From here on, errors go back to the client.
+      let state: string | undefined;
+      try {
+        state = single(params, "state");
+      } catch {
+        state = undefined;
+      }
+      const fail = (error: AuthorizationRedirectError["error"], description: string): never => {
+        throw new AuthorizationRedirectError(error, description, redirectUri as string, state);
+      };
+      try {
+        if (params.request !== undefined) fail("request_not_supported", "Request objects are not supported.");
+        if (params.request_uri !== undefined) {
+          fail("request_uri_not_supported", "request_uri is not supported.");
+        }
+        const responseType = single(params, "response_type");
+        if (responseType !== "code") {
+          fail("unsupported_response_type", "Only response_type=code is supported.");
+        }
+        const responseMode = single(params, "response_mode");
+        if (responseMode !== undefined && responseMode !== "query") {
+          fail("invalid_request", "Only response_mode=query is supported.");
+        }
+        if (!client.grantTypes.includes("authorization_code")) {
+          fail("unauthorized_client", "This client may not use the authorization code flow.");
+        }
+        if (client.requirePar)
+          fail("invalid_request", "This client must push its authorization requests (PAR).");
+        const codeChallenge = single(params, "code_challenge");
+        const method = single(params, "code_challenge_method");
+        if (codeChallenge === undefined)
+          fail("invalid_request", "PKCE is required: send code_challenge (S256).");
+        if (method !== "S256") fail("invalid_request", "PKCE code_challenge_method must be S256.");
+        if (!CODE_CHALLENGE.test(codeChallenge as string)) {
+          fail(
+            "invalid_request",
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters).",
+          );
+        }
+        const scopes = parseScope(single(params, "scope"));
+        const resources = requestedResources(params, client, fail);
+        await checkScopes(scopes, resources, client, clients, fail);
+        const prompt = (single(params, "prompt") ?? "").split(" ").filter(Boolean);
+        for (const p of prompt) if (!PROMPTS.has(p)) fail("invalid_request", `Unknown prompt value "${p}".`);
+        if (prompt.includes("none") && prompt.length > 1) {
+          fail("invalid_request", "prompt=none cannot be combined with other values.");
+        }
+        const maxAgeText = single(params, "max_age");
+        let maxAge: number | undefined;
+        if (maxAgeText !== undefined) {
+          if (!/^\d{1,9}$/.test(maxAgeText))
+            fail("invalid_request", "max_age must be a non-negative integer.");
+          maxAge = Number(maxAgeText);
+        }
+        const nonce = single(params, "nonce");
+        const loginHint = single(params, "login_hint");
+        const acrValues = single(params, "acr_values");
+        const uiLocales = single(params, "ui_locales");
+        const request: AuthorizationRequest = {
+          clientId: client.id,
+          redirectUri: redirectUri as string,
+          scopes,
+          resources,
+          codeChallenge: codeChallenge as string,
+          prompt,
+          ...(state === undefined ? {} : { state }),
+          ...(nonce === undefined ? {} : { nonce }),
+          ...(maxAge === undefined ? {} : { maxAge }),
+          ...(loginHint === undefined ? {} : { loginHint }),
+          ...(acrValues === undefined ? {} : { acrValues: acrValues.split(" ").filter(Boolean) }),
+          ...(uiLocales === undefined ? {} : { uiLocales }),
+        };
+        return { client, request };
+      } catch (error) {
+        if (error instanceof OAuthError) fail(error.code, error.message);
+        throw error;
+      }
+    },
+
+    async save(request) {
+      const id = randomBytes(24).toString("base64url");
+      const now = clock.now();
+      await db
+        .insertInto("oauth_requests")
+        .values({
+          id,
+          client_id: request.clientId,
+          params: JSON.stringify(request),
+          created_at: now,
+          expires_at: now + REQUEST_TTL_MS,
+        })
+        .execute();
+      return { id, createdAt: now, request };
+    },
+
+    async load(id) {
+      if (typeof id !== "string" || !/^[A-Za-z0-9_-]{32}$/.test(id)) return undefined;
+      const row = await db.selectFrom("oauth_requests").selectAll().where("id", "=", id).executeTakeFirst();
+      if (!row || row.expires_at <= clock.now()) return undefined;
+      return {
+        id: row.id,
+        createdAt: row.created_at,
+        request: JSON.parse(row.params) as AuthorizationRequest,
+      };
+    },
+
+    async discard(id) {
+      await db.deleteFrom("oauth_requests").where("id", "=", id).execute();
+    },
+
+    async next(stored, client, user) {
+      const { request } = stored;
+      if (!user) return "login";
+      if (request.prompt.includes("login") && user.authTime < stored.createdAt) return "login";
+      if (request.maxAge !== undefined && clock.now() - user.authTime > request.maxAge * 1000) return "login";
+      if (client.firstParty && !request.prompt.includes("consent")) return "ready";
+      if (request.prompt.includes("consent")) return "consent";
+      const granted = await consentedScopes(user.userId, client.id);
+      return request.scopes.every((s) => granted.includes(s)) ? "ready" : "consent";
+    },
+
+    async grantConsent(userId, clientId, scopes) {
+      const now = clock.now();
+      const merged = [...new Set([...(await consentedScopes(userId, clientId)), ...scopes])];
+      await db
+        .insertInto("oauth_consents")
+        .values({
+          user_id: userId,
+          client_id: clientId,
+          scope: formatScope(merged),
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(["user_id", "client_id"]).doUpdateSet({ scope: formatScope(merged), updated_at: now }),
+        )
+        .execute();
+    },
+
+    async listConsents(userId) {
+      const rows = await db
+        .selectFrom("oauth_consents")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .orderBy("updated_at", "desc")
+        .execute();
+      return rows.map((r) => ({
+        clientId: r.client_id,
+        scopes: parseScope(r.scope),
+        updatedAt: r.updated_at,
+      }));
+    },
+
+    async revokeConsent(userId, clientId) {
+      const result = await db
+        .deleteFrom("oauth_consents")
+        .where("user_id", "=", userId)
+        .where("client_id", "=", clientId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async issueCode(stored, user) {
+      const { request } = stored;
+      const code = generateOpaqueToken({ prefix: AUTHORIZATION_CODE_PREFIX });
+      const now = clock.now();
+      await db.transaction().execute(async (trx) => {
+        const removed = await trx.deleteFrom("oauth_requests").where("id", "=", stored.id).executeTakeFirst();
+        // A request answers once: a second submission of the same consent form finds nothing.
+        if (Number(removed.numDeletedRows) === 0) {
+          throw new AuthorizationPageError("This sign-in request was already answered or has expired.");
+        }
+        await trx
+          .insertInto("authorization_codes")
+          .values({
+            code_hash: hashToken(code),
+            client_id: request.clientId,
+            user_id: user.userId,
+            session_id: user.sessionId,
+            redirect_uri: request.redirectUri,
+            code_challenge: request.codeChallenge,
+            scope: formatScope(request.scopes),
+            resources: JSON.stringify(request.resources),
+            nonce: request.nonce ?? null,
+            auth_time: user.authTime,
+            acr: acrFor(user.amr),
+            amr: user.amr.join(" "),
+            created_at: now,
+            expires_at: now + deps.codeTtl * 1000,
+            consumed_at: null,
+            issued_family_id: null,
+            issued_jti: null,
+            issued_jti_expires_at: null,
+          })
+          .execute();
+      });
+      return redirectWith(request.redirectUri, { code, state: request.state }, deps.issuer);
+    },
+
+    async purgeExpired() {
+      const now = clock.now();
+      const requests = await db
+        .deleteFrom("oauth_requests")
+        .where("expires_at", "<=", now)
+        .executeTakeFirst();
+      // Codes are kept a day after expiry so that a late replay still finds (and revokes) what was issued.
+      const codes = await db
+        .deleteFrom("authorization_codes")
+        .where("expires_at", "<=", now - 24 * 3600 * 1000)
+        .executeTakeFirst();
+      return Number(requests.numDeletedRows) + Number(codes.numDeletedRows);
+    },
+  };
+}
+
+function requestedResources(
+  params: Record<string, unknown>,
+  client: Client,
+  fail: (error: OAuthErrorCode, description: string) => never,
+): string[] {
+  const raw = params.resource;
+  const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const resources: string[] = [];
+  for (const value of values) {
+    if (typeof value !== "string" || !isResourceIndicator(value)) {
+      fail("invalid_target", "Each resource must be an absolute URI without a fragment.");
+    }
+    if (!client.resources.includes(value as string)) {
+      fail("invalid_target", `This client may not ask for tokens for ${JSON.stringify(value)}.`);
+    }
+    if (!resources.includes(value as string)) resources.push(value as string);
+  }
+  if (resources.length === 0 && client.resources.length > 0) resources.push(client.resources[0] as string);
+  return resources;
+}
+
+/** Scopes must be on the client's list; a non-OpenID scope must also be accepted by a requested resource. */
+export async function checkScopes(
+  scopes: readonly string[],
+  resources: readonly string[],
+  client: Client,
+  clients: Clients,
+  fail: (error: OAuthErrorCode, description: string) => never,
+): Promise<void> {
+  const accepted = new Set<string>();
+  for (const resource of resources) {
+    const server = await clients.getResourceServer(resource);
+    for (const s of server?.scopes ?? []) accepted.add(s);
+  }
+  for (const scope of scopes) {
+    if (!client.scopes.includes(scope))
+      fail("invalid_scope", `This client may not ask for the scope "${scope}".`);
+    if (!isOidcScope(scope) && !accepted.has(scope)) {
+      fail("invalid_scope", `No requested resource accepts the scope "${scope}".`);
+    }
+  }
+}

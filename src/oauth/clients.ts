@@ -1,0 +1,338 @@
+/**
+ * OAuth clients and resource servers.
+ *
+ * - A client is confidential (authenticates with a secret: `client_secret_basic` or `client_secret_post`) or
+ *   public (`none`: native apps and single-page apps, which cannot keep a secret; PKCE protects their codes).
+ * - Secrets: 256 bits from the CSPRNG with the `tsr_cs_` prefix and a checksum, shown once, stored as SHA-256
+ *   (a random 256-bit secret needs no slow hash: there is nothing to guess), compared in constant time.
+ * - Each client has an allow-list of scopes and of resources (audiences) it may ask for; a resource server is
+ *   registered with its audience and the scopes it accepts. Tokens carry only what was asked, allowed and
+ *   (for users) consented: least privilege.
+ * - Registration validates everything up front (`invalid_client_metadata`, `invalid_redirect_uri`), so the
+ *   authorization and token endpoints can trust what they read.
+ */
+import { randomBytes } from "node:crypto";
+import type { Kysely, Selectable } from "kysely";
+import { constantTimeEqual, hashToken } from "../crypto/hash.js";
+import { JWS_ALGORITHMS, type JwsAlgorithm } from "../crypto/jwt/policy.js";
+import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database, OAuthClientsTable } from "../storage/database.js";
+import { isUniqueViolation } from "../storage/errors.js";
+import { OAuthError } from "./errors.js";
+import { redirectUriProblem } from "./redirect-uri.js";
+import { formatScope, parseScope } from "./scopes.js";
+
+export const CLIENT_SECRET_PREFIX = "tsr_cs_";
+const SECRET_FORMAT = { prefix: CLIENT_SECRET_PREFIX, checksum: true } as const;
+
+export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+export type ClientAuthMethod = (typeof AUTH_METHODS)[number];
+export const MAX_ACCESS_TOKEN_TTL = 1800;
+
+export interface Client {
+  id: string;
+  name: string;
+  /** `none`: a public client. */
+  authMethod: ClientAuthMethod;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: GrantType[];
+  /** Scopes the client may ask for. */
+  scopes: string[];
+  /** Audiences (resource indicators) the client may ask tokens for; the first is the default. */
+  resources: string[];
+  firstParty: boolean;
+  /** Seconds. */
+  accessTokenTtl: number;
+  accessTokenFormat: "jwt";
+  idTokenAlg: JwsAlgorithm;
+  requirePar: boolean;
+  createdAt: number;
+}
+
+export interface ClientInput {
+  name: string;
+  authMethod?: ClientAuthMethod;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  grantTypes?: GrantType[];
+  scope?: string;
+  resources?: string[];
+  firstParty?: boolean;
+  accessTokenTtl?: number;
+  idTokenAlg?: JwsAlgorithm;
+  requirePar?: boolean;
+  /** A chosen client id (`[A-Za-z0-9._~-]`, 3–128 characters); random when absent. */
+  id?: string;
+}
+
+export interface ResourceServer {
+  audience: string;
+  name: string;
+  scopes: string[];
+}
+
+export interface Clients {
+  /** Registers a client; the secret (confidential clients only) is returned once and never again. */
+  create(input: ClientInput): Promise<{ client: Client; secret: string | undefined }>;
+  get(id: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  delete(id: string): Promise<boolean>;
+  /** A new secret for a confidential client (the old one stops working). */
+  rotateSecret(id: string): Promise<string>;
+  /**
+   * Authenticates the caller of the token, introspection or revocation endpoint. `credentials` are what
+   * the HTTP layer found (Basic header or form fields). Unknown client, wrong secret and wrong method all give
+   * the same `invalid_client`.
+   */
+  authenticate(credentials: ClientCredentials): Promise<Client>;
+  createResourceServer(input: { audience: string; name: string; scope: string }): Promise<ResourceServer>;
+  getResourceServer(audience: string): Promise<ResourceServer | undefined>;
+  listResourceServers(): Promise<ResourceServer[]>;
+  deleteResourceServer(audience: string): Promise<boolean>;
+}
+
+export type ClientCredentials =
+  | { method: "client_secret_basic" | "client_secret_post"; clientId: string; secret: string }
+  | { method: "none"; clientId: string };
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
+
+function parseJsonArray(text: string): string[] {
+  const value = JSON.parse(text) as unknown;
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function toClient(row: Selectable<OAuthClientsTable>): Client {
+  return {
+    id: row.id,
+    name: row.name,
+    authMethod: row.auth_method as ClientAuthMethod,
+    redirectUris: parseJsonArray(row.redirect_uris),
+    postLogoutRedirectUris: parseJsonArray(row.post_logout_redirect_uris),
+    grantTypes: parseJsonArray(row.grant_types) as GrantType[],
+    scopes: parseScope(row.scope),
+    resources: parseJsonArray(row.resources),
+    firstParty: row.first_party === 1,
+    accessTokenTtl: row.access_token_ttl,
+    accessTokenFormat: "jwt",
+    idTokenAlg: row.id_token_alg as JwsAlgorithm,
+    requirePar: row.require_par === 1,
+    createdAt: row.created_at,
+  };
+}
+
+function invalid(message: string): never {
+  throw new OAuthError("invalid_client_metadata", message);
+}
+
+/** An absolute URI without a fragment (RFC 8707 §2). */
+export function isResourceIndicator(value: string): boolean {
+  if (typeof value !== "string" || value.length === 0 || value.length > 512 || !URL.canParse(value))
+    return false;
+  return !value.includes("#");
+}
+
+export function createClients(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  defaultAccessTokenTtl: number;
+}): Clients {
+  const { db, clock } = deps;
+
+  function validate(
+    input: ClientInput,
+  ): Omit<OAuthClientsTable, "id" | "secret_hash" | "created_at" | "updated_at"> {
+    const name = typeof input.name === "string" ? input.name.trim() : "";
+    if (name === "" || name.length > 256) invalid("A client needs a name of 1 to 256 characters.");
+    const authMethod = input.authMethod ?? "client_secret_basic";
+    if (!(AUTH_METHODS as readonly string[]).includes(authMethod))
+      invalid(`Unsupported token_endpoint_auth_method "${authMethod}".`);
+    const grantTypes = [...new Set(input.grantTypes ?? ["authorization_code", "refresh_token"])];
+    for (const grant of grantTypes) {
+      if (!(GRANT_TYPES as readonly string[]).includes(grant)) invalid(`Unsupported grant type "${grant}".`);
+    }
+    if (grantTypes.includes("client_credentials") && authMethod === "none") {
+      invalid("client_credentials needs a confidential client (a public client cannot authenticate).");
+    }
+    const redirectUris = [...new Set(input.redirectUris ?? [])];
+    if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
+      invalid("The authorization_code grant needs at least one redirect URI.");
+    }
+    for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
+      const problem = redirectUriProblem(uri);
+      if (problem) invalid(`Redirect URI ${JSON.stringify(uri)} ${problem}.`);
+    }
+    let scopes: string[];
+    try {
+      scopes = parseScope(input.scope ?? "openid profile email offline_access");
+    } catch {
+      invalid("The scope list is malformed.");
+    }
+    const resources = [...new Set(input.resources ?? [])];
+    for (const resource of resources) {
+      if (!isResourceIndicator(resource))
+        invalid(`Resource ${JSON.stringify(resource)} must be an absolute URI.`);
+    }
+    const ttl = input.accessTokenTtl ?? deps.defaultAccessTokenTtl;
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_ACCESS_TOKEN_TTL) {
+      invalid(
+        `The access token lifetime must be 60 to ${MAX_ACCESS_TOKEN_TTL} seconds (30 minutes at most).`,
+      );
+    }
+    const alg = input.idTokenAlg ?? "EdDSA";
+    if (!(JWS_ALGORITHMS as readonly string[]).includes(alg))
+      invalid(`Unsupported ID token algorithm "${alg}".`);
+    return {
+      name,
+      auth_method: authMethod,
+      redirect_uris: JSON.stringify(redirectUris),
+      post_logout_redirect_uris: JSON.stringify([...new Set(input.postLogoutRedirectUris ?? [])]),
+      grant_types: JSON.stringify(grantTypes),
+      resources: JSON.stringify(resources),
+      scope: formatScope(scopes),
+      first_party: input.firstParty ? 1 : 0,
+      access_token_ttl: ttl,
+      access_token_format: "jwt",
+      id_token_alg: alg,
+      require_par: input.requirePar ? 1 : 0,
+    };
+  }
+
+  const clients: Clients = {
+    async create(input) {
+      const fields = validate(input);
+      if (input.id !== undefined && !CLIENT_ID.test(input.id)) {
+        invalid("A client id is 3 to 128 characters of A-Z a-z 0-9 . _ ~ -.");
+      }
+      const id = input.id ?? randomBytes(16).toString("base64url");
+      const secret = fields.auth_method === "none" ? undefined : generateOpaqueToken(SECRET_FORMAT);
+      const now = clock.now();
+      try {
+        await db
+          .insertInto("oauth_clients")
+          .values({
+            id,
+            ...fields,
+            secret_hash: secret === undefined ? null : hashToken(secret),
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) invalid(`A client with id "${id}" already exists.`);
+        throw error;
+      }
+      const client = await clients.get(id);
+      if (!client) throw new Error("client vanished after insert");
+      return { client, secret };
+    },
+
+    async get(id) {
+      if (typeof id !== "string" || !CLIENT_ID.test(id)) return undefined;
+      const row = await db.selectFrom("oauth_clients").selectAll().where("id", "=", id).executeTakeFirst();
+      return row ? toClient(row) : undefined;
+    },
+
+    async list() {
+      const rows = await db
+        .selectFrom("oauth_clients")
+        .selectAll()
+        .orderBy("created_at")
+        .orderBy("id")
+        .execute();
+      return rows.map(toClient);
+    },
+
+    async delete(id) {
+      const result = await db.deleteFrom("oauth_clients").where("id", "=", id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async rotateSecret(id) {
+      const client = await clients.get(id);
+      if (!client || client.authMethod === "none") invalid("No confidential client with this id.");
+      const secret = generateOpaqueToken(SECRET_FORMAT);
+      await db
+        .updateTable("oauth_clients")
+        .set({ secret_hash: hashToken(secret), updated_at: clock.now() })
+        .where("id", "=", id)
+        .execute();
+      return secret;
+    },
+
+    async authenticate(credentials) {
+      const refuse = (): never => {
+        throw new OAuthError("invalid_client", "Client authentication failed.");
+      };
+      const row =
+        typeof credentials.clientId === "string" && CLIENT_ID.test(credentials.clientId)
+          ? await db
+              .selectFrom("oauth_clients")
+              .selectAll()
+              .where("id", "=", credentials.clientId)
+              .executeTakeFirst()
+          : undefined;
+      if (credentials.method === "none") {
+        if (!row || row.auth_method !== "none") refuse();
+        return toClient(row as Selectable<OAuthClientsTable>);
+      }
+      // The digest comparison runs whether or not the client exists, so timing does not tell them apart.
+      const wellFormed = isWellFormedOpaqueToken(credentials.secret, SECRET_FORMAT);
+      const presented = wellFormed ? hashToken(credentials.secret) : "";
+      const stored = row?.secret_hash ?? "\u0000";
+      const matches = constantTimeEqual(presented, stored);
+      if (!row || !wellFormed || !matches || row.auth_method !== credentials.method) refuse();
+      return toClient(row as Selectable<OAuthClientsTable>);
+    },
+
+    async createResourceServer(input) {
+      if (!isResourceIndicator(input.audience))
+        invalid("A resource server's audience must be an absolute URI.");
+      const name = input.name.trim();
+      if (name === "" || name.length > 256) invalid("A resource server needs a name of 1 to 256 characters.");
+      let scopes: string[];
+      try {
+        scopes = parseScope(input.scope);
+      } catch {
+        invalid("The scope list is malformed.");
+      }
+      try {
+        await db
+          .insertInto("resource_servers")
+          .values({ audience: input.audience, name, scope: formatScope(scopes), created_at: clock.now() })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) invalid(`A resource server with audience "${input.audience}" exists.`);
+        throw error;
+      }
+      return { audience: input.audience, name, scopes };
+    },
+
+    async getResourceServer(audience) {
+      const row = await db
+        .selectFrom("resource_servers")
+        .selectAll()
+        .where("audience", "=", audience)
+        .executeTakeFirst();
+      return row ? { audience: row.audience, name: row.name, scopes: parseScope(row.scope) } : undefined;
+    },
+
+    async listResourceServers() {
+      const rows = await db.selectFrom("resource_servers").selectAll().orderBy("audience").execute();
+      return rows.map((row) => ({ audience: row.audience, name: row.name, scopes: parseScope(row.scope) }));
+    },
+
+    async deleteResourceServer(audience) {
+      const result = await db
+        .deleteFrom("resource_servers")
+        .where("audience", "=", audience)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+  };
+  return clients;
+}

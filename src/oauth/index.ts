@@ -1,0 +1,92 @@
+/**
+ * The OAuth 2.1 / OpenID Connect provider's domain: clients and resource servers, the authorization
+ * endpoint's rules, the token endpoint's grants, token minting and checking, introspection and revocation.
+ * The HTTP layer (src/http/routes/oauth) only translates requests and answers.
+ */
+import type { Kysely } from "kysely";
+import type { Accounts } from "../accounts/index.js";
+import type { KeyStore } from "../crypto/keys/key-store.js";
+import type { MasterKey } from "../crypto/master-key.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database } from "../storage/database.js";
+import { type Authorization, createAuthorization } from "./authorize.js";
+import { type Clients, createClients } from "./clients.js";
+import { createIntrospection, type Introspection } from "./introspection.js";
+import { createIssuer, type Issuer } from "./issuer.js";
+import { createTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
+
+export interface OAuth {
+  clients: Clients;
+  authorization: Authorization;
+  issuer: Issuer;
+  tokens: TokenEndpoint;
+  introspection: Introspection;
+  /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
+  purgeExpired(): Promise<number>;
+}
+
+export interface OAuthOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  keys: KeyStore;
+  masterKey: MasterKey;
+  accounts: Accounts;
+  issuer: string;
+  accessTokenTtl: number;
+  refreshTokenLifetime: number;
+  refreshTokenIdle: number;
+  refreshGraceWindow: number;
+  authorizationCodeTtl: number;
+}
+
+export function createOAuth(options: OAuthOptions): OAuth {
+  const { db, clock, accounts } = options;
+  const clients = createClients({ db, clock, defaultAccessTokenTtl: options.accessTokenTtl });
+  const issuer = createIssuer({
+    db,
+    clock,
+    keys: options.keys,
+    users: accounts.users,
+    issuer: options.issuer,
+  });
+  const authorization = createAuthorization({
+    db,
+    clock,
+    clients,
+    codeTtl: options.authorizationCodeTtl,
+    issuer: options.issuer,
+  });
+  const tokens = createTokenEndpoint({
+    db,
+    clock,
+    clients,
+    users: accounts.users,
+    issuer,
+    audit: accounts.audit,
+    masterKey: options.masterKey,
+    policy: {
+      refreshTokenLifetime: options.refreshTokenLifetime,
+      refreshTokenIdle: options.refreshTokenIdle,
+      refreshGraceWindow: options.refreshGraceWindow,
+    },
+  });
+  const introspection = createIntrospection({
+    clock,
+    issuer,
+    tokens,
+    users: accounts.users,
+    audit: accounts.audit,
+  });
+  return {
+    clients,
+    authorization,
+    issuer,
+    tokens,
+    introspection,
+    async purgeExpired() {
+      return (
+        (await authorization.purgeExpired()) + (await tokens.purgeExpired()) + (await issuer.purgeRevoked())
+      );
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009).
+ *
+ * - Introspection answers `{"active": false}` for anything that is not a live token Tessera issued: unknown,
+ *   expired, revoked, rotated, tampered, or a token of a disabled user. Callers are authenticated confidential
+ *   clients (resource servers). Access tokens (JWT) and refresh tokens are both understood.
+ * - Revocation: a refresh token ends its whole family (and the family's access tokens); a JWT access token
+ *   goes on the revocation list until it expires. A client can revoke only its own tokens; anything else,
+ *   unknown tokens included, is answered 200 and changes nothing, as RFC 7009 §2.2 says.
+ */
+import type { Users } from "../accounts/users.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import type { Clock } from "../lib/clock.js";
+import { TokenError } from "../lib/errors.js";
+import type { Client } from "./clients.js";
+import type { Issuer } from "./issuer.js";
+import type { TokenEndpoint } from "./token-endpoint.js";
+
+export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+
+export interface Introspection {
+  introspect(caller: Client, token: string, hint: string | undefined): Promise<IntrospectionResponse>;
+  revoke(caller: Client, token: string, hint: string | undefined): Promise<void>;
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+export function createIntrospection(deps: {
+  clock: Clock;
+  issuer: Issuer;
+  tokens: TokenEndpoint;
+  users: Users;
+  audit: AuditLog;
+}): Introspection {
+  const { clock, issuer, tokens, users, audit } = deps;
+  const looksLikeJwt = (token: string) => token.split(".").length === 3;
+
+  async function activeUser(userId: string): Promise<{ userName: string } | undefined> {
+    const user = await users.get(userId);
+    return user?.active ? { userName: user.userName } : undefined;
+  }
+
+  async function asAccessToken(token: string): Promise<IntrospectionResponse> {
+    try {
+      const claims = await issuer.verifyAccessToken(token);
+      const isUser = claims.sub !== claims.client_id || claims.auth_time !== undefined;
+      const user = isUser ? await activeUser(claims.sub) : undefined;
+      if (isUser && !user) return { active: false };
+      return {
+        active: true,
+        token_type: "Bearer",
+        scope: claims.scope,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        aud: claims.aud,
+        iss: claims.iss,
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti,
+        ...(user ? { username: user.userName } : {}),
+        ...(claims.auth_time === undefined ? {} : { auth_time: claims.auth_time }),
+        ...(claims.acr === undefined ? {} : { acr: claims.acr }),
+        ...(claims.amr === undefined ? {} : { amr: claims.amr }),
+      };
+    } catch (error) {
+      if (error instanceof TokenError) return { active: false };
+      throw error;
+    }
+  }
+
+  async function asRefreshToken(token: string): Promise<IntrospectionResponse> {
+    const row = await tokens.findRefreshToken(token);
+    const now = clock.now();
+    if (!row || row.revoked_at !== null || row.rotated_at !== null) return { active: false };
+    if (row.expires_at <= now || row.family_expires_at <= now) return { active: false };
+    const user = await activeUser(row.user_id);
+    if (!user) return { active: false };
+    return {
+      active: true,
+      token_type: "refresh_token",
+      scope: row.scope,
+      client_id: row.client_id,
+      sub: row.user_id,
+      username: user.userName,
+      iss: issuer.issuer,
+      exp: seconds(row.expires_at),
+      iat: seconds(row.created_at),
+    };
+  }
+
+  return {
+    async introspect(_caller, token, _hint) {
+      if (typeof token !== "string" || token.length === 0 || token.length > 16384) return { active: false };
+      return looksLikeJwt(token) ? asAccessToken(token) : asRefreshToken(token);
+    },
+
+    async revoke(caller, token, _hint) {
+      if (typeof token !== "string" || token.length === 0 || token.length > 16384) return;
+      if (looksLikeJwt(token)) {
+        let claims: Awaited<ReturnType<Issuer["verifyAccessToken"]>>;
+        try {
+          claims = await issuer.verifyAccessToken(token);
+        } catch (error) {
+          if (error instanceof TokenError) return;
+          throw error;
+        }
+        if (claims.client_id !== caller.id) return;
+        await issuer.revokeAccessToken(claims.jti, claims.exp * 1000);
+        await audit.record({
+          type: "oauth.token_revoked",
+          outcome: "success",
+          userId: claims.sub === claims.client_id ? null : claims.sub,
+          actor: `client:${caller.id}`,
+          details: { kind: "access_token", client_id: caller.id },
+        });
+        return;
+      }
+      const row = await tokens.findRefreshToken(token);
+      if (!row || row.client_id !== caller.id || row.revoked_at !== null) return;
+      await tokens.revokeFamily(row.family_id);
+      await audit.record({
+        type: "oauth.token_revoked",
+        outcome: "success",
+        userId: row.user_id,
+        actor: `client:${caller.id}`,
+        details: { kind: "refresh_token", client_id: caller.id },
+      });
+    },
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * Minting and checking the tokens the OAuth endpoints hand out.
+ *
+ * - Access tokens: JWTs per RFC 9068 (`typ: at+jwt`; iss, sub, aud, client_id, scope, exp, iat, jti, and for
+ *   users auth_time, acr, amr), signed EdDSA with the active key. For `client_credentials` the subject is the
+ *   client itself.
+ * - ID tokens (OpenID Connect Core §2): iss, sub, aud = client, azp, exp, iat, auth_time, nonce, acr, amr,
+ *   and the claims of the granted scopes, signed with the client's algorithm (EdDSA by default).
+ * - Checking an access token (userinfo, introspection, revocation): signature by a published key, `typ`,
+ *   issuer, expiry, and the revocation list (`revoked_access_tokens`, kept until the token would expire).
+ *   A refused token is simply "not valid": callers answer `invalid_token` or `active: false`.
+ */
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Users } from "../accounts/users.js";
+import type { JwsAlgorithm, JwtClaims } from "../crypto/jwt/policy.js";
+import type { KeyStore } from "../crypto/keys/key-store.js";
+import type { Clock } from "../lib/clock.js";
+import { TokenError } from "../lib/errors.js";
+import type { Database } from "../storage/database.js";
+
+export const ACR_PASSWORD = "urn:tessera:acr:password";
+export const ACR_MFA = "urn:tessera:acr:mfa";
+export const ACR_PHISHING_RESISTANT = "urn:tessera:acr:phishing-resistant";
+export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT] as const;
+
+/** The acr of a sign-in, from its RFC 8176 amr values. */
+export function acrFor(amr: readonly string[]): string {
+  if (amr.includes("hwk")) return ACR_PHISHING_RESISTANT;
+  if (amr.includes("mfa") || amr.length > 1) return ACR_MFA;
+  return ACR_PASSWORD;
+}
+
+/** Who the token is about and how they signed in (absent for a client acting for itself). */
+export interface Subject {
+  userId: string;
+  authTime: number;
+  acr: string;
+  amr: string[];
+}
+
+export interface AccessTokenInput {
+  clientId: string;
+  subject: Subject | undefined;
+  scopes: string[];
+  audience: string[];
+  /** Seconds. */
+  ttl: number;
+}
+
+export interface IssuedAccessToken {
+  token: string;
+  jti: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+export interface AccessTokenClaims extends JwtClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  client_id: string;
+  scope: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  auth_time?: number;
+  acr?: string;
+  amr?: string[];
+}
+
+export interface Issuer {
+  readonly issuer: string;
+  mintAccessToken(input: AccessTokenInput): IssuedAccessToken;
+  mintIdToken(input: {
+    clientId: string;
+    alg: JwsAlgorithm;
+    subject: Subject;
+    nonce: string | null;
+    scopes: string[];
+    /** Seconds. */
+    ttl: number;
+  }): Promise<string>;
+  /** The claims of the granted scopes for a user (userinfo and ID tokens); undefined if the user is gone. */
+  userClaims(userId: string, scopes: readonly string[]): Promise<Record<string, unknown> | undefined>;
+  /** A valid, unrevoked access token's claims; throws TokenError otherwise. */
+  verifyAccessToken(token: string): Promise<AccessTokenClaims>;
+  /** Puts a JWT access token on the revocation list until it expires. */
+  revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
+  purgeRevoked(): Promise<number>;
+}
+
+export function newJti(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+export function createIssuer(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  keys: KeyStore;
+  users: Users;
+  issuer: string;
+}): Issuer {
+  const { db, clock, keys, users, issuer } = deps;
+  const seconds = (ms: number) => Math.floor(ms / 1000);
+
+  async function userClaims(
+    userId: string,
+    scopes: readonly string[],
+  ): Promise<Record<string, unknown> | undefined> {
+    const user = await users.get(userId);
+    if (!user || !user.active) return undefined;
+    const claims: Record<string, unknown> = { sub: user.id };
+    if (scopes.includes("profile")) {
+      claims.preferred_username = user.userName;
+      if (user.displayName) claims.name = user.displayName;
+      if (user.givenName) claims.given_name = user.givenName;
+      if (user.familyName) claims.family_name = user.familyName;
+      claims.updated_at = seconds(user.updatedAt);
+    }
+    if (scopes.includes("email")) {
+      const email = user.emails.find((e) => e.primary) ?? user.emails[0];
+      if (email) {
+        claims.email = email.value;
+        // Tessera does not verify addresses itself; provisioning (SCIM) vouches for them.
+        claims.email_verified = false;
+      }
+    }
+    if (scopes.includes("groups")) claims.groups = user.groups.map((g) => g.displayName);
+    return claims;
+  }
+
+  return {
+    issuer,
+
+    mintAccessToken(input) {
+      const now = clock.now();
+      const iat = seconds(now);
+      const exp = iat + input.ttl;
+      const jti = newJti();
+      const claims: AccessTokenClaims = {
+        iss: issuer,
+        sub: input.subject?.userId ?? input.clientId,
+        aud: input.audience.length === 1 ? (input.audience[0] as string) : input.audience,
+        client_id: input.clientId,
+        scope: input.scopes.join(" "),
+        iat,
+        exp,
+        jti,
+      };
+      if (input.subject) {
+        claims.auth_time = seconds(input.subject.authTime);
+        claims.acr = input.subject.acr;
+        claims.amr = input.subject.amr;
+      }
+      return { token: keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" }), jti, expiresAt: exp * 1000 };
+    },
+
+    async mintIdToken(input) {
+      const iat = seconds(clock.now());
+      const claims: JwtClaims = {
+        iss: issuer,
+        sub: input.subject.userId,
+        aud: input.clientId,
+        azp: input.clientId,
+        iat,
+        exp: iat + input.ttl,
+        auth_time: seconds(input.subject.authTime),
+        acr: input.subject.acr,
+        amr: input.subject.amr,
+        ...((await userClaims(input.subject.userId, input.scopes)) ?? {}),
+      };
+      if (input.nonce !== null) claims.nonce = input.nonce;
+      claims.sub = input.subject.userId;
+      return keys.sign(claims, { typ: "JWT", alg: input.alg });
+    },
+
+    userClaims,
+
+    async verifyAccessToken(token) {
+      const verified = keys.verify(token, { typ: "at+jwt", issuer, algorithms: ["EdDSA", "ES256", "RS256"] });
+      const claims = verified.payload as Partial<AccessTokenClaims>;
+      if (
+        typeof claims.sub !== "string" ||
+        typeof claims.client_id !== "string" ||
+        typeof claims.jti !== "string" ||
+        typeof claims.exp !== "number" ||
+        typeof claims.scope !== "string"
+      ) {
+        throw new TokenError("claims_invalid");
+      }
+      const revoked = await db
+        .selectFrom("revoked_access_tokens")
+        .select("jti")
+        .where("jti", "=", claims.jti)
+        .executeTakeFirst();
+      if (revoked) throw new TokenError("claims_invalid", "revoked");
+      return claims as AccessTokenClaims;
+    },
+
+    async revokeAccessToken(jti, expiresAt) {
+      if (expiresAt <= clock.now()) return;
+      await db
+        .insertInto("revoked_access_tokens")
+        .values({ jti, expires_at: expiresAt })
+        .onConflict((oc) => oc.column("jti").doNothing())
+        .execute();
+    },
+
+    async purgeRevoked() {
+      const result = await db
+        .deleteFrom("revoked_access_tokens")
+        .where("expires_at", "<=", clock.now())
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Redirect URIs: what a client may register, and how a requested one is matched (OAuth 2.1 §2.3.1, §4.1.3;
+ * RFC 8252 §7 for native apps; RFC 9700 §4.1.3: exact matching).
+ *
+ * - Registered URIs are absolute, without a fragment, and one of:
+ *   - `https:` (web apps, and claimed https URIs of native apps, RFC 8252 §7.2);
+ *   - `http:` on a loopback IP literal, `127.0.0.1` or `[::1]` (native apps, RFC 8252 §7.3; `localhost` is
+ *     refused as §8.3 advises, since a name can resolve elsewhere);
+ *   - a private-use scheme in reverse-domain form containing a dot, such as `com.example.app:/callback`
+ *     (RFC 8252 §7.1).
+ * - Matching is exact string comparison, with the one exception RFC 8252 §7.3 requires: for a loopback
+ *   `http:` URI the port is ignored (the app picks a free port at run time). Nothing else is normalised:
+ *   no case folding, no trailing-slash, path-prefix or query tolerance.
+ */
+export type RedirectUriKind = "web" | "loopback" | "private-use";
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]"]);
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$/;
+const MAX_URI_LENGTH = 2000;
+
+/** Why `uri` cannot be registered, or undefined when it can. */
+export function redirectUriProblem(uri: string): string | undefined {
+  if (typeof uri !== "string" || uri.length === 0 || uri.length > MAX_URI_LENGTH) return "must be a URI";
+  if (!URL.canParse(uri)) return "must be an absolute URI";
+  const url = new URL(uri);
+  if (url.hash !== "" || uri.includes("#")) return "must not contain a fragment";
+  if (url.username !== "" || url.password !== "") return "must not contain user information";
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme === "https") return url.hostname === "" ? "must name a host" : undefined;
+  if (scheme === "http") {
+    return LOOPBACK_HOSTS.has(url.hostname)
+      ? undefined
+      : "http is allowed only on a loopback IP literal (127.0.0.1 or [::1]); use https";
+  }
+  if (PRIVATE_USE_SCHEME.test(scheme)) return undefined;
+  return "must use https, http on a loopback IP, or a private-use scheme in reverse-domain form (com.example.app:)";
+}
+
+export function redirectUriKind(uri: string): RedirectUriKind {
+  const url = new URL(uri);
+  if (url.protocol === "https:") return "web";
+  if (url.protocol === "http:") return "loopback";
+  return "private-use";
+}
+
+/** The registered URI that `requested` matches, or undefined. */
+export function matchRedirectUri(registered: readonly string[], requested: string): string | undefined {
+  if (typeof requested !== "string" || requested.length > MAX_URI_LENGTH) return undefined;
+  for (const uri of registered) {
+    if (uri === requested) return uri;
+  }
+  // RFC 8252 §7.3: any port on a loopback redirect URI, everything else identical.
+  if (!requested.startsWith("http://") || !URL.canParse(requested)) return undefined;
+  const wanted = new URL(requested);
+  if (!LOOPBACK_HOSTS.has(wanted.hostname)) return undefined;
+  for (const uri of registered) {
+    if (!uri.startsWith("http://")) continue;
+    const candidate = new URL(uri);
+    if (withoutPort(candidate, uri) === withoutPort(wanted, requested)) return uri;
+  }
+  return undefined;
+}
+
+/** The URI text with its port removed, or a marker that never matches when the text is not canonical. */
+function withoutPort(url: URL, text: string): string {
+  // Compare texts, not parsed forms: the parser normalises (case, dot segments, default ports), and exact
+  // matching must not. Only the `:port` after the host is cut out of the original text.
+  const authority = `http://${url.hostname}`;
+  if (!text.startsWith(authority)) return `\u0000${text}`;
+  const rest = text.slice(authority.length);
+  const port = /^:\d{1,5}/.exec(rest);
+  return authority + (port ? rest.slice(port[0].length) : rest);
+}

@@ -1,0 +1,472 @@
+/**
+ * The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; OAuth 2.1; RFC 7636; RFC 8707; RFC 9700 §4.14).
+ *
+ * - `authorization_code`: the code must be live, unused, this client's; `redirect_uri` must equal the one of
+ *   the authorization request; `code_verifier` must hash (S256) to the challenge. A second redemption fails
+ *   and revokes what the first issued (its refresh-token family and access token).
+ * - `refresh_token`: rotated at every use. The rotation is one conditional UPDATE (`rotated_at IS NULL`) in
+ *   a transaction with the successor's INSERT, so concurrent refreshes of one token never mint two live
+ *   successors, on SQLite and PostgreSQL alike. The winner's answer is kept sealed with the master key for
+ *   the grace window: the same client presenting the same token again inside it (two tabs, a retried
+ *   request) gets that same answer back. Outside it, presenting a rotated token is reuse: the whole family
+ *   and its access tokens are revoked and the event audited as suspected theft.
+ * - `client_credentials`: confidential clients only, resource scopes only (no OpenID scopes), the client is
+ *   the subject, no refresh token.
+ * Every refusal is an RFC 6749 §5.2 error; an unknown, expired, revoked or foreign token is `invalid_grant`
+ * with no hint of which.
+ */
+import { hash, timingSafeEqual } from "node:crypto";
+import type { Kysely, Selectable } from "kysely";
+import type { Users } from "../accounts/users.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import { hashToken } from "../crypto/hash.js";
+import type { MasterKey } from "../crypto/master-key.js";
+import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database, RefreshTokensTable } from "../storage/database.js";
+import { AUTHORIZATION_CODE_PREFIX, checkScopes } from "./authorize.js";
+import type { Client, Clients } from "./clients.js";
+import { isResourceIndicator } from "./clients.js";
+import { OAuthError } from "./errors.js";
+import { type Issuer, newJti, type Subject } from "./issuer.js";
+import { formatScope, isOidcScope, parseScope } from "./scopes.js";
+
+export const REFRESH_TOKEN_PREFIX = "tsr_rt_";
+const REFRESH_FORMAT = { prefix: REFRESH_TOKEN_PREFIX, checksum: true } as const;
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+export interface TokenEndpointDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  clients: Clients;
+  users: Users;
+  issuer: Issuer;
+  audit: AuditLog;
+  masterKey: MasterKey;
+  policy: {
+    /** Seconds. */
+    refreshTokenLifetime: number;
+    refreshTokenIdle: number;
+    refreshGraceWindow: number;
+  };
+}
+
+export interface TokenEndpoint {
+  /** Runs the grant named by `params.grant_type` for an authenticated client. */
+  grant(client: Client, params: Record<string, unknown>): Promise<TokenResponse>;
+  /** Revokes a refresh-token family and the access tokens issued with it; returns how many tokens died. */
+  revokeFamily(familyId: string): Promise<number>;
+  /** The live refresh token with this value, for introspection and revocation. */
+  findRefreshToken(token: string): Promise<Selectable<RefreshTokensTable> | undefined>;
+  purgeExpired(): Promise<number>;
+  /** Forgets the sealed successor pairs whose grace window has passed. */
+  clearSealedSuccessors(): Promise<void>;
+}
+
+function single(params: Record<string, unknown>, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined || value === "") return undefined;
+  if (typeof value !== "string" || value.length > 4096) {
+    throw new OAuthError("invalid_request", `The ${name} parameter must be given once.`);
+  }
+  return value;
+}
+
+function invalidGrant(message = "The grant is invalid, expired or revoked."): never {
+  throw new OAuthError("invalid_grant", message);
+}
+
+function sealContext(id: string): string {
+  return `refresh-successor:${id}`;
+}
+
+export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
+  const { db, clock, clients, users, issuer, audit, masterKey, policy } = deps;
+
+  function refreshAllowed(client: Client, scopes: readonly string[]): boolean {
+    if (!client.grantTypes.includes("refresh_token")) return false;
+    return scopes.includes("offline_access") || client.authMethod !== "none";
+  }
+
+  async function liveUser(userId: string): Promise<void> {
+    const user = await users.get(userId);
+    if (!user || !user.active) invalidGrant();
+  }
+
+  async function tokensFor(
+    client: Client,
+    subject: Subject,
+    scopes: string[],
+    resources: string[],
+    nonce: string | null,
+  ) {
+    const access = issuer.mintAccessToken({
+      clientId: client.id,
+      subject,
+      scopes,
+      audience: resources.length > 0 ? resources : [client.id],
+      ttl: client.accessTokenTtl,
+    });
+    const response: TokenResponse = {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: client.accessTokenTtl,
+      scope: formatScope(scopes),
+    };
+    if (scopes.includes("openid")) {
+      response.id_token = await issuer.mintIdToken({
+        clientId: client.id,
+        alg: client.idTokenAlg,
+        subject,
+        nonce,
+        scopes,
+        ttl: client.accessTokenTtl,
+      });
+    }
+    return { access, response };
+  }
+
+  async function revokeFamily(familyId: string): Promise<number> {
+    const now = clock.now();
+    const rows = await db
+      .selectFrom("refresh_tokens")
+      .select(["id", "access_jti", "access_expires_at"])
+      .where("family_id", "=", familyId)
+      .execute();
+    await db
+      .updateTable("refresh_tokens")
+      .set({ revoked_at: now, successor: null, successor_until: null })
+      .where("family_id", "=", familyId)
+      .where("revoked_at", "is", null)
+      .execute();
+    for (const row of rows) {
+      if (row.access_jti && row.access_expires_at) {
+        await issuer.revokeAccessToken(row.access_jti, row.access_expires_at);
+      }
+    }
+    return rows.length;
+  }
+
+  async function authorizationCode(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+    if (!client.grantTypes.includes("authorization_code")) {
+      throw new OAuthError("unauthorized_client", "This client may not use the authorization_code grant.");
+    }
+    const code = single(params, "code");
+    const verifier = single(params, "code_verifier");
+    const redirectUri = single(params, "redirect_uri");
+    if (code === undefined) throw new OAuthError("invalid_request", "The code parameter is missing.");
+    if (verifier === undefined) throw new OAuthError("invalid_request", "PKCE: code_verifier is missing.");
+    if (redirectUri === undefined)
+      throw new OAuthError("invalid_request", "The redirect_uri parameter is missing.");
+    if (!isWellFormedOpaqueToken(code, { prefix: AUTHORIZATION_CODE_PREFIX })) invalidGrant();
+    const codeHash = hashToken(code);
+    const row = await db
+      .selectFrom("authorization_codes")
+      .selectAll()
+      .where("code_hash", "=", codeHash)
+      .executeTakeFirst();
+    if (!row || row.client_id !== client.id) invalidGrant();
+    const now = clock.now();
+    if (row.consumed_at !== null) return replayedCode(row.code_hash);
+    if (row.expires_at <= now) invalidGrant("The authorization code has expired.");
+    if (row.redirect_uri !== redirectUri)
+      invalidGrant("redirect_uri does not match the authorization request.");
+    if (!CODE_VERIFIER.test(verifier)) invalidGrant("PKCE verification failed.");
+    const computed = Buffer.from(hash("sha256", verifier, "base64url"));
+    const expected = Buffer.from(row.code_challenge);
+    if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) {
+      invalidGrant("PKCE verification failed.");
+    }
+    await liveUser(row.user_id);
+
+    const scopes = parseScope(row.scope);
+    const resources = JSON.parse(row.resources) as string[];
+    const subject: Subject = {
+      userId: row.user_id,
+      authTime: row.auth_time,
+      acr: row.acr,
+      amr: row.amr.split(" "),
+    };
+    const { access, response } = await tokensFor(client, subject, scopes, resources, row.nonce);
+    const withRefresh = refreshAllowed(client, scopes);
+    const familyId = withRefresh ? newJti() : null;
+    const refresh = withRefresh ? generateOpaqueToken(REFRESH_FORMAT) : undefined;
+
+    const won = await db.transaction().execute(async (trx) => {
+      const consumed = await trx
+        .updateTable("authorization_codes")
+        .set({
+          consumed_at: now,
+          issued_family_id: familyId,
+          issued_jti: access.jti,
+          issued_jti_expires_at: access.expiresAt,
+        })
+        .where("code_hash", "=", codeHash)
+        .where("consumed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(consumed.numUpdatedRows) === 0) return false;
+      if (refresh !== undefined && familyId !== null) {
+        const familyEnd = now + policy.refreshTokenLifetime * 1000;
+        await trx
+          .insertInto("refresh_tokens")
+          .values({
+            id: newJti(),
+            token_hash: hashToken(refresh),
+            family_id: familyId,
+            client_id: client.id,
+            user_id: row.user_id,
+            session_id: row.session_id,
+            scope: row.scope,
+            resources: row.resources,
+            auth_time: row.auth_time,
+            acr: row.acr,
+            amr: row.amr,
+            created_at: now,
+            expires_at: Math.min(now + policy.refreshTokenIdle * 1000, familyEnd),
+            family_expires_at: familyEnd,
+            access_jti: access.jti,
+            access_expires_at: access.expiresAt,
+            rotated_at: null,
+            successor: null,
+            successor_until: null,
+            revoked_at: null,
+          })
+          .execute();
+      }
+      return true;
+    });
+    if (!won) return replayedCode(codeHash);
+    if (refresh !== undefined) response.refresh_token = refresh;
+    return response;
+  }
+
+  async function replayedCode(codeHash: string): Promise<never> {
+    const row = await db
+      .selectFrom("authorization_codes")
+      .selectAll()
+      .where("code_hash", "=", codeHash)
+      .executeTakeFirst();
+    if (row) {
+      if (row.issued_family_id) await revokeFamily(row.issued_family_id);
+      if (row.issued_jti && row.issued_jti_expires_at) {
+        await issuer.revokeAccessToken(row.issued_jti, row.issued_jti_expires_at);
+      }
+      await audit.record({
+        type: "oauth.code_replayed",
+        outcome: "failure",
+        userId: row.user_id,
+        actor: `client:${row.client_id}`,
+        details: { client_id: row.client_id },
+      });
+    }
+    invalidGrant("The authorization code was already used; what it issued has been revoked.");
+  }
+
+  async function refreshToken(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+    if (!client.grantTypes.includes("refresh_token")) {
+      throw new OAuthError("unauthorized_client", "This client may not use the refresh_token grant.");
+    }
+    const token = single(params, "refresh_token");
+    if (token === undefined)
+      throw new OAuthError("invalid_request", "The refresh_token parameter is missing.");
+    if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) invalidGrant();
+    const tokenHash = hashToken(token);
+    const row = await db
+      .selectFrom("refresh_tokens")
+      .selectAll()
+      .where("token_hash", "=", tokenHash)
+      .executeTakeFirst();
+    if (!row || row.client_id !== client.id || row.revoked_at !== null) invalidGrant();
+    if (row.rotated_at !== null) return retryOrReuse(row);
+    const now = clock.now();
+    if (row.expires_at <= now || row.family_expires_at <= now) invalidGrant();
+    await liveUser(row.user_id);
+
+    const granted = parseScope(row.scope);
+    const asked = parseScope(single(params, "scope"));
+    for (const scope of asked) {
+      if (!granted.includes(scope)) {
+        throw new OAuthError("invalid_scope", `The scope "${scope}" was not granted to this refresh token.`);
+      }
+    }
+    const scopes = asked.length > 0 ? asked : granted;
+    const resources = JSON.parse(row.resources) as string[];
+    const subject: Subject = {
+      userId: row.user_id,
+      authTime: row.auth_time,
+      acr: row.acr,
+      amr: row.amr.split(" "),
+    };
+    const { access, response } = await tokensFor(client, subject, scopes, resources, null);
+    const successor = generateOpaqueToken(REFRESH_FORMAT);
+    response.refresh_token = successor;
+    const grace = policy.refreshGraceWindow * 1000;
+    const sealed =
+      grace > 0 ? masterKey.seal(Buffer.from(JSON.stringify(response)), sealContext(row.id)) : null;
+
+    const won = await db.transaction().execute(async (trx) => {
+      const rotated = await trx
+        .updateTable("refresh_tokens")
+        .set({ rotated_at: now, successor: sealed, successor_until: sealed === null ? null : now + grace })
+        .where("id", "=", row.id)
+        .where("rotated_at", "is", null)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      if (Number(rotated.numUpdatedRows) === 0) return false;
+      await trx
+        .insertInto("refresh_tokens")
+        .values({
+          id: newJti(),
+          token_hash: hashToken(successor),
+          family_id: row.family_id,
+          client_id: row.client_id,
+          user_id: row.user_id,
+          session_id: row.session_id,
+          scope: row.scope,
+          resources: row.resources,
+          auth_time: row.auth_time,
+          acr: row.acr,
+          amr: row.amr,
+          created_at: now,
+          expires_at: Math.min(now + policy.refreshTokenIdle * 1000, row.family_expires_at),
+          family_expires_at: row.family_expires_at,
+          access_jti: access.jti,
+          access_expires_at: access.expiresAt,
+          rotated_at: null,
+          successor: null,
+          successor_until: null,
+          revoked_at: null,
+        })
+        .execute();
+      return true;
+    });
+    if (won) return response;
+    // Another request rotated this token first: answer as a retry or a reuse.
+    const again = await db
+      .selectFrom("refresh_tokens")
+      .selectAll()
+      .where("id", "=", row.id)
+      .executeTakeFirst();
+    if (!again || again.revoked_at !== null) invalidGrant();
+    return retryOrReuse(again);
+  }
+
+  async function retryOrReuse(row: Selectable<RefreshTokensTable>): Promise<TokenResponse> {
+    const now = clock.now();
+    if (row.successor !== null && row.successor_until !== null && row.successor_until > now) {
+      return JSON.parse(masterKey.open(row.successor, sealContext(row.id)).toString("utf8")) as TokenResponse;
+    }
+    await revokeFamily(row.family_id);
+    await audit.record({
+      type: "oauth.refresh_reused",
+      outcome: "failure",
+      userId: row.user_id,
+      actor: `client:${row.client_id}`,
+      details: { client_id: row.client_id, family_id: row.family_id },
+    });
+    invalidGrant("The refresh token was already used; the grant has been revoked.");
+  }
+
+  async function clientCredentials(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+    if (client.authMethod === "none" || !client.grantTypes.includes("client_credentials")) {
+      throw new OAuthError("unauthorized_client", "This client may not use the client_credentials grant.");
+    }
+    const raw = params.resource;
+    const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    const resources: string[] = [];
+    for (const value of values) {
+      if (typeof value !== "string" || !isResourceIndicator(value) || !client.resources.includes(value)) {
+        throw new OAuthError("invalid_target", "The resource is not one this client may ask tokens for.");
+      }
+      if (!resources.includes(value)) resources.push(value);
+    }
+    if (resources.length === 0 && client.resources.length > 0) resources.push(client.resources[0] as string);
+    const fail = (error: OAuthError["code"], description: string): never => {
+      throw new OAuthError(error, description);
+    };
+    let scopes = parseScope(single(params, "scope"));
+    for (const scope of scopes) {
+      if (isOidcScope(scope))
+        fail("invalid_scope", `The scope "${scope}" needs a user; client_credentials has none.`);
+    }
+    if (scopes.length === 0) {
+      // Default: every scope of the client that a requested resource accepts.
+      const accepted = new Set<string>();
+      for (const resource of resources) {
+        for (const s of (await clients.getResourceServer(resource))?.scopes ?? []) accepted.add(s);
+      }
+      scopes = client.scopes.filter((s) => !isOidcScope(s) && accepted.has(s));
+    }
+    await checkScopes(scopes, resources, client, clients, fail);
+    const access = issuer.mintAccessToken({
+      clientId: client.id,
+      subject: undefined,
+      scopes,
+      audience: resources.length > 0 ? resources : [client.id],
+      ttl: client.accessTokenTtl,
+    });
+    return {
+      access_token: access.token,
+      token_type: "Bearer",
+      expires_in: client.accessTokenTtl,
+      scope: formatScope(scopes),
+    };
+  }
+
+  return {
+    async grant(client, params) {
+      const grantType = single(params, "grant_type");
+      switch (grantType) {
+        case "authorization_code":
+          return authorizationCode(client, params);
+        case "refresh_token":
+          return refreshToken(client, params);
+        case "client_credentials":
+          return clientCredentials(client, params);
+        case undefined:
+          throw new OAuthError("invalid_request", "The grant_type parameter is missing.");
+        default:
+          throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
+      }
+    },
+
+    revokeFamily,
+
+    async findRefreshToken(token) {
+      if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) return undefined;
+      return db
+        .selectFrom("refresh_tokens")
+        .selectAll()
+        .where("token_hash", "=", hashToken(token))
+        .executeTakeFirst();
+    },
+
+    async clearSealedSuccessors() {
+      await db
+        .updateTable("refresh_tokens")
+        .set({ successor: null })
+        .where("successor_until", "<=", clock.now())
+        .where("successor", "is not", null)
+        .execute();
+    },
+
+    async purgeExpired() {
+      const now = clock.now();
+      await this.clearSealedSuccessors();
+      const result = await db
+        .deleteFrom("refresh_tokens")
+        .where("family_expires_at", "<=", now)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}

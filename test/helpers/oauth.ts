@@ -1,0 +1,87 @@
+/** Helpers for OAuth tests: openid-client over `app.inject()`, and a page client that walks the browser part. */
+import type { FastifyInstance } from "fastify";
+import * as oidc from "openid-client";
+import { expect } from "vitest";
+import type { PageClient } from "./browser-ish.js";
+
+/** A `fetch` for openid-client that answers from the in-process app (no socket). */
+export function injectFetch(app: FastifyInstance): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    let payload: string | undefined;
+    if (init.body instanceof URLSearchParams) payload = init.body.toString();
+    else if (typeof init.body === "string") payload = init.body;
+    const response = await app.inject({
+      method: (init.method ?? "GET") as "GET",
+      url: url.pathname + url.search,
+      headers,
+      ...(payload === undefined ? {} : { payload }),
+    });
+    const out = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [String(value)]) out.append(name, v);
+    }
+    const status = response.statusCode;
+    return new Response(status === 204 || status === 304 ? null : response.rawPayload, {
+      status,
+      headers: out,
+    });
+  }) as typeof fetch;
+}
+
+export async function discover(
+  app: FastifyInstance,
+  issuer: string,
+  clientId: string,
+  secret: string | undefined,
+): Promise<oidc.Configuration> {
+  return oidc.discovery(
+    new URL(issuer),
+    clientId,
+    secret === undefined ? {} : { client_secret: secret },
+    secret === undefined ? oidc.None() : oidc.ClientSecretBasic(secret),
+    { [oidc.customFetch]: injectFetch(app), execute: [] },
+  );
+}
+
+/**
+ * Follows an authorization URL like a browser would: redirects within Tessera, the sign-in form when asked,
+ * the consent form when shown (allow or deny). Answers the final redirect to the client.
+ */
+export async function runAuthorization(
+  page: PageClient,
+  authorizationUrl: URL,
+  options: { userName?: string; password?: string; consent?: "allow" | "deny" } = {},
+): Promise<URL> {
+  let response = await page.get(authorizationUrl.pathname + authorizationUrl.search);
+  for (let hops = 0; hops < 10; hops++) {
+    if (response.statusCode === 303 || response.statusCode === 302) {
+      const location = new URL(String(response.headers.location), authorizationUrl);
+      if (location.origin !== authorizationUrl.origin) return location;
+      response = await page.get(location.pathname + location.search);
+      continue;
+    }
+    expect(response.statusCode, response.body).toBe(200);
+    if (response.body.includes('action="/login"')) {
+      const returnTo = /name="return_to" value="([^"]+)"/.exec(response.body)?.[1]?.replaceAll("&amp;", "&");
+      response = await page.post("/login", {
+        username: options.userName ?? "pat",
+        password: options.password ?? "correct horse battery staple 42",
+        ...(returnTo === undefined ? {} : { return_to: returnTo }),
+      });
+      continue;
+    }
+    if (response.body.includes('action="/authorize/consent"')) {
+      const request = /name="request" value="([^"]+)"/.exec(response.body)?.[1] as string;
+      response = await page.post("/authorize/consent", { request, decision: options.consent ?? "allow" });
+      continue;
+    }
+    throw new Error(`unexpected page: ${response.body.slice(0, 300)}`);
+  }
+  throw new Error("too many redirects");
+}
