@@ -72,6 +72,11 @@ export interface AuthorizationRequest {
   loginHint?: string;
   acrValues?: string[];
   uiLocales?: string;
+  /**
+   * Set when the user was sent to sign in because of `prompt=login`: the session that was current then
+   * (null: none). Any other session counts as the fresh sign-in the client asked for.
+   */
+  loginRequestedOver?: string | null;
 }
 
 export interface StoredRequest {
@@ -99,6 +104,8 @@ export interface Authorization {
     client: Client,
     user: SignedInUser | undefined,
   ): Promise<"login" | "consent" | "ready">;
+  /** Records that the user was sent to sign in for `prompt=login` while `sessionId` was current. */
+  markLoginRequested(stored: StoredRequest, sessionId: string | null): Promise<void>;
   /** Remembers the user's consent to the request's scopes for this client. */
   grantConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void>;
   /** The scopes the user has consented to for each client ("connected apps"). */
@@ -285,12 +292,24 @@ export function createAuthorization(deps: {
     async next(stored, client, user) {
       const { request } = stored;
       if (!user) return "login";
-      if (request.prompt.includes("login") && user.authTime < stored.createdAt) return "login";
+      if (request.prompt.includes("login")) {
+        if (request.loginRequestedOver === undefined || request.loginRequestedOver === user.sessionId)
+          return "login";
+      }
       if (request.maxAge !== undefined && clock.now() - user.authTime > request.maxAge * 1000) return "login";
       if (client.firstParty && !request.prompt.includes("consent")) return "ready";
       if (request.prompt.includes("consent")) return "consent";
       const granted = await consentedScopes(user.userId, client.id);
       return request.scopes.every((s) => granted.includes(s)) ? "ready" : "consent";
+    },
+
+    async markLoginRequested(stored, sessionId) {
+      stored.request.loginRequestedOver = sessionId;
+      await db
+        .updateTable("oauth_requests")
+        .set({ params: JSON.stringify(stored.request) })
+        .where("id", "=", stored.id)
+        .execute();
     },
 
     async grantConsent(userId, clientId, scopes) {

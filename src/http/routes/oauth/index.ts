@@ -175,6 +175,9 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         return redirectError(stored, "login_required", "The user must sign in.", reply);
       }
       const query = new URLSearchParams({ return_to: `/authorize/continue?request=${stored.id}` });
+      if (r.prompt.includes("login") && r.loginRequestedOver === undefined) {
+        await oauth.authorization.markLoginRequested(stored, auth?.session.id ?? null);
+      }
       if (auth) query.set("prompt", "login");
       return reply.redirect(`/login?${query.toString()}`, 303);
     }
