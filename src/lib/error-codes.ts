@@ -29,6 +29,30 @@ export const ERROR_CODES = {
   too_many_attempts:
     "Too many failed sign-ins for this account or client; wait `Retry-After` seconds. HTTP 429.",
   invalid_reset_token: "The password-reset link is unknown, used or expired. HTTP 400.",
+  invalid_client:
+    "OAuth: client authentication failed (unknown client, wrong secret, wrong method) or is missing (RFC 6749 §5.2). HTTP 401, with `WWW-Authenticate: Basic` when the Basic scheme was tried.",
+  invalid_grant:
+    "OAuth: the authorization code or refresh token is invalid, expired, revoked, already used, or was issued to another client; or PKCE verification or the redirect URI check failed. HTTP 400.",
+  unauthorized_client:
+    "OAuth: this client may not use this grant type or flow. HTTP 400 (or on the redirect URI).",
+  unsupported_grant_type:
+    "OAuth: the grant type is not supported (Tessera has no implicit or password grant). HTTP 400.",
+  unsupported_response_type: "OAuth: only `response_type=code` is supported; sent on the redirect URI.",
+  invalid_scope:
+    "OAuth: a scope is malformed, outside the client's allow-list, or not accepted by the requested resource. HTTP 400 (or on the redirect URI).",
+  invalid_target:
+    "OAuth: a `resource` (RFC 8707) is not an absolute URI or not one this client may ask tokens for. HTTP 400 (or on the redirect URI).",
+  access_denied: "OAuth: the user denied the request on the consent page; sent on the redirect URI.",
+  login_required: "OpenID Connect: `prompt=none` but the user must sign in; sent on the redirect URI.",
+  consent_required: "OpenID Connect: `prompt=none` but the user must consent; sent on the redirect URI.",
+  request_not_supported:
+    "OpenID Connect: request objects (`request`) are not supported; sent on the redirect URI.",
+  request_uri_not_supported:
+    "OpenID Connect: `request_uri` is not supported (outside pushed authorization requests); sent on the redirect URI.",
+  invalid_client_metadata:
+    "OAuth: a client's registration data is invalid (RFC 7591 §3.2.2): redirect URIs, grant types, lifetimes. HTTP 400.",
+  insufficient_scope:
+    "The access token lacks a scope the endpoint needs (RFC 6750 §3.1), e.g. `openid` at userinfo. HTTP 403 with `WWW-Authenticate`.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",
 } as const;

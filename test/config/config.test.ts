@@ -66,6 +66,15 @@ describe("configuration", () => {
     [{ REDIS_URL: "http://127.0.0.1:6379" }, /Invalid redisUrl .*redis:\/\//],
     [{ TESSERA_TLS_CERT: "/tmp/cert.pem" }, /TESSERA_TLS_CERT and TESSERA_TLS_KEY must be set together/],
     [{ TESSERA_JWT_MAX_LIFETIME: "999999" }, /Invalid jwtMaxLifetime .* between 60 and 86400/],
+    [
+      { TESSERA_ACCESS_TOKEN_TTL: "3600" },
+      /Invalid accessTokenTtl \(TESSERA_ACCESS_TOKEN_TTL\/--access-token-ttl\) = "3600": must be at most 1800: an access token cannot be recalled .* 30 minutes/,
+    ],
+    [
+      { TESSERA_REFRESH_TOKEN_LIFETIME: "1209601" },
+      /must be at most 1209600: a refresh-token family must end within 14 days/,
+    ],
+    [{ TESSERA_AUTHORIZATION_CODE_TTL: "61" }, /Invalid authorizationCodeTtl .* between 5 and 60/],
   ])("refuses %o naming the key, the value and what is allowed", (env, message) => {
     expect(() => loadConfig({ env })).toThrow(message);
     expect(() => loadConfig({ env })).toThrow(ConfigError);

@@ -25,6 +25,8 @@ describe("error codes", () => {
       const text = readFileSync(file, "utf8");
       for (const m of text.matchAll(/(?:\bcode|\berror): "([a-z_]+)"/g)) used.add(m[1]!);
       for (const m of text.matchAll(/new KeyError\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/new OAuthError\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/fail\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
     }
     expect(used.size).toBeGreaterThan(5);
     for (const code of used)
