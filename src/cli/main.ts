@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
+import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
 import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 
@@ -30,7 +31,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-${USERS_HELP}
+${USERS_HELP}${CLIENTS_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -212,6 +213,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
           const config = loadConfig({ env, argv: args });
           return await withContext(config, (ctx) =>
             runUsersCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "clients" || words[0] === "resources") {
+          const flags = takeFlags(args, { ...CLIENT_FLAGS });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runClientsCommand(ctx, words, flags, (text) => process.stdout.write(text)),
           );
         }
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {

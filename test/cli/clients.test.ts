@@ -1,0 +1,116 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStorage } from "../../src/storage/index.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
+
+const BIN = "dist/src/cli/main.js";
+
+function tessera(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", NODE_ENV: "test", TESSERA_MASTER_KEY: "07".repeat(32), ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end();
+  });
+}
+
+describe("tessera clients and resources", () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await createTestDatabase("sqlite");
+    env = { DATABASE_URL: db.url };
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it("registers a resource server and a confidential client whose secret is shown once and stored hashed", async () => {
+    const api = await tessera(
+      ["resources", "create", "https://api.example.test", "--name", "API", "--scope", "read write"],
+      env,
+    );
+    expect(api.stderr).toBe("");
+    expect(api.stdout).toBe("Registered resource server https://api.example.test\n");
+    const created = await tessera(
+      [
+        "clients",
+        "create",
+        "Web App",
+        "--redirect-uris",
+        "https://app.example.test/cb,http://127.0.0.1/cb",
+        "--scope",
+        "openid profile read",
+        "--resources",
+        "https://api.example.test",
+      ],
+      env,
+    );
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    const id = /client_id: +(\S+)/.exec(created.stdout)?.[1] as string;
+    const secret = /client_secret: (\S+)/.exec(created.stdout)?.[1] as string;
+    expect(secret).toMatch(/^tsr_cs_[0-9A-Za-z]{49}$/);
+    const storage = await openStorage(db.url);
+    try {
+      const row = await storage.db
+        .selectFrom("oauth_clients")
+        .selectAll()
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      expect(row.secret_hash).toBe(createHash("sha256").update(secret).digest("base64url"));
+      expect(JSON.stringify(row)).not.toContain(secret);
+    } finally {
+      await storage.close();
+    }
+    const listed = await tessera(["clients", "list", "--json"], env);
+    expect(listed.stdout).not.toContain(secret);
+    const clients = JSON.parse(listed.stdout) as {
+      id: string;
+      redirectUris: string[];
+      resources: string[];
+    }[];
+    expect(clients.find((c) => c.id === id)).toMatchObject({
+      redirectUris: ["https://app.example.test/cb", "http://127.0.0.1/cb"],
+      resources: ["https://api.example.test"],
+    });
+    const resources = await tessera(["resources", "list", "--json"], env);
+    expect(JSON.parse(resources.stdout)).toEqual([
+      { audience: "https://api.example.test", name: "API", scopes: ["read", "write"] },
+    ]);
+    expect((await tessera(["clients", "delete", id], env)).stdout).toBe(`Deleted client ${id}\n`);
+    const gone = await tessera(["clients", "delete", id], env);
+    expect(gone.code).toBe(1);
+  });
+
+  it("registers a public client without a secret", async () => {
+    const r = await tessera(
+      ["clients", "create", "CLI", "--public", "--redirect-uris", "http://127.0.0.1/cb"],
+      env,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("client_secret");
+  });
+
+  it.each([
+    [["--redirect-uris", "http://app.example.test/cb"], /http is allowed only on a loopback IP literal/],
+    [["--redirect-uris", "https://app.example.test/cb#frag"], /must not contain a fragment/],
+    [[], /needs at least one redirect URI/],
+    [["--redirect-uris", "https://a.test/cb", "--access-token-ttl", "3600"], /60 to 1800 seconds/],
+    [["--public", "--grant-types", "client_credentials"], /needs a confidential client/],
+  ])("refuses invalid registrations (%j)", async (flags, message) => {
+    const r = await tessera(["clients", "create", "Bad", ...flags], env);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+});
