@@ -50,6 +50,8 @@ export interface Client {
   accessTokenFormat: "jwt";
   idTokenAlg: JwsAlgorithm;
   requirePar: boolean;
+  /** OpenID Connect Back-Channel Logout: where logout tokens are posted; null when not registered. */
+  backchannelLogoutUri: string | null;
   createdAt: number;
 }
 
@@ -65,6 +67,7 @@ export interface ClientInput {
   accessTokenTtl?: number;
   idTokenAlg?: JwsAlgorithm;
   requirePar?: boolean;
+  backchannelLogoutUri?: string | null;
   /** A chosen client id (`[A-Za-z0-9._~-]`, 3–128 characters); random when absent. */
   id?: string;
 }
@@ -121,6 +124,7 @@ function toClient(row: Selectable<OAuthClientsTable>): Client {
     accessTokenFormat: "jwt",
     idTokenAlg: row.id_token_alg as JwsAlgorithm,
     requirePar: row.require_par === 1,
+    backchannelLogoutUri: row.backchannel_logout_uri,
     createdAt: row.created_at,
   };
 }
@@ -183,6 +187,13 @@ export function createClients(deps: {
         `The access token lifetime must be 60 to ${MAX_ACCESS_TOKEN_TTL} seconds (30 minutes at most).`,
       );
     }
+    const backchannel = input.backchannelLogoutUri ?? null;
+    if (backchannel !== null) {
+      const problem = redirectUriProblem(backchannel);
+      if (problem || !/^https?:/.test(backchannel)) {
+        invalid(`The back-channel logout URI ${problem ?? "must use https (or http on a loopback IP)"}.`);
+      }
+    }
     const alg = input.idTokenAlg ?? "EdDSA";
     if (!(JWS_ALGORITHMS as readonly string[]).includes(alg))
       invalid(`Unsupported ID token algorithm "${alg}".`);
@@ -199,6 +210,7 @@ export function createClients(deps: {
       access_token_format: "jwt",
       id_token_alg: alg,
       require_par: input.requirePar ? 1 : 0,
+      backchannel_logout_uri: backchannel,
     };
   }
 

@@ -4,6 +4,7 @@
  * The HTTP layer (src/http/routes/oauth) only translates requests and answers.
  */
 import type { Kysely } from "kysely";
+import type { Logger } from "pino";
 import type { Accounts } from "../accounts/index.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { MasterKey } from "../crypto/master-key.js";
@@ -13,6 +14,7 @@ import { type Authorization, createAuthorization } from "./authorize.js";
 import { type Clients, createClients } from "./clients.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
+import { createLogout, type Logout } from "./logout.js";
 import { createTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
 
 export interface OAuth {
@@ -21,6 +23,7 @@ export interface OAuth {
   issuer: Issuer;
   tokens: TokenEndpoint;
   introspection: Introspection;
+  logout: Logout;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
   purgeExpired(): Promise<number>;
 }
@@ -37,6 +40,9 @@ export interface OAuthOptions {
   refreshTokenIdle: number;
   refreshGraceWindow: number;
   authorizationCodeTtl: number;
+  log: Logger;
+  /** For back-channel logout deliveries (tests); default: global fetch. */
+  fetch?: typeof fetch;
 }
 
 export function createOAuth(options: OAuthOptions): OAuth {
@@ -77,8 +83,19 @@ export function createOAuth(options: OAuthOptions): OAuth {
     users: accounts.users,
     audit: accounts.audit,
   });
+  const logout = createLogout({
+    db,
+    clock,
+    keys: options.keys,
+    clients,
+    tokens,
+    issuer: options.issuer,
+    log: options.log,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   return {
     clients,
+    logout,
     authorization,
     issuer,
     tokens,

@@ -37,6 +37,8 @@ export interface Subject {
   authTime: number;
   acr: string;
   amr: string[];
+  /** The sign-in session (the ID token's `sid`, for back-channel logout). */
+  sessionId?: string | null;
 }
 
 export interface AccessTokenInput {
@@ -171,6 +173,7 @@ export function createIssuer(deps: {
         ...((await userClaims(input.subject.userId, input.scopes)) ?? {}),
       };
       if (input.nonce !== null) claims.nonce = input.nonce;
+      if (input.subject.sessionId) claims.sid = input.subject.sessionId;
       claims.sub = input.subject.userId;
       return keys.sign(claims, { typ: "JWT", alg: input.alg });
     },

@@ -195,6 +195,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       authTime: row.auth_time,
       acr: row.acr,
       amr: row.amr.split(" "),
+      sessionId: row.session_id,
     };
     const { access, response } = await tokensFor(client, subject, scopes, resources, row.nonce);
     const withRefresh = refreshAllowed(client, scopes);
@@ -305,6 +306,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       authTime: row.auth_time,
       acr: row.acr,
       amr: row.amr.split(" "),
+      sessionId: row.session_id,
     };
     const { access, response } = await tokensFor(client, subject, scopes, resources, null);
     const successor = generateOpaqueToken(REFRESH_FORMAT);

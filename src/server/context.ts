@@ -137,6 +137,7 @@ export async function createContext(config: Config, options: CreateContextOption
       refreshTokenIdle: config.refreshTokenIdle,
       refreshGraceWindow: config.refreshGraceWindow,
       authorizationCodeTtl: config.authorizationCodeTtl,
+      log,
     });
     return {
       config,

@@ -143,6 +143,7 @@ export interface OAuthClientsTable {
   access_token_format: string;
   id_token_alg: string;
   require_par: IntBool;
+  backchannel_logout_uri: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -184,6 +184,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
         return refused(reply, auth);
       const ended = await accounts.sessions.revoke(auth.user.id, request.params.id);
       if (ended) {
+        await ctx.oauth.logout.sessionsEnded(auth.user.id, [request.params.id]);
         await web.auditUserAction(request, auth, "session.revoked", {
           sessionId: request.params.id,
           current: request.params.id === auth.session.id,
@@ -198,7 +199,12 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       if (!auth) return reply;
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
         return refused(reply, auth);
+      const others = (await accounts.sessions.list(auth.user.id)).filter((s) => s.id !== auth.session.id);
       const count = await accounts.sessions.revokeOthers(auth.user.id, auth.session.id);
+      await ctx.oauth.logout.sessionsEnded(
+        auth.user.id,
+        others.map((s) => s.id),
+      );
       await web.auditUserAction(request, auth, "session.revoked_others", { count });
       return reply.redirect("/account/sessions?done=others-revoked", 303);
     });

@@ -115,6 +115,7 @@ export function loginRoutes(ctx: AppContext, web: Web) {
       }
       await accounts.sessions.revoke(auth.user.id, auth.session.id);
       await web.auditUserAction(request, auth, "signout");
+      await ctx.oauth.logout.sessionsEnded(auth.user.id, [auth.session.id]);
       clearSessionCookie(reply, web.names);
       return web.sendPage(
         reply,

@@ -21,6 +21,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("access_token_format", "varchar(16)", (c) => c.notNull())
     .addColumn("id_token_alg", "varchar(16)", (c) => c.notNull())
     .addColumn("require_par", "integer", (c) => c.notNull())
+    // OpenID Connect Back-Channel Logout 1.0: where logout tokens are posted.
+    .addColumn("backchannel_logout_uri", "text")
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .execute();

@@ -20,6 +20,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     jwks_uri: `${base}/.well-known/jwks.json`,
     introspection_endpoint: `${base}/introspect`,
     revocation_endpoint: `${base}/revoke`,
+    end_session_endpoint: `${base}/end-session`,
     scopes_supported: [...OIDC_SCOPES],
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
@@ -43,6 +44,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
       "acr",
       "amr",
       "azp",
+      "sid",
       "name",
       "given_name",
       "family_name",
@@ -57,6 +59,9 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
     ui_locales_supported: ["en"],
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
+    frontchannel_logout_supported: false,
   };
 }
 

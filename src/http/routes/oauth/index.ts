@@ -23,7 +23,9 @@ import type { Client, ClientCredentials } from "../../../oauth/clients.js";
 import { OAuthError } from "../../../oauth/errors.js";
 import type { AppContext } from "../../../server/context.js";
 import { consentPage } from "../../../ui/pages/consent.js";
+import { logoutConfirmPage } from "../../../ui/pages/logout.js";
 import { messagePage } from "../../../ui/pages/message.js";
+import { clearSessionCookie } from "../../web/cookies.js";
 import { formActionSource, formField, type Web, type WebAuth } from "../../web/web-context.js";
 import { discoveryRoutes } from "./discovery.js";
 
@@ -309,6 +311,97 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       const hint = typeof body.token_type_hint === "string" ? body.token_type_hint : undefined;
       await oauth.introspection.revoke(client, token, hint);
       return reply.code(200).send();
+    });
+
+    /** Ends the browser's Tessera session and tells the clients (back-channel logout). */
+    async function endSession(request: FastifyRequest, reply: FastifyReply, auth: WebAuth) {
+      await ctx.accounts.sessions.revoke(auth.user.id, auth.session.id);
+      await web.auditUserAction(request, auth, "signout");
+      clearSessionCookie(reply, web.names);
+      await oauth.logout.sessionsEnded(auth.user.id, [auth.session.id]);
+    }
+
+    function signedOut(reply: FastifyReply, target: { uri: string } | undefined, state: string | undefined) {
+      if (target) {
+        const url = new URL(target.uri);
+        if (state !== undefined) url.searchParams.set("state", state);
+        return reply.redirect(url.toString(), 303);
+      }
+      return web.sendPage(
+        reply,
+        messagePage({
+          title: "You are signed out",
+          message: "You have been signed out of Tessera.",
+          link: { href: "/login", text: "Sign in again" },
+        }),
+      );
+    }
+
+    // OpenID Connect RP-Initiated Logout 1.0.
+    const endSessionEndpoint = async (request: FastifyRequest, reply: FastifyReply) => {
+      const params = ((request.method === "POST" ? request.body : request.query) ?? {}) as Record<
+        string,
+        unknown
+      >;
+      const text = (name: string) => {
+        const value = params[name];
+        if (value === undefined || value === "") return undefined;
+        return typeof value === "string" && value.length <= 4096 ? value : null;
+      };
+      const [hintText, clientIdParam, uri, state] = [
+        text("id_token_hint"),
+        text("client_id"),
+        text("post_logout_redirect_uri"),
+        text("state"),
+      ];
+      if (hintText === null || clientIdParam === null || uri === null || state === null) {
+        return errorPage(reply, "The sign-out request repeats a parameter or is too long.");
+      }
+      const hint = hintText === undefined ? undefined : oauth.logout.readIdTokenHint(hintText);
+      if (hintText !== undefined && !hint)
+        return errorPage(reply, "The id_token_hint of this sign-out request is not valid.");
+      if (hint && clientIdParam !== undefined && hint.clientId !== clientIdParam) {
+        return errorPage(reply, "client_id does not match the id_token_hint.");
+      }
+      const clientId = hint?.clientId ?? clientIdParam;
+      const target = await oauth.logout.postLogoutTarget(clientId, uri);
+      if (target && "problem" in target) return errorPage(reply, target.problem);
+      const auth = await web.loadAuth(request, reply);
+      if (!auth) return signedOut(reply, target, state);
+      if (hint && hint.sub === auth.user.id) {
+        await endSession(request, reply, auth);
+        return signedOut(reply, target, state);
+      }
+      const client = clientId === undefined ? undefined : await oauth.clients.get(clientId);
+      return web.sendPage(
+        reply,
+        logoutConfirmPage({
+          user: auth.user,
+          csrfToken: auth.csrfToken,
+          ...(client ? { clientName: client.name, clientId: client.id } : {}),
+          ...(target ? { postLogoutRedirectUri: target.uri } : {}),
+          ...(state === undefined ? {} : { state }),
+        }),
+        200,
+        target ? [formActionSource(target.uri)].filter((v): v is string => v !== undefined) : [],
+      );
+    };
+    app.get("/end-session", endSessionEndpoint);
+    app.post("/end-session", endSessionEndpoint);
+
+    app.post("/end-session/confirm", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      const clientId = formField(request.body, "client_id");
+      const uri = formField(request.body, "post_logout_redirect_uri");
+      const state = formField(request.body, "state");
+      const target = await oauth.logout.postLogoutTarget(clientId, uri);
+      if (target && "problem" in target) return errorPage(reply, target.problem);
+      if (!auth) return signedOut(reply, target, state);
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
+        return errorPage(reply, "This form expired or came from another site.", 403);
+      }
+      await endSession(request, reply, auth);
+      return signedOut(reply, target, state);
     });
 
     const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
