@@ -65,6 +65,8 @@ export interface TokenEndpoint {
   grant(client: Client, params: Record<string, unknown>): Promise<TokenResponse>;
   /** Revokes a refresh-token family and the access tokens issued with it; returns how many tokens died. */
   revokeFamily(familyId: string): Promise<number>;
+  /** Revokes every refresh-token family (and its access tokens) of a user at a client ("disconnect app"). */
+  revokeUserClient(userId: string, clientId: string): Promise<number>;
   /** The live refresh token with this value, for introspection and revocation. */
   findRefreshToken(token: string): Promise<Selectable<RefreshTokensTable> | undefined>;
   purgeExpired(): Promise<number>;
@@ -442,6 +444,20 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     },
 
     revokeFamily,
+
+    async revokeUserClient(userId, clientId) {
+      const families = await db
+        .selectFrom("refresh_tokens")
+        .select("family_id")
+        .distinct()
+        .where("user_id", "=", userId)
+        .where("client_id", "=", clientId)
+        .where("revoked_at", "is", null)
+        .execute();
+      let count = 0;
+      for (const { family_id } of families) count += await revokeFamily(family_id);
+      return count;
+    },
 
     async findRefreshToken(token) {
       if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) return undefined;

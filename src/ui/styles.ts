@@ -661,6 +661,41 @@ form {
     display: none;
   }
 }
+
+.button-row {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.75rem;
+  margin-top: 1.25rem;
+}
+
+.consent-list,
+.app-item ul {
+  margin: 0.75rem 0 1rem;
+  padding-left: 1.25rem;
+}
+
+.consent-list li,
+.app-item li {
+  margin: 0.35rem 0;
+}
+
+.app-list {
+  list-style: none;
+  margin: 0;
+  padding: 0;
+}
+
+.app-item + .app-item {
+  border-top: 1px solid var(--control-border);
+  margin-top: 1.25rem;
+  padding-top: 1.25rem;
+}
+
+.app-name {
+  font-size: 1.1rem;
+  margin: 0 0 0.25rem;
+}
 `;
 
 let cachedHref: string | undefined;

@@ -275,9 +275,10 @@ describe("layout", () => {
     expect(links.map((a) => [a.attrs.get("href"), textOf(doc, tags, a)])).toEqual([
       ["/account", "Account"],
       ["/account/sessions", "Sessions"],
+      ["/account/apps", "Connected apps"],
       ["/account/password", "Password"],
     ]);
-    expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([undefined, "page", undefined]);
+    expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([undefined, "page", undefined, undefined]);
     const forms = elements(tags, "form");
     expect(forms.map((f) => f.attrs.get("action"))).toEqual(["/logout"]);
     expect(textOf(doc, tags, elements(inside(tags, forms[0]!), "button")[0]!)).toBe("Sign out");

@@ -13,6 +13,7 @@ import { TesseraError } from "../../lib/errors.js";
 import type { AppContext } from "../../server/context.js";
 import { describeDevice } from "../../sessions/index.js";
 import { accountPage } from "../../ui/pages/account.js";
+import { appsPage } from "../../ui/pages/apps.js";
 import { changePasswordPage } from "../../ui/pages/change-password.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { sessionsPage } from "../../ui/pages/sessions.js";
@@ -25,6 +26,7 @@ const FLASHES: Record<string, Flash> = {
   "password-changed": { kind: "success", message: "Your password was changed." },
   "session-revoked": { kind: "success", message: "That device is signed out." },
   "others-revoked": { kind: "success", message: "All your other devices are signed out." },
+  "app-revoked": { kind: "success", message: "The application is disconnected." },
 };
 
 function flashOf(request: FastifyRequest): Flash | undefined {
@@ -192,6 +194,40 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       }
       if (request.params.id === auth.session.id) return reply.redirect("/login", 303);
       return reply.redirect("/account/sessions?done=session-revoked", 303);
+    });
+
+    app.get("/account/apps", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const apps = [];
+      for (const consent of await ctx.oauth.authorization.listConsents(auth.user.id)) {
+        const client = await ctx.oauth.clients.get(consent.clientId);
+        if (client)
+          apps.push({
+            clientId: client.id,
+            name: client.name,
+            scopes: consent.scopes,
+            since: consent.updatedAt,
+          });
+      }
+      return web.sendPage(
+        reply,
+        appsPage({ csrfToken: auth.csrfToken, user: auth.user, apps, flash: flashOf(request) }),
+      );
+    });
+
+    app.post<{ Params: { clientId: string } }>("/account/apps/:clientId/revoke", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
+        return refused(reply, auth);
+      const { clientId } = request.params;
+      await ctx.oauth.authorization.revokeConsent(auth.user.id, clientId);
+      await ctx.oauth.tokens.revokeUserClient(auth.user.id, clientId);
+      await web.auditUserAction(request, auth, "oauth.consent_revoked", {
+        client_id: clientId.slice(0, 128),
+      });
+      return reply.redirect("/account/apps?done=app-revoked", 303);
     });
 
     app.post("/account/sessions/revoke-others", async (request, reply) => {
