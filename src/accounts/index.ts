@@ -110,6 +110,11 @@ export function createAccounts(options: AccountsOptions): Accounts {
     policy: options.sessionPolicy,
     ...(options.sessionCache ? { cache: options.sessionCache } : {}),
     ...(options.revocationBus ? { bus: options.revocationBus } : {}),
+    onWriteError: (error) =>
+      options.log.error(
+        { err: { message: (error as Error).message } },
+        "writing session last-seen times failed",
+      ),
   });
   const users = createUsers({
     db,
@@ -147,6 +152,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     throttle: options.throttle,
     ready: sessions.ready,
     async close() {
+      await sessions.close();
       await pool.close();
       await options.revocationBus?.close();
     },

@@ -16,6 +16,7 @@ import {
 } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import { adminTokens, type Database } from "../storage/index.js";
+import type { WriteBehind } from "../storage/write-behind.js";
 
 export const ADMIN_TOKEN_FORMAT = { prefix: "tsr_adm_", checksum: true } as const;
 
@@ -30,6 +31,8 @@ export interface AdminTokenDeps {
   clock: Clock;
   /** The configured bootstrap token, if any. */
   bootstrapToken?: string | undefined;
+  /** Writes last-use times behind the check (absent: written before answering). */
+  lastUsed?: WriteBehind;
 }
 
 /** Mints an admin token. The returned `token` is the only copy of the secret. */
@@ -65,8 +68,10 @@ export async function authenticateAdminToken(
   if (row === undefined) return undefined;
   const now = deps.clock.now();
   // The row just read tells whether last use is stale: skip the write (and its round trip) when it is not.
-  if (row.last_used_at === null || row.last_used_at < now - 60_000)
-    await adminTokens.touchAdminToken(deps.db, row.id, now);
+  if (row.last_used_at === null || row.last_used_at < now - 60_000) {
+    if (deps.lastUsed) deps.lastUsed.set(row.id, now);
+    else await adminTokens.touchAdminToken(deps.db, row.id, now);
+  }
   return { tokenId: row.id, name: row.name };
 }
 

@@ -27,7 +27,12 @@ export function requireAdmin(ctx: AppContext) {
         .send({ error: "unauthorized", error_description: "Admin credentials are required." });
     }
     const principal = await authenticateAdminToken(
-      { db: ctx.storage.db, clock: ctx.clock, bootstrapToken: ctx.config.adminToken },
+      {
+        db: ctx.storage.db,
+        clock: ctx.clock,
+        bootstrapToken: ctx.config.adminToken,
+        lastUsed: ctx.adminTokenLastUsed,
+      },
       match[1]!,
     );
     if (principal === undefined) {

@@ -18,6 +18,8 @@ import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
 import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
+import { touchAdminToken } from "../storage/repositories/admin-tokens.js";
+import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 import { loadMasterKey } from "./master-key-source.js";
 
 export interface AppContext {
@@ -31,6 +33,8 @@ export interface AppContext {
   readonly redis: Redis | undefined;
   readonly accounts: Accounts;
   readonly oauth: OAuth;
+  /** Admin tokens' last-use times, written behind the check. */
+  readonly adminTokenLastUsed: WriteBehind;
   readonly mailer: Mailer;
   close(): Promise<void>;
 }
@@ -139,8 +143,17 @@ export async function createContext(config: Config, options: CreateContextOption
       authorizationCodeTtl: config.authorizationCodeTtl,
       log,
     });
+    const adminTokenLastUsed = createWriteBehind({
+      intervalMs: 1000,
+      onError: (error) =>
+        log.error({ err: { message: (error as Error).message } }, "writing admin token last use failed"),
+      async write(entries) {
+        for (const [id, at] of entries) await touchAdminToken(storage.db, id, at);
+      },
+    });
     return {
       config,
+      adminTokenLastUsed,
       storage,
       masterKey,
       keys,
@@ -152,6 +165,7 @@ export async function createContext(config: Config, options: CreateContextOption
       oauth,
       mailer,
       async close() {
+        await adminTokenLastUsed.close();
         await accounts.close();
         redis?.disconnect();
         await storage.close();

@@ -17,6 +17,7 @@ import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Database, SessionsTable } from "../storage/database.js";
+import { createWriteBehind } from "../storage/write-behind.js";
 import type { RevocationBus } from "./revocation-bus.js";
 import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from "./session-cache.js";
 
@@ -76,6 +77,10 @@ export interface Sessions {
   revokeAll(userId: string): Promise<number>;
   /** Deletes expired rows; returns how many. */
   purgeExpired(): Promise<number>;
+  /** Writes pending last-seen times now (they are otherwise written within a second). */
+  flush(): Promise<void>;
+  /** Flushes and stops the background writer. */
+  close(): Promise<void>;
 }
 
 function toSession(row: SessionsTable): Session {
@@ -102,6 +107,8 @@ export interface SessionsDeps {
   cache?: SessionCacheOptions;
   /** Tells other instances about revocations so they drop their cached entries. */
   bus?: RevocationBus;
+  /** Reports a failed background write (last-seen times). */
+  onWriteError?: (error: unknown) => void;
 }
 
 export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
@@ -120,6 +127,24 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     else cache?.deleteUser(event.user);
     if (cache) deps.bus?.publish(event);
   }
+
+  // last_seen_at is written behind the check, batched (see storage/write-behind.ts).
+  const touches = createWriteBehind({
+    intervalMs: 1000,
+    onError: (error) => deps.onWriteError?.(error),
+    async write(entries) {
+      await db.transaction().execute(async (trx) => {
+        for (const [id, at] of entries) {
+          await trx
+            .updateTable("sessions")
+            .set({ last_seen_at: at })
+            .where("id", "=", id)
+            .where("last_seen_at", "<", at)
+            .execute();
+        }
+      });
+    },
+  });
 
   async function load(
     tokenHash: string,
@@ -168,13 +193,15 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       const tokenHash = hashToken(token);
       const { row, cached } = await load(tokenHash, now);
       if (row?.active !== 1) return undefined;
+      const pendingTouch = touches.get(row.id);
+      if (pendingTouch !== undefined && pendingTouch > row.last_seen_at) row.last_seen_at = pendingTouch;
       if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
+        // Refused now; the row itself goes with the next purge (no write on the check path).
         cache?.deleteToken(tokenHash);
-        await db.deleteFrom("sessions").where("id", "=", row.id).execute();
         return undefined;
       }
       if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
-        await db.updateTable("sessions").set({ last_seen_at: now }).where("id", "=", row.id).execute();
+        touches.set(row.id, now);
         row.last_seen_at = now;
       }
       if (!cached) cache?.set(tokenHash, row, now);
@@ -233,6 +260,9 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       revoked({ user: userId });
       return Number(result.numDeletedRows);
     },
+
+    flush: () => touches.flush(),
+    close: () => touches.close(),
 
     async purgeExpired() {
       const now = clock.now();

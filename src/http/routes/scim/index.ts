@@ -156,7 +156,12 @@ export function scimRoutes(ctx: AppContext) {
       const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
       const principal = match
         ? await authenticateAdminToken(
-            { db: ctx.storage.db, clock: ctx.clock, bootstrapToken: ctx.config.adminToken },
+            {
+              db: ctx.storage.db,
+              clock: ctx.clock,
+              bootstrapToken: ctx.config.adminToken,
+              lastUsed: ctx.adminTokenLastUsed,
+            },
             match[1]!,
           )
         : undefined;
