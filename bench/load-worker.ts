@@ -27,7 +27,7 @@ import type { LoadCommand, LoadResult, WorkerMessage } from "./load.js";
 const HEADER_END = Buffer.from("\r\n\r\n");
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 
-type OnResponse = (status: number) => void;
+type OnResponse = (status: number, body: Buffer) => void;
 
 /** One keep-alive connection with at most one request in flight. */
 class Connection {
@@ -91,6 +91,7 @@ class Connection {
       const total = headerEnd + HEADER_END.length + Number(length[1]);
       if (buffer.length < total) break;
       const status = Number(head.slice(9, 12));
+      const body = buffer.subarray(headerEnd + HEADER_END.length, total);
       const done = this.waiting;
       this.waiting = undefined;
       if (done === undefined) {
@@ -98,7 +99,7 @@ class Connection {
         return;
       }
       buffer = buffer.subarray(total);
-      done(status);
+      done(status, body);
     }
     this.buffered = buffer.length === 0 ? undefined : buffer;
   }
@@ -254,8 +255,72 @@ async function runProbe(command: Extract<LoadCommand, { type: "probe" }>): Promi
   });
 }
 
+const REFRESH_TOKEN = /"refresh_token":"([^"]+)"/;
+
+/**
+ * `chain`: closed loop like `load`, but each connection carries its own refresh token: the request body is
+ * the template with `{{token}}` replaced, and each 200 answer's `refresh_token` is the next request's.
+ */
+async function runChain(command: Extract<LoadCommand, { type: "chain" }>): Promise<LoadResult> {
+  const build = (token: string): Buffer => {
+    const body = command.body.replace("{{token}}", encodeURIComponent(token));
+    return Buffer.from(`${command.head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, "latin1");
+  };
+  return withPool(command.port, command.tokens.length, async (pool, failed) => {
+    const statuses: Record<string, number> = {};
+    const latencies: number[] = [];
+    let counting = false;
+    let stopping = false;
+    let inFlight = 0;
+    let broken: Error | undefined;
+    let drained: () => void = () => {};
+    const allDrained = new Promise<void>((resolve) => {
+      drained = resolve;
+    });
+    const fire = (connection: Connection, token: string): void => {
+      const sent = performance.now();
+      inFlight++;
+      connection.send(build(token), (status, body) => {
+        const now = performance.now();
+        inFlight--;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        const next = status === 200 ? REFRESH_TOKEN.exec(body.toString("utf8"))?.[1] : undefined;
+        if (next === undefined)
+          broken ??= new Error(`chain broken: ${status} ${body.toString("utf8").slice(0, 200)}`);
+        else if (counting) latencies.push(now - sent);
+        if (!stopping && next !== undefined) fire(connection, next);
+        else if (inFlight === 0) drained();
+      });
+    };
+    pool.forEach((connection, i) => fire(connection, command.tokens[i] as string));
+    await sleep(command.warmupMs);
+    post({ type: "window", id: command.id, phase: "open" });
+    const start = performance.now();
+    counting = true;
+    await sleep(command.durationMs);
+    counting = false;
+    const end = performance.now();
+    post({ type: "window", id: command.id, phase: "close" });
+    stopping = true;
+    if (inFlight > 0) await Promise.race([allDrained, failed]);
+    if (broken) throw broken;
+    return {
+      requests: latencies.length,
+      windowMs: end - start,
+      statuses,
+      skipped: 0,
+      latencyMs: summarize(latencies),
+    };
+  });
+}
+
 parentPort?.on("message", (command: LoadCommand) => {
-  const run = command.type === "load" ? runLoad(command) : runProbe(command);
+  const run =
+    command.type === "load"
+      ? runLoad(command)
+      : command.type === "chain"
+        ? runChain(command)
+        : runProbe(command);
   run.then(
     (result) => post({ type: "result", id: command.id, result }),
     (error: unknown) =>

@@ -29,6 +29,19 @@ export type LoadCommand =
       durationMs: number;
     }
   | {
+      type: "chain";
+      id: number;
+      port: number;
+      /** Request line and headers, each ending in CRLF, without Content-Length and the blank line. */
+      head: string;
+      /** The form body, with `{{token}}` where each connection's current refresh token goes. */
+      body: string;
+      /** One starting refresh token per connection. */
+      tokens: string[];
+      warmupMs: number;
+      durationMs: number;
+    }
+  | {
       type: "probe";
       id: number;
       port: number;

@@ -8,9 +8,10 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { accountsBenchmark } from "./accounts.js";
 import { jwtBenchmark } from "./jwt.js";
+import { oauthBenchmark } from "./oauth.js";
 import { type Benchmark, DEFAULT_RUN_OPTIONS, runBenchmark, toMarkdown, writeReport } from "./runner.js";
 
-const BENCHMARKS: readonly Benchmark[] = [jwtBenchmark, accountsBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [jwtBenchmark, accountsBenchmark, oauthBenchmark];
 
 /** The directory holding package.json, searched upward from this file (bench/ or dist/bench/). */
 function projectRoot(): string {
