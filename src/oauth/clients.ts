@@ -129,6 +129,11 @@ function toClient(row: Selectable<OAuthClientsTable>): Client {
   };
 }
 
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const member of Object.values(value)) if (member && typeof member === "object") Object.freeze(member);
+  return Object.freeze(value);
+}
+
 function invalid(message: string): never {
   throw new OAuthError("invalid_client_metadata", message);
 }
@@ -140,12 +145,39 @@ export function isResourceIndicator(value: string): boolean {
   return !value.includes("#");
 }
 
+/** How long a client or resource server read from the database is reused (see `createClients`). */
+export const CLIENT_CACHE_TTL_MS = 5000;
+
 export function createClients(deps: {
   db: Kysely<Database>;
   clock: Clock;
   defaultAccessTokenTtl: number;
+  /** 0 turns the cache off. */
+  cacheTtlMs?: number;
 }): Clients {
   const { db, clock } = deps;
+  // Clients and resource servers are read on every token request and change rarely: rows are kept for a few
+  // seconds (changes made through this instance drop them at once; another instance's changes are seen
+  // within the TTL). Misses are cached too, so unknown ids cannot force a query each.
+  const ttl = deps.cacheTtlMs ?? CLIENT_CACHE_TTL_MS;
+  type Loaded = { row: Selectable<OAuthClientsTable>; client: Client } | undefined;
+  const clientRows = new Map<string, { loaded: Loaded; until: number }>();
+  const serverRows = new Map<string, { server: ResourceServer | undefined; until: number }>();
+  const MAX_CACHED = 10_000;
+
+  async function clientRow(id: string): Promise<Loaded> {
+    const now = clock.now();
+    const hit = clientRows.get(id);
+    if (hit && hit.until > now) return hit.loaded;
+    const row = await db.selectFrom("oauth_clients").selectAll().where("id", "=", id).executeTakeFirst();
+    // Frozen: one object is shared by every caller until the entry expires.
+    const loaded: Loaded = row ? { row, client: deepFreeze(toClient(row)) } : undefined;
+    if (ttl > 0) {
+      if (clientRows.size >= MAX_CACHED) clientRows.clear();
+      clientRows.set(id, { loaded, until: now + ttl });
+    }
+    return loaded;
+  }
 
   function validate(
     input: ClientInput,
@@ -238,6 +270,7 @@ export function createClients(deps: {
         if (isUniqueViolation(error)) invalid(`A client with id "${id}" already exists.`);
         throw error;
       }
+      clientRows.delete(id);
       const client = await clients.get(id);
       if (!client) throw new Error("client vanished after insert");
       return { client, secret };
@@ -245,8 +278,7 @@ export function createClients(deps: {
 
     async get(id) {
       if (typeof id !== "string" || !CLIENT_ID.test(id)) return undefined;
-      const row = await db.selectFrom("oauth_clients").selectAll().where("id", "=", id).executeTakeFirst();
-      return row ? toClient(row) : undefined;
+      return (await clientRow(id))?.client;
     },
 
     async list() {
@@ -260,6 +292,7 @@ export function createClients(deps: {
     },
 
     async delete(id) {
+      clientRows.delete(id);
       const result = await db.deleteFrom("oauth_clients").where("id", "=", id).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
@@ -273,6 +306,7 @@ export function createClients(deps: {
         .set({ secret_hash: hashToken(secret), updated_at: clock.now() })
         .where("id", "=", id)
         .execute();
+      clientRows.delete(id);
       return secret;
     },
 
@@ -280,25 +314,22 @@ export function createClients(deps: {
       const refuse = (): never => {
         throw new OAuthError("invalid_client", "Client authentication failed.");
       };
-      const row =
+      const loaded =
         typeof credentials.clientId === "string" && CLIENT_ID.test(credentials.clientId)
-          ? await db
-              .selectFrom("oauth_clients")
-              .selectAll()
-              .where("id", "=", credentials.clientId)
-              .executeTakeFirst()
+          ? await clientRow(credentials.clientId)
           : undefined;
+      const row = loaded?.row;
       if (credentials.method === "none") {
-        if (!row || row.auth_method !== "none") refuse();
-        return toClient(row as Selectable<OAuthClientsTable>);
+        if (!loaded || loaded.row.auth_method !== "none") refuse();
+        return (loaded as NonNullable<Loaded>).client;
       }
       // The digest comparison runs whether or not the client exists, so timing does not tell them apart.
       const wellFormed = isWellFormedOpaqueToken(credentials.secret, SECRET_FORMAT);
       const presented = wellFormed ? hashToken(credentials.secret) : "";
       const stored = row?.secret_hash ?? "\u0000";
       const matches = constantTimeEqual(presented, stored);
-      if (!row || !wellFormed || !matches || row.auth_method !== credentials.method) refuse();
-      return toClient(row as Selectable<OAuthClientsTable>);
+      if (!loaded || !wellFormed || !matches || loaded.row.auth_method !== credentials.method) refuse();
+      return (loaded as NonNullable<Loaded>).client;
     },
 
     async createResourceServer(input) {
@@ -321,16 +352,27 @@ export function createClients(deps: {
         if (isUniqueViolation(error)) invalid(`A resource server with audience "${input.audience}" exists.`);
         throw error;
       }
+      serverRows.delete(input.audience);
       return { audience: input.audience, name, scopes };
     },
 
     async getResourceServer(audience) {
+      const now = clock.now();
+      const hit = serverRows.get(audience);
+      if (hit && hit.until > now) return hit.server;
       const row = await db
         .selectFrom("resource_servers")
         .selectAll()
         .where("audience", "=", audience)
         .executeTakeFirst();
-      return row ? { audience: row.audience, name: row.name, scopes: parseScope(row.scope) } : undefined;
+      const server = row
+        ? { audience: row.audience, name: row.name, scopes: parseScope(row.scope) }
+        : undefined;
+      if (ttl > 0) {
+        if (serverRows.size >= MAX_CACHED) serverRows.clear();
+        serverRows.set(audience, { server, until: now + ttl });
+      }
+      return server;
     },
 
     async listResourceServers() {
@@ -339,6 +381,7 @@ export function createClients(deps: {
     },
 
     async deleteResourceServer(audience) {
+      serverRows.delete(audience);
       const result = await db
         .deleteFrom("resource_servers")
         .where("audience", "=", audience)

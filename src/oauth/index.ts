@@ -77,6 +77,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
     },
   });
   const introspection = createIntrospection({
+    db,
     clock,
     issuer,
     tokens,

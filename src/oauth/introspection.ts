@@ -8,10 +8,12 @@
  *   goes on the revocation list until it expires. A client can revoke only its own tokens; anything else,
  *   unknown tokens included, is answered 200 and changes nothing, as RFC 7009 §2.2 says.
  */
+import type { Kysely } from "kysely";
 import type { Users } from "../accounts/users.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
+import type { Database } from "../storage/database.js";
 import type { Client } from "./clients.js";
 import type { Issuer } from "./issuer.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
@@ -26,18 +28,23 @@ export interface Introspection {
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createIntrospection(deps: {
+  db: Kysely<Database>;
   clock: Clock;
   issuer: Issuer;
   tokens: TokenEndpoint;
   users: Users;
   audit: AuditLog;
 }): Introspection {
-  const { clock, issuer, tokens, users, audit } = deps;
+  const { db, clock, issuer, tokens, audit } = deps;
   const looksLikeJwt = (token: string) => token.split(".").length === 3;
 
   async function activeUser(userId: string): Promise<{ userName: string } | undefined> {
-    const user = await users.get(userId);
-    return user?.active ? { userName: user.userName } : undefined;
+    const row = await db
+      .selectFrom("users")
+      .select(["user_name", "active"])
+      .where("id", "=", userId)
+      .executeTakeFirst();
+    return row?.active === 1 ? { userName: row.user_name } : undefined;
   }
 
   async function asAccessToken(token: string): Promise<IntrospectionResponse> {

@@ -10,11 +10,11 @@
  *   issuer, expiry, and the revocation list (`revoked_access_tokens`, kept until the token would expire).
  *   A refused token is simply "not valid": callers answer `invalid_token` or `active: false`.
  */
-import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Users } from "../accounts/users.js";
 import type { JwsAlgorithm, JwtClaims } from "../crypto/jwt/policy.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
+import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { Database } from "../storage/database.js";
@@ -92,8 +92,11 @@ export interface Issuer {
   purgeRevoked(): Promise<number>;
 }
 
+/** Scopes whose claims need the user's record. */
+const CLAIM_SCOPES = new Set(["profile", "email", "groups"]);
+
 export function newJti(): string {
-  return randomBytes(16).toString("base64url");
+  return randomId(16);
 }
 
 export function createIssuer(deps: {
@@ -110,6 +113,11 @@ export function createIssuer(deps: {
     userId: string,
     scopes: readonly string[],
   ): Promise<Record<string, unknown> | undefined> {
+    if (!scopes.some((s) => CLAIM_SCOPES.has(s))) {
+      // Only `sub`: one indexed read of the active flag instead of the whole user.
+      const row = await db.selectFrom("users").select("active").where("id", "=", userId).executeTakeFirst();
+      return row?.active === 1 ? { sub: userId } : undefined;
+    }
     const user = await users.get(userId);
     if (!user || !user.active) return undefined;
     const claims: Record<string, unknown> = { sub: user.id };

@@ -100,8 +100,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   }
 
   async function liveUser(userId: string): Promise<void> {
-    const user = await users.get(userId);
-    if (!user || !user.active) invalidGrant();
+    const row = await db.selectFrom("users").select("active").where("id", "=", userId).executeTakeFirst();
+    if (row?.active !== 1) invalidGrant();
   }
 
   async function tokensFor(
