@@ -292,7 +292,7 @@ async function runChain(command: Extract<LoadCommand, { type: "chain" }>): Promi
         else if (inFlight === 0) drained();
       });
     };
-    pool.forEach((connection, i) => fire(connection, command.tokens[i] as string));
+    for (const [i, connection] of pool.entries()) fire(connection, command.tokens[i] as string);
     await sleep(command.warmupMs);
     post({ type: "window", id: command.id, phase: "open" });
     const start = performance.now();

@@ -268,7 +268,6 @@ const toRound = (result: LoadResult): Round => ({
 
 async function measure(
   targets: Target[],
-  load: LoadGenerator,
   run: (target: Target, durationMs: number) => Promise<LoadResult>,
   label: string,
 ): Promise<Map<string, Round[]>> {
@@ -338,7 +337,6 @@ async function setup(): Promise<BenchSuite> {
   try {
     const cc = await measure(
       targets,
-      load,
       (t, durationMs) =>
         load.run({
           type: "load",
@@ -362,7 +360,6 @@ async function setup(): Promise<BenchSuite> {
 
     const refresh = await measure(
       targets,
-      load,
       async (t, durationMs) =>
         load.run({
           type: "chain",
@@ -389,7 +386,6 @@ async function setup(): Promise<BenchSuite> {
       const providerToken = (targets[2] as Target).introspect[0] as { token: string };
       const results = await measure(
         candidates,
-        load,
         (t, durationMs) => {
           const token =
             t.name === "oidc-provider"

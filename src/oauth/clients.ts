@@ -320,7 +320,7 @@ export function createClients(deps: {
           : undefined;
       const row = loaded?.row;
       if (credentials.method === "none") {
-        if (!loaded || loaded.row.auth_method !== "none") refuse();
+        if (loaded?.row.auth_method !== "none") refuse();
         return (loaded as NonNullable<Loaded>).client;
       }
       // The digest comparison runs whether or not the client exists, so timing does not tell them apart.

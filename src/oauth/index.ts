@@ -66,7 +66,6 @@ export function createOAuth(options: OAuthOptions): OAuth {
     db,
     clock,
     clients,
-    users: accounts.users,
     issuer,
     audit: accounts.audit,
     masterKey: options.masterKey,
@@ -81,7 +80,6 @@ export function createOAuth(options: OAuthOptions): OAuth {
     clock,
     issuer,
     tokens,
-    users: accounts.users,
     audit: accounts.audit,
   });
   const logout = createLogout({

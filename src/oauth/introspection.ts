@@ -9,7 +9,6 @@
  *   unknown tokens included, is answered 200 and changes nothing, as RFC 7009 §2.2 says.
  */
 import type { Kysely } from "kysely";
-import type { Users } from "../accounts/users.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
@@ -32,7 +31,6 @@ export function createIntrospection(deps: {
   clock: Clock;
   issuer: Issuer;
   tokens: TokenEndpoint;
-  users: Users;
   audit: AuditLog;
 }): Introspection {
   const { db, clock, issuer, tokens, audit } = deps;

@@ -119,7 +119,7 @@ export function createIssuer(deps: {
       return row?.active === 1 ? { sub: userId } : undefined;
     }
     const user = await users.get(userId);
-    if (!user || !user.active) return undefined;
+    if (!user?.active) return undefined;
     const claims: Record<string, unknown> = { sub: user.id };
     if (scopes.includes("profile")) {
       claims.preferred_username = user.userName;

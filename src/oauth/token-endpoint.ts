@@ -17,7 +17,6 @@
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
-import type { Users } from "../accounts/users.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { hashToken } from "../crypto/hash.js";
 import type { MasterKey } from "../crypto/master-key.js";
@@ -48,7 +47,6 @@ export interface TokenEndpointDeps {
   db: Kysely<Database>;
   clock: Clock;
   clients: Clients;
-  users: Users;
   issuer: Issuer;
   audit: AuditLog;
   masterKey: MasterKey;
@@ -92,7 +90,7 @@ function sealContext(id: string): string {
 }
 
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
-  const { db, clock, clients, users, issuer, audit, masterKey, policy } = deps;
+  const { db, clock, clients, issuer, audit, masterKey, policy } = deps;
 
   function refreshAllowed(client: Client, scopes: readonly string[]): boolean {
     if (!client.grantTypes.includes("refresh_token")) return false;
