@@ -30,6 +30,7 @@ export interface OAuth {
 
 export interface OAuthOptions {
   db: Kysely<Database>;
+  dialect: "sqlite" | "postgres";
   clock: Clock;
   keys: KeyStore;
   masterKey: MasterKey;
@@ -64,6 +65,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
   });
   const tokens = createTokenEndpoint({
     db,
+    dialect: options.dialect,
     clock,
     clients,
     issuer,

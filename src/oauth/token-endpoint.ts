@@ -16,7 +16,7 @@
  * with no hint of which.
  */
 import { hash, timingSafeEqual } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
+import { type Insertable, type Kysely, type Selectable, sql } from "kysely";
 import type { AuditLog } from "../audit/audit-log.js";
 import { hashToken } from "../crypto/hash.js";
 import type { MasterKey } from "../crypto/master-key.js";
@@ -32,6 +32,17 @@ import { formatScope, isOidcScope, parseScope } from "./scopes.js";
 
 export const REFRESH_TOKEN_PREFIX = "tsr_rt_";
 const REFRESH_FORMAT = { prefix: REFRESH_TOKEN_PREFIX, checksum: true } as const;
+/** Parameters in an INSERT … SELECT have no type to infer from: they are cast to their column's type. */
+const BIGINT_COLUMNS = new Set<string>([
+  "auth_time",
+  "created_at",
+  "expires_at",
+  "family_expires_at",
+  "access_expires_at",
+  "rotated_at",
+  "successor_until",
+  "revoked_at",
+]);
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
 export interface TokenResponse {
@@ -45,6 +56,8 @@ export interface TokenResponse {
 
 export interface TokenEndpointDeps {
   db: Kysely<Database>;
+  /** Picks the rotation statement (see `rotate`). */
+  dialect: "sqlite" | "postgres";
   clock: Clock;
   clients: Clients;
   issuer: Issuer;
@@ -90,7 +103,7 @@ function sealContext(id: string): string {
 }
 
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
-  const { db, clock, clients, issuer, audit, masterKey, policy } = deps;
+  const { db, dialect, clock, clients, issuer, audit, masterKey, policy } = deps;
 
   function refreshAllowed(client: Client, scopes: readonly string[]): boolean {
     if (!client.grantTypes.includes("refresh_token")) return false;
@@ -272,6 +285,52 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     invalidGrant("The authorization code was already used; what it issued has been revoked.");
   }
 
+  /**
+   * Marks `id` rotated and inserts its successor, atomically, only if `id` was not rotated or revoked yet;
+   * false when another request won. PostgreSQL: one statement (a data-modifying CTE), so one round trip
+   * instead of four; a concurrent rotation waits on the row lock, then finds `rotated_at` set and inserts
+   * nothing. SQLite: a transaction (in-process, no round trips; writers are serialised).
+   */
+  async function rotate(
+    id: string,
+    rotation: { rotated_at: number; successor: string | null; successor_until: number | null },
+    successorRow: Insertable<RefreshTokensTable>,
+  ): Promise<boolean> {
+    if (dialect === "postgres") {
+      const columns = Object.keys(successorRow) as (keyof RefreshTokensTable)[];
+      const result = await sql<{ id: string }>`
+        with rotated as (
+          update refresh_tokens
+             set rotated_at = ${rotation.rotated_at}, successor = ${rotation.successor},
+                 successor_until = ${rotation.successor_until}
+           where id = ${id} and rotated_at is null and revoked_at is null
+          returning id
+        )
+        insert into refresh_tokens (${sql.join(columns.map((c) => sql.ref(c)))})
+        select ${sql.join(
+          columns.map((c) =>
+            BIGINT_COLUMNS.has(c)
+              ? sql`${successorRow[c] ?? null}::bigint`
+              : sql`${successorRow[c] ?? null}::text`,
+          ),
+        )} from rotated
+        returning id`.execute(db);
+      return result.rows.length === 1;
+    }
+    return db.transaction().execute(async (trx) => {
+      const rotated = await trx
+        .updateTable("refresh_tokens")
+        .set(rotation)
+        .where("id", "=", id)
+        .where("rotated_at", "is", null)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      if (Number(rotated.numUpdatedRows) === 0) return false;
+      await trx.insertInto("refresh_tokens").values(successorRow).execute();
+      return true;
+    });
+  }
+
   async function refreshToken(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
     if (!client.grantTypes.includes("refresh_token")) {
       throw new OAuthError("unauthorized_client", "This client may not use the refresh_token grant.");
@@ -281,16 +340,20 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       throw new OAuthError("invalid_request", "The refresh_token parameter is missing.");
     if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) invalidGrant();
     const tokenHash = hashToken(token);
-    const row = await db
+    // The token and its user's active flag in one read.
+    const found = await db
       .selectFrom("refresh_tokens")
-      .selectAll()
-      .where("token_hash", "=", tokenHash)
+      .innerJoin("users", "users.id", "refresh_tokens.user_id")
+      .selectAll("refresh_tokens")
+      .select("users.active as user_active")
+      .where("refresh_tokens.token_hash", "=", tokenHash)
       .executeTakeFirst();
-    if (!row || row.client_id !== client.id || row.revoked_at !== null) invalidGrant();
+    if (!found || found.client_id !== client.id || found.revoked_at !== null) invalidGrant();
+    const { user_active: userActive, ...row } = found;
     if (row.rotated_at !== null) return retryOrReuse(row);
     const now = clock.now();
     if (row.expires_at <= now || row.family_expires_at <= now) invalidGrant();
-    await liveUser(row.user_id);
+    if (userActive !== 1) invalidGrant();
 
     const granted = parseScope(row.scope);
     const asked = parseScope(single(params, "scope"));
@@ -315,42 +378,34 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     const sealed =
       grace > 0 ? masterKey.seal(Buffer.from(JSON.stringify(response)), sealContext(row.id)) : null;
 
-    const won = await db.transaction().execute(async (trx) => {
-      const rotated = await trx
-        .updateTable("refresh_tokens")
-        .set({ rotated_at: now, successor: sealed, successor_until: sealed === null ? null : now + grace })
-        .where("id", "=", row.id)
-        .where("rotated_at", "is", null)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      if (Number(rotated.numUpdatedRows) === 0) return false;
-      await trx
-        .insertInto("refresh_tokens")
-        .values({
-          id: newJti(),
-          token_hash: hashToken(successor),
-          family_id: row.family_id,
-          client_id: row.client_id,
-          user_id: row.user_id,
-          session_id: row.session_id,
-          scope: row.scope,
-          resources: row.resources,
-          auth_time: row.auth_time,
-          acr: row.acr,
-          amr: row.amr,
-          created_at: now,
-          expires_at: Math.min(now + policy.refreshTokenIdle * 1000, row.family_expires_at),
-          family_expires_at: row.family_expires_at,
-          access_jti: access.jti,
-          access_expires_at: access.expiresAt,
-          rotated_at: null,
-          successor: null,
-          successor_until: null,
-          revoked_at: null,
-        })
-        .execute();
-      return true;
-    });
+    const successorRow: Insertable<RefreshTokensTable> = {
+      id: newJti(),
+      token_hash: hashToken(successor),
+      family_id: row.family_id,
+      client_id: row.client_id,
+      user_id: row.user_id,
+      session_id: row.session_id,
+      scope: row.scope,
+      resources: row.resources,
+      auth_time: row.auth_time,
+      acr: row.acr,
+      amr: row.amr,
+      created_at: now,
+      expires_at: Math.min(now + policy.refreshTokenIdle * 1000, row.family_expires_at),
+      family_expires_at: row.family_expires_at,
+      access_jti: access.jti,
+      access_expires_at: access.expiresAt,
+      rotated_at: null,
+      successor: null,
+      successor_until: null,
+      revoked_at: null,
+    };
+    const rotation = {
+      rotated_at: now,
+      successor: sealed,
+      successor_until: sealed === null ? null : now + grace,
+    };
+    const won = await rotate(row.id, rotation, successorRow);
     if (won) return response;
     // Another request rotated this token first: answer as a retry or a reuse.
     const again = await db

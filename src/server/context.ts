@@ -131,6 +131,7 @@ export async function createContext(config: Config, options: CreateContextOption
     await accounts.ready;
     const oauth = createOAuth({
       db: storage.db,
+      dialect: storage.dialect,
       clock,
       keys,
       masterKey,
