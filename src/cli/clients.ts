@@ -11,7 +11,7 @@ import { table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
-                 [--resources R[,R…]] [--first-party] [--access-token-ttl SECONDS] [--json]
+                 [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS] [--json]
                                  Register an OAuth client; a confidential client's secret is shown once
   clients list [--json]          List OAuth clients
   clients delete ID              Delete a client (its codes, consents and refresh tokens go with it)
@@ -28,6 +28,7 @@ export const CLIENT_FLAGS = {
   scope: "string",
   resources: "string",
   "first-party": "boolean",
+  "require-par": "boolean",
   "access-token-ttl": "string",
   name: "string",
   json: "boolean",
@@ -109,6 +110,7 @@ export async function runClientsCommand(
         ...(typeof flags.scope === "string" ? { scope: flags.scope } : {}),
         ...(resources ? { resources } : {}),
         ...(flags["first-party"] ? { firstParty: true } : {}),
+        ...(flags["require-par"] ? { requirePar: true } : {}),
         ...(typeof ttl === "string" ? { accessTokenTtl: Number(ttl) } : {}),
       });
       if (flags.json) {

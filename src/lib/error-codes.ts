@@ -47,8 +47,6 @@ export const ERROR_CODES = {
   consent_required: "OpenID Connect: `prompt=none` but the user must consent; sent on the redirect URI.",
   request_not_supported:
     "OpenID Connect: request objects (`request`) are not supported; sent on the redirect URI.",
-  request_uri_not_supported:
-    "OpenID Connect: `request_uri` is not supported (outside pushed authorization requests); sent on the redirect URI.",
   invalid_client_metadata:
     "OAuth: a client's registration data is invalid (RFC 7591 §3.2.2): redirect URIs, grant types, lifetimes. HTTP 400.",
   insufficient_scope:

@@ -29,6 +29,9 @@ import { formatScope, isOidcScope, parseScope } from "./scopes.js";
 
 export const AUTHORIZATION_CODE_PREFIX = "tsr_ac_";
 const REQUEST_TTL_MS = 10 * 60 * 1000;
+/** RFC 9126 §2.2: a short-lived request_uri. */
+export const PAR_TTL_SECONDS = 60;
+export const REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:";
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 export const PROMPT_VALUES = ["none", "login", "consent"] as const;
 const PROMPTS = new Set<string>(PROMPT_VALUES);
@@ -45,11 +48,7 @@ export class AuthorizationPageError extends Error {
 /** An error sent back to the client's redirect URI. */
 export class AuthorizationRedirectError extends Error {
   constructor(
-    readonly error:
-      | OAuthErrorCode
-      | "request_not_supported"
-      | "request_uri_not_supported"
-      | "interaction_required",
+    readonly error: OAuthErrorCode | "request_not_supported" | "interaction_required",
     readonly description: string,
     readonly redirectUri: string,
     readonly state: string | undefined,
@@ -77,6 +76,8 @@ export interface AuthorizationRequest {
    * (null: none). Any other session counts as the fresh sign-in the client asked for.
    */
   loginRequestedOver?: string | null;
+  /** Pushed through the PAR endpoint (RFC 9126): usable only through its `request_uri`. */
+  pushed?: boolean;
 }
 
 export interface StoredRequest {
@@ -94,8 +95,14 @@ export interface SignedInUser {
 
 export interface Authorization {
   /** Validates the query of a request to the authorization endpoint. */
-  validate(params: Record<string, unknown>): Promise<{ client: Client; request: AuthorizationRequest }>;
+  validate(
+    params: Record<string, unknown>,
+    options?: { pushed?: boolean },
+  ): Promise<{ client: Client; request: AuthorizationRequest }>;
+  /** Stores a validated request (10 minutes; a pushed one `PAR_TTL_SECONDS`). */
   save(request: AuthorizationRequest): Promise<StoredRequest>;
+  /** The stored pushed request a `request_uri` names, for this client; undefined when unknown or expired. */
+  loadPushed(requestUri: unknown, clientId: string): Promise<StoredRequest | undefined>;
   load(id: unknown): Promise<StoredRequest | undefined>;
   discard(id: string): Promise<void>;
   /** What is missing before a code can be issued: a (fresh) sign-in, consent, or nothing. */
@@ -159,7 +166,7 @@ export function createAuthorization(deps: {
   }
 
   return {
-    async validate(params) {
+    async validate(params, options = {}) {
       // 1. Client and redirect URI: until both are good, errors are shown, never redirected.
       let clientId: string | undefined;
       let redirectUri: string | undefined;
@@ -192,7 +199,8 @@ export function createAuthorization(deps: {
       try {
         if (params.request !== undefined) fail("request_not_supported", "Request objects are not supported.");
         if (params.request_uri !== undefined) {
-          fail("request_uri_not_supported", "request_uri is not supported.");
+          // Pushed requests are resolved before validation; here a request_uri is out of place.
+          fail("invalid_request", "request_uri cannot be combined with other parameters or pushed again.");
         }
         const responseType = single(params, "response_type");
         if (responseType !== "code") {
@@ -205,8 +213,9 @@ export function createAuthorization(deps: {
         if (!client.grantTypes.includes("authorization_code")) {
           fail("unauthorized_client", "This client may not use the authorization code flow.");
         }
-        if (client.requirePar)
+        if (client.requirePar && !options.pushed) {
           fail("invalid_request", "This client must push its authorization requests (PAR).");
+        }
         const codeChallenge = single(params, "code_challenge");
         const method = single(params, "code_challenge_method");
         if (codeChallenge === undefined)
@@ -250,6 +259,7 @@ export function createAuthorization(deps: {
           ...(loginHint === undefined ? {} : { loginHint }),
           ...(acrValues === undefined ? {} : { acrValues: acrValues.split(" ").filter(Boolean) }),
           ...(uiLocales === undefined ? {} : { uiLocales }),
+          ...(options.pushed ? { pushed: true } : {}),
         };
         return { client, request };
       } catch (error) {
@@ -268,7 +278,7 @@ export function createAuthorization(deps: {
           client_id: request.clientId,
           params: JSON.stringify(request),
           created_at: now,
-          expires_at: now + REQUEST_TTL_MS,
+          expires_at: now + (request.pushed ? PAR_TTL_SECONDS * 1000 : REQUEST_TTL_MS),
         })
         .execute();
       return { id, createdAt: now, request };
@@ -283,6 +293,13 @@ export function createAuthorization(deps: {
         createdAt: row.created_at,
         request: JSON.parse(row.params) as AuthorizationRequest,
       };
+    },
+
+    async loadPushed(requestUri, clientId) {
+      if (typeof requestUri !== "string" || !requestUri.startsWith(REQUEST_URI_PREFIX)) return undefined;
+      const stored = await this.load(requestUri.slice(REQUEST_URI_PREFIX.length));
+      if (!stored || !stored.request.pushed || stored.request.clientId !== clientId) return undefined;
+      return stored;
     },
 
     async discard(id) {

@@ -21,6 +21,8 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     introspection_endpoint: `${base}/introspect`,
     revocation_endpoint: `${base}/revoke`,
     end_session_endpoint: `${base}/end-session`,
+    pushed_authorization_request_endpoint: `${base}/par`,
+    require_pushed_authorization_requests: false,
     scopes_supported: [...OIDC_SCOPES],
     response_types_supported: ["code"],
     response_modes_supported: ["query"],

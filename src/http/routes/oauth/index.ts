@@ -15,6 +15,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   AuthorizationPageError,
   AuthorizationRedirectError,
+  PAR_TTL_SECONDS,
+  REQUEST_URI_PREFIX,
   redirectWith,
   type SignedInUser,
   type StoredRequest,
@@ -207,6 +209,27 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
   }
 
   async function start(params: Record<string, unknown>, request: FastifyRequest, reply: FastifyReply) {
+    if (params.request_uri !== undefined && params.request !== undefined) {
+      return errorPage(reply, "The request carries both request and request_uri.");
+    }
+    if (params.request_uri !== undefined) {
+      // RFC 9126 §4: a pushed request, named by its request_uri; only client_id accompanies it.
+      const clientId = typeof params.client_id === "string" ? params.client_id : undefined;
+      const client = clientId === undefined ? undefined : await oauth.clients.get(clientId);
+      if (!client) return errorPage(reply, "The application that sent you here is not registered.");
+      const stored = await oauth.authorization.loadPushed(params.request_uri, client.id);
+      if (!stored) {
+        return errorPage(
+          reply,
+          "This sign-in request has expired or is unknown. Go back to the application and try again.",
+        );
+      }
+      try {
+        return await proceed(stored, client, request, reply);
+      } catch (error) {
+        return answerError(error, reply);
+      }
+    }
     try {
       const { client, request: validated } = await oauth.authorization.validate(params);
       const stored = await oauth.authorization.save(validated);
@@ -278,6 +301,31 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         return reply.redirect(await oauth.authorization.issueCode(stored, user), 303);
       } catch (error) {
         return answerError(error, reply);
+      }
+    });
+
+    // RFC 9126: pushed authorization requests.
+    app.post("/par", async (request, reply) => {
+      const body = formBody(request);
+      const client = await authenticate(request, reply, body, { allowPublic: true });
+      if (body.request_uri !== undefined) {
+        throw new OAuthError("invalid_request", "request_uri cannot be pushed.");
+      }
+      const { client_secret: _secret, ...params } = body;
+      try {
+        const { request: validated } = await oauth.authorization.validate(
+          { ...params, client_id: client.id },
+          { pushed: true },
+        );
+        const stored = await oauth.authorization.save(validated);
+        reply.code(201).header("cache-control", "no-store");
+        return { request_uri: `${REQUEST_URI_PREFIX}${stored.id}`, expires_in: PAR_TTL_SECONDS };
+      } catch (error) {
+        if (error instanceof AuthorizationPageError) throw new OAuthError("invalid_request", error.message);
+        if (error instanceof AuthorizationRedirectError) {
+          return reply.code(400).send({ error: error.error, error_description: error.description });
+        }
+        throw error;
       }
     });
 
