@@ -298,7 +298,7 @@ export function createAuthorization(deps: {
     async loadPushed(requestUri, clientId) {
       if (typeof requestUri !== "string" || !requestUri.startsWith(REQUEST_URI_PREFIX)) return undefined;
       const stored = await this.load(requestUri.slice(REQUEST_URI_PREFIX.length));
-      if (!stored || !stored.request.pushed || stored.request.clientId !== clientId) return undefined;
+      if (!stored?.request.pushed || stored.request.clientId !== clientId) return undefined;
       return stored;
     },
 

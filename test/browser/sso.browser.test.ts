@@ -40,10 +40,16 @@ async function startRelyingParty(
     firstParty: options.firstParty,
   });
   // openid-client talks to Tessera in-process (the test certificate is self-signed); the browser uses HTTPS.
-  const config = await oidc.discovery(new URL(tessera.origin), client.id, secret as string, undefined, {
-    [oidc.customFetch]: injectFetch(tessera.app),
-    execute: [oidc.allowInsecureRequests],
-  });
+  const config = await oidc.discovery(
+    new URL(tessera.origin),
+    client.id,
+    {},
+    oidc.ClientSecretBasic(secret as string),
+    {
+      [oidc.customFetch]: injectFetch(tessera.app),
+      execute: [oidc.allowInsecureRequests],
+    },
+  );
   let pending: { verifier: string; state: string; nonce: string } | undefined;
   const html = (res: ServerResponse, body: string) =>
     res
@@ -93,6 +99,9 @@ async function startRelyingParty(
         res.writeHead(404).end();
       }
     } catch (error) {
+      process.stderr.write(
+        `RP ERROR ${String(error)} ${JSON.stringify((error as { cause?: unknown }).cause ?? "")}\n`,
+      );
       res.writeHead(500, { "content-type": "text/plain" }).end(String(error));
     }
   });
@@ -148,6 +157,7 @@ describe("single sign-on in Chromium", () => {
       if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
     });
 
+    page.setDefaultTimeout(10_000);
     // 1. The first app sends the browser to Tessera: sign in, then consent.
     await page.goto(`${first.origin}/login`);
     expect(new URL(page.url()).pathname).toBe("/login");
