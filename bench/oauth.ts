@@ -302,7 +302,7 @@ function describeRounds(
     const metRatio = ratio >= target.ratio;
     const metP99 = target.p99 === undefined || p99 < target.p99;
     lines.push(
-      `- **${title}, ${name}**: ${fmt(rate)} req/s (${fmt(Math.min(...rounds.map((r) => r.perSecond)))} – ` +
+      `**${title}, ${name}**: ${fmt(rate)} req/s (${fmt(Math.min(...rounds.map((r) => r.perSecond)))} – ` +
         `${fmt(Math.max(...rounds.map((r) => r.perSecond)))}), p99 ${p99.toFixed(1)} ms; ${baseline} ` +
         `${fmt(median(base.map((r) => r.perSecond)))} req/s, p99 ${median(base.map((r) => r.p99)).toFixed(1)} ms: ` +
         `**${ratio.toFixed(2)}×** (paired ${paired.toFixed(2)}×); target ≥ ${target.ratio}×` +

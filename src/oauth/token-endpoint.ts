@@ -105,6 +105,44 @@ function sealContext(id: string): string {
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   const { db, dialect, clock, clients, issuer, audit, masterKey, policy } = deps;
 
+  /** A new live refresh token carrying the grant of `source` (a code or the token it succeeds). */
+  function refreshRow(
+    source: Pick<
+      RefreshTokensTable,
+      "client_id" | "user_id" | "session_id" | "scope" | "resources" | "auth_time" | "acr" | "amr"
+    >,
+    next: {
+      token: string;
+      familyId: string;
+      familyEnd: number;
+      now: number;
+      access: { jti: string; expiresAt: number };
+    },
+  ): Insertable<RefreshTokensTable> {
+    return {
+      id: newJti(),
+      token_hash: hashToken(next.token),
+      family_id: next.familyId,
+      client_id: source.client_id,
+      user_id: source.user_id,
+      session_id: source.session_id,
+      scope: source.scope,
+      resources: source.resources,
+      auth_time: source.auth_time,
+      acr: source.acr,
+      amr: source.amr,
+      created_at: next.now,
+      expires_at: Math.min(next.now + policy.refreshTokenIdle * 1000, next.familyEnd),
+      family_expires_at: next.familyEnd,
+      access_jti: next.access.jti,
+      access_expires_at: next.access.expiresAt,
+      rotated_at: null,
+      successor: null,
+      successor_until: null,
+      revoked_at: null,
+    };
+  }
+
   function refreshAllowed(client: Client, scopes: readonly string[]): boolean {
     if (!client.grantTypes.includes("refresh_token")) return false;
     return scopes.includes("offline_access") || client.authMethod !== "none";
@@ -232,28 +270,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         const familyEnd = now + policy.refreshTokenLifetime * 1000;
         await trx
           .insertInto("refresh_tokens")
-          .values({
-            id: newJti(),
-            token_hash: hashToken(refresh),
-            family_id: familyId,
-            client_id: client.id,
-            user_id: row.user_id,
-            session_id: row.session_id,
-            scope: row.scope,
-            resources: row.resources,
-            auth_time: row.auth_time,
-            acr: row.acr,
-            amr: row.amr,
-            created_at: now,
-            expires_at: Math.min(now + policy.refreshTokenIdle * 1000, familyEnd),
-            family_expires_at: familyEnd,
-            access_jti: access.jti,
-            access_expires_at: access.expiresAt,
-            rotated_at: null,
-            successor: null,
-            successor_until: null,
-            revoked_at: null,
-          })
+          .values(refreshRow(row, { token: refresh, familyId, familyEnd, now, access }))
           .execute();
       }
       return true;
@@ -378,28 +395,13 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     const sealed =
       grace > 0 ? masterKey.seal(Buffer.from(JSON.stringify(response)), sealContext(row.id)) : null;
 
-    const successorRow: Insertable<RefreshTokensTable> = {
-      id: newJti(),
-      token_hash: hashToken(successor),
-      family_id: row.family_id,
-      client_id: row.client_id,
-      user_id: row.user_id,
-      session_id: row.session_id,
-      scope: row.scope,
-      resources: row.resources,
-      auth_time: row.auth_time,
-      acr: row.acr,
-      amr: row.amr,
-      created_at: now,
-      expires_at: Math.min(now + policy.refreshTokenIdle * 1000, row.family_expires_at),
-      family_expires_at: row.family_expires_at,
-      access_jti: access.jti,
-      access_expires_at: access.expiresAt,
-      rotated_at: null,
-      successor: null,
-      successor_until: null,
-      revoked_at: null,
-    };
+    const successorRow = refreshRow(row, {
+      token: successor,
+      familyId: row.family_id,
+      familyEnd: row.family_expires_at,
+      now,
+      access,
+    });
     const rotation = {
       rotated_at: now,
       successor: sealed,

@@ -3,8 +3,9 @@
  * real Tessera listening over HTTPS on 127.0.0.1 (issuer `https://localhost:<port>`), so the production cookie
  * attributes (`__Host-` prefix, Secure, HttpOnly, SameSite=Lax) are the ones the browser sees and enforces.
  */
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../helpers/chromium.js";
 import {
   type StaticHttpsServer,
   startStaticHttpsServer,
@@ -51,22 +52,7 @@ describe("sign-in and account pages in Chromium", () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startTlsTessera(),
-      chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          // Only because the test server's certificate is self-signed.
-          "--ignore-certificate-errors",
-        ],
-      }),
-    ]);
+    [server, browser] = await Promise.all([startTlsTessera(), launchChromium()]);
     origin = server.origin;
     // Pages of "another site": plain forms (no script, nothing auto-submits) posting to Tessera.
     attacker = await startStaticHttpsServer(server.certificate, (path) => {

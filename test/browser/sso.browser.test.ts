@@ -7,8 +7,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as oidc from "openid-client";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../helpers/chromium.js";
 import { injectFetch } from "../helpers/oauth.js";
 import { startTlsTessera, type TlsTessera } from "../helpers/tls-server.js";
 
@@ -115,22 +116,7 @@ describe("single sign-on in Chromium", () => {
   let second: RelyingParty;
 
   beforeAll(async () => {
-    [tessera, browser] = await Promise.all([
-      startTlsTessera(),
-      chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          // Only because the test server's certificate is self-signed.
-          "--ignore-certificate-errors",
-        ],
-      }),
-    ]);
+    [tessera, browser] = await Promise.all([startTlsTessera(), launchChromium()]);
     await tessera.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
       { actor: "test" },

@@ -337,26 +337,26 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       return answer;
     });
 
-    app.post("/introspect", async (request, reply) => {
+    /** The authenticated client and the `token` / `token_type_hint` of an introspection or revocation. */
+    async function tokenRequest(request: FastifyRequest, reply: FastifyReply, allowPublic: boolean) {
       const body = formBody(request);
-      const client = await authenticate(request, reply, body, { allowPublic: false });
+      const client = await authenticate(request, reply, body, { allowPublic });
       const token = body.token;
       if (typeof token !== "string" || token === "") {
         throw new OAuthError("invalid_request", "The token parameter is missing or given more than once.");
       }
       const hint = typeof body.token_type_hint === "string" ? body.token_type_hint : undefined;
+      return { client, token, hint };
+    }
+
+    app.post("/introspect", async (request, reply) => {
+      const { client, token, hint } = await tokenRequest(request, reply, false);
       reply.header("cache-control", "no-store");
       return oauth.introspection.introspect(client, token, hint);
     });
 
     app.post("/revoke", async (request, reply) => {
-      const body = formBody(request);
-      const client = await authenticate(request, reply, body, { allowPublic: true });
-      const token = body.token;
-      if (typeof token !== "string" || token === "") {
-        throw new OAuthError("invalid_request", "The token parameter is missing or given more than once.");
-      }
-      const hint = typeof body.token_type_hint === "string" ? body.token_type_hint : undefined;
+      const { client, token, hint } = await tokenRequest(request, reply, true);
       await oauth.introspection.revoke(client, token, hint);
       return reply.code(200).send();
     });
