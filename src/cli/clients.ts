@@ -5,13 +5,18 @@
  * - A confidential client's secret is printed once, at creation, and never again (it is stored hashed).
  * - Lists are comma-separated: `--redirect-uris https://a/cb,https://b/cb`.
  */
+import type { JsonWebKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Client, ClientAuthMethod, GrantType } from "../oauth/clients.js";
 import type { AppContext } from "../server/context.js";
 import { table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
-                 [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS] [--json]
+                 [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS]
+                 [--jwks-file FILE] [--json]
+                                 (--jwks-file: the client's public JWK Set; it then authenticates with
+                                 private_key_jwt and gets no secret)
                                  Register an OAuth client; a confidential client's secret is shown once
   clients list [--json]          List OAuth clients
   clients delete ID              Delete a client (its codes, consents and refresh tokens go with it)
@@ -29,6 +34,7 @@ export const CLIENT_FLAGS = {
   resources: "string",
   "first-party": "boolean",
   "require-par": "boolean",
+  "jwks-file": "string",
   "access-token-ttl": "string",
   name: "string",
   json: "boolean",
@@ -96,7 +102,23 @@ export async function runClientsCommand(
       if (ttl !== undefined && (typeof ttl !== "string" || !/^\d+$/.test(ttl))) {
         throw new CliUsageError("--access-token-ttl takes a number of seconds");
       }
-      const authMethod: ClientAuthMethod = flags.public ? "none" : "client_secret_basic";
+      const jwksFile = flags["jwks-file"];
+      if (jwksFile !== undefined && (typeof jwksFile !== "string" || flags.public)) {
+        throw new CliUsageError("--jwks-file takes a file, and a public client has no keys");
+      }
+      let jwks: { keys: JsonWebKey[] } | undefined;
+      if (typeof jwksFile === "string") {
+        try {
+          jwks = JSON.parse(readFileSync(jwksFile, "utf8")) as { keys: JsonWebKey[] };
+        } catch (error) {
+          throw new CliUsageError(`cannot read a JWK Set from ${jwksFile}: ${(error as Error).message}`);
+        }
+      }
+      const authMethod: ClientAuthMethod = flags.public
+        ? "none"
+        : jwks
+          ? "private_key_jwt"
+          : "client_secret_basic";
       const redirectUris = list(flags["redirect-uris"]);
       const postLogout = list(flags["post-logout-redirect-uris"]);
       const grantTypes = list(flags["grant-types"]) as GrantType[] | undefined;
@@ -112,6 +134,7 @@ export async function runClientsCommand(
         ...(flags["first-party"] ? { firstParty: true } : {}),
         ...(flags["require-par"] ? { requirePar: true } : {}),
         ...(typeof ttl === "string" ? { accessTokenTtl: Number(ttl) } : {}),
+        ...(jwks ? { jwks } : {}),
       });
       if (flags.json) {
         out(`${JSON.stringify({ ...client, ...(secret ? { secret } : {}) }, null, 2)}\n`);

@@ -11,12 +11,19 @@
  * - Registration validates everything up front (`invalid_client_metadata`, `invalid_redirect_uri`), so the
  *   authorization and token endpoints can trust what they read.
  */
-import { randomBytes } from "node:crypto";
+import { createPublicKey, type JsonWebKey, type KeyObject, randomBytes } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { constantTimeEqual, hashToken } from "../crypto/hash.js";
-import { JWS_ALGORITHMS, type JwsAlgorithm } from "../crypto/jwt/policy.js";
+import {
+  JWS_ALGORITHMS,
+  type JwsAlgorithm,
+  type JwtClaims,
+  type VerificationKey,
+} from "../crypto/jwt/policy.js";
+import { verifyJwt } from "../crypto/jwt/verify.js";
 import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
 import type { Clock } from "../lib/clock.js";
+import { TokenError } from "../lib/errors.js";
 import type { Database, OAuthClientsTable } from "../storage/database.js";
 import { isUniqueViolation } from "../storage/errors.js";
 import { OAuthError } from "./errors.js";
@@ -28,7 +35,10 @@ const SECRET_FORMAT = { prefix: CLIENT_SECRET_PREFIX, checksum: true } as const;
 
 export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
-export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"] as const;
+export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
+export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** The longest an assertion may still be valid when presented (RFC 7523 asks for short-lived assertions). */
+const MAX_ASSERTION_LIFETIME_S = 600;
 export type ClientAuthMethod = (typeof AUTH_METHODS)[number];
 export const MAX_ACCESS_TOKEN_TTL = 1800;
 
@@ -52,6 +62,8 @@ export interface Client {
   requirePar: boolean;
   /** OpenID Connect Back-Channel Logout: where logout tokens are posted; null when not registered. */
   backchannelLogoutUri: string | null;
+  /** private_key_jwt: the public keys the client signs its assertions with. */
+  jwks: { keys: JsonWebKey[] } | null;
   createdAt: number;
 }
 
@@ -68,6 +80,8 @@ export interface ClientInput {
   idTokenAlg?: JwsAlgorithm;
   requirePar?: boolean;
   backchannelLogoutUri?: string | null;
+  /** Required for private_key_jwt: public keys, each with a `kid`. */
+  jwks?: { keys: JsonWebKey[] };
   /** A chosen client id (`[A-Za-z0-9._~-]`, 3–128 characters); random when absent. */
   id?: string;
 }
@@ -100,6 +114,7 @@ export interface Clients {
 
 export type ClientCredentials =
   | { method: "client_secret_basic" | "client_secret_post"; clientId: string; secret: string }
+  | { method: "private_key_jwt"; clientId: string | undefined; assertion: string }
   | { method: "none"; clientId: string };
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
@@ -125,8 +140,41 @@ function toClient(row: Selectable<OAuthClientsTable>): Client {
     idTokenAlg: row.id_token_alg as JwsAlgorithm,
     requirePar: row.require_par === 1,
     backchannelLogoutUri: row.backchannel_logout_uri,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as { keys: JsonWebKey[] }),
     createdAt: row.created_at,
   };
+}
+
+/** The verification key a registered public JWK stands for; `fail` explains what is wrong with it. */
+export function verificationKeyOf(
+  jwk: JsonWebKey & { kid?: unknown; alg?: unknown },
+  fail: (message: string) => never,
+): VerificationKey {
+  if (!jwk || typeof jwk !== "object") fail("Each key must be a JWK object.");
+  if (typeof jwk.kid !== "string" || jwk.kid.length === 0 || jwk.kid.length > 128)
+    fail("Each key needs a kid.");
+  if ("d" in jwk || "p" in jwk || "k" in jwk) fail(`Key ${jwk.kid} is not a public key.`);
+  const alg: JwsAlgorithm | undefined =
+    jwk.kty === "OKP" && jwk.crv === "Ed25519"
+      ? "EdDSA"
+      : jwk.kty === "EC" && jwk.crv === "P-256"
+        ? "ES256"
+        : jwk.kty === "RSA"
+          ? "RS256"
+          : undefined;
+  if (alg === undefined) fail(`Key ${jwk.kid} must be Ed25519, P-256 or RSA.`);
+  if (jwk.alg !== undefined && jwk.alg !== alg)
+    fail(`Key ${jwk.kid}: alg ${String(jwk.alg)} does not fit the key.`);
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: jwk, format: "jwk" });
+  } catch {
+    fail(`Key ${jwk.kid} is not a valid JWK.`);
+  }
+  if (alg === "RS256" && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+    fail(`Key ${jwk.kid}: RSA keys need at least 2048 bits.`);
+  }
+  return { kid: jwk.kid, alg: alg as JwsAlgorithm, publicKey };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {
@@ -151,6 +199,8 @@ export const CLIENT_CACHE_TTL_MS = 5000;
 export function createClients(deps: {
   db: Kysely<Database>;
   clock: Clock;
+  /** The issuer: client assertions must be addressed to it (or to one of its endpoints). */
+  issuer: string;
   defaultAccessTokenTtl: number;
   /** 0 turns the cache off. */
   cacheTtlMs?: number;
@@ -219,6 +269,17 @@ export function createClients(deps: {
         `The access token lifetime must be 60 to ${MAX_ACCESS_TOKEN_TTL} seconds (30 minutes at most).`,
       );
     }
+    let jwks: string | null = null;
+    if (authMethod === "private_key_jwt") {
+      const keys = input.jwks?.keys;
+      if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
+        invalid("private_key_jwt needs jwks with 1 to 10 public keys.");
+      }
+      for (const jwk of keys) verificationKeyOf(jwk, invalid);
+      jwks = JSON.stringify({ keys });
+    } else if (input.jwks !== undefined) {
+      invalid("jwks is only for private_key_jwt clients.");
+    }
     const backchannel = input.backchannelLogoutUri ?? null;
     if (backchannel !== null) {
       const problem = redirectUriProblem(backchannel);
@@ -243,7 +304,69 @@ export function createClients(deps: {
       id_token_alg: alg,
       require_par: input.requirePar ? 1 : 0,
       backchannel_logout_uri: backchannel,
+      jwks,
     };
+  }
+
+  /** RFC 7523 §3: a JWT signed with one of the client's registered keys, for us, short-lived, used once. */
+  async function authenticateAssertion(credentials: { clientId: string | undefined; assertion: string }) {
+    const refuse = (why: string): never => {
+      throw new OAuthError("invalid_client", "Client authentication failed.", why);
+    };
+    let claimedId: unknown = credentials.clientId;
+    if (claimedId === undefined) {
+      try {
+        claimedId = JSON.parse(
+          Buffer.from(credentials.assertion.split(".")[1] ?? "", "base64url").toString("utf8"),
+        )?.iss;
+      } catch {
+        refuse("assertion payload unreadable");
+      }
+    }
+    if (typeof claimedId !== "string" || !CLIENT_ID.test(claimedId)) refuse("no client id");
+    const loaded = await clientRow(claimedId as string);
+    const client = loaded?.client;
+    if (client?.authMethod !== "private_key_jwt" || !client.jwks) refuse("not a private_key_jwt client");
+    const keys = new Map<string, VerificationKey>();
+    for (const jwk of (client as Client).jwks?.keys ?? []) {
+      const key = verificationKeyOf(jwk, () => undefined as never);
+      if (key) keys.set(key.kid, key);
+    }
+    const base = deps.issuer.replace(/\/+$/, "");
+    let payload: JwtClaims;
+    try {
+      payload = verifyJwt(credentials.assertion, {
+        keys: (kid) => keys.get(kid),
+        issuer: claimedId as string,
+        audience: [deps.issuer, `${base}/token`, `${base}/par`, `${base}/introspect`, `${base}/revoke`],
+        clockTolerance: 30,
+        now: clock.now,
+      }).payload;
+    } catch (error) {
+      if (error instanceof TokenError) refuse(`assertion ${error.reason}`);
+      throw error;
+    }
+    const now = Math.floor(clock.now() / 1000);
+    if (payload.sub !== claimedId) refuse("sub is not the client");
+    if (typeof payload.jti !== "string" || payload.jti.length === 0 || payload.jti.length > 256)
+      refuse("no jti");
+    if (typeof payload.exp !== "number" || payload.exp > now + MAX_ASSERTION_LIFETIME_S)
+      refuse("exp too far ahead");
+    // Replay protection: the (client, jti) pair is recorded until the assertion expires; a second use fails.
+    try {
+      await db
+        .insertInto("client_assertions")
+        .values({
+          client_id: claimedId as string,
+          jti: payload.jti as string,
+          expires_at: (payload.exp as number) * 1000,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) refuse("assertion replayed");
+      throw error;
+    }
+    return client as Client;
   }
 
   const clients: Clients = {
@@ -253,7 +376,10 @@ export function createClients(deps: {
         invalid("A client id is 3 to 128 characters of A-Z a-z 0-9 . _ ~ -.");
       }
       const id = input.id ?? randomBytes(16).toString("base64url");
-      const secret = fields.auth_method === "none" ? undefined : generateOpaqueToken(SECRET_FORMAT);
+      const secret =
+        fields.auth_method === "none" || fields.auth_method === "private_key_jwt"
+          ? undefined
+          : generateOpaqueToken(SECRET_FORMAT);
       const now = clock.now();
       try {
         await db
@@ -299,7 +425,9 @@ export function createClients(deps: {
 
     async rotateSecret(id) {
       const client = await clients.get(id);
-      if (!client || client.authMethod === "none") invalid("No confidential client with this id.");
+      if (!client || client.authMethod === "none" || client.authMethod === "private_key_jwt") {
+        invalid("No client with a secret has this id.");
+      }
       const secret = generateOpaqueToken(SECRET_FORMAT);
       await db
         .updateTable("oauth_clients")
@@ -319,6 +447,7 @@ export function createClients(deps: {
           ? await clientRow(credentials.clientId)
           : undefined;
       const row = loaded?.row;
+      if (credentials.method === "private_key_jwt") return authenticateAssertion(credentials);
       if (credentials.method === "none") {
         if (loaded?.row.auth_method !== "none") refuse();
         return (loaded as NonNullable<Loaded>).client;

@@ -48,7 +48,12 @@ export interface OAuthOptions {
 
 export function createOAuth(options: OAuthOptions): OAuth {
   const { db, clock, accounts } = options;
-  const clients = createClients({ db, clock, defaultAccessTokenTtl: options.accessTokenTtl });
+  const clients = createClients({
+    db,
+    clock,
+    issuer: options.issuer,
+    defaultAccessTokenTtl: options.accessTokenTtl,
+  });
   const issuer = createIssuer({
     db,
     clock,
@@ -102,8 +107,15 @@ export function createOAuth(options: OAuthOptions): OAuth {
     tokens,
     introspection,
     async purgeExpired() {
+      const assertions = await db
+        .deleteFrom("client_assertions")
+        .where("expires_at", "<=", clock.now() - 60_000)
+        .executeTakeFirst();
       return (
-        (await authorization.purgeExpired()) + (await tokens.purgeExpired()) + (await issuer.purgeRevoked())
+        Number(assertions.numDeletedRows) +
+        (await authorization.purgeExpired()) +
+        (await tokens.purgeExpired()) +
+        (await issuer.purgeRevoked())
       );
     },
   };

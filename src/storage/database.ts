@@ -144,6 +144,8 @@ export interface OAuthClientsTable {
   id_token_alg: string;
   require_par: IntBool;
   backchannel_logout_uri: string | null;
+  /** private_key_jwt: the client's public JWK Set (JSON). */
+  jwks: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -219,6 +221,12 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
 }
 
+export interface ClientAssertionsTable {
+  client_id: string;
+  jti: string;
+  expires_at: number;
+}
+
 export interface RevokedAccessTokensTable {
   jti: string;
   expires_at: number;
@@ -241,4 +249,5 @@ export interface Database {
   oauth_consents: OAuthConsentsTable;
   refresh_tokens: RefreshTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
+  client_assertions: ClientAssertionsTable;
 }

@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStorage } from "../../src/storage/index.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
@@ -91,6 +94,36 @@ describe("tessera clients and resources", () => {
     expect((await tessera(["clients", "delete", id], env)).stdout).toBe(`Deleted client ${id}\n`);
     const gone = await tessera(["clients", "delete", id], env);
     expect(gone.code).toBe(1);
+  });
+
+  it("registers a private_key_jwt client from a JWK Set file, without a secret", async () => {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const file = join(mkdtempSync(join(tmpdir(), "jwks-")), "jwks.json");
+    writeFileSync(file, JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid: "k1" }] }));
+    const r = await tessera(
+      [
+        "clients",
+        "create",
+        "Signer",
+        "--grant-types",
+        "client_credentials",
+        "--scope",
+        "read",
+        "--jwks-file",
+        file,
+        "--json",
+      ],
+      env,
+    );
+    expect(r.stderr).toBe("");
+    const client = JSON.parse(r.stdout) as {
+      authMethod: string;
+      secret?: string;
+      jwks: { keys: { kid: string }[] };
+    };
+    expect(client.authMethod).toBe("private_key_jwt");
+    expect(client.secret).toBeUndefined();
+    expect(client.jwks.keys[0]?.kid).toBe("k1");
   });
 
   it("registers a public client without a secret", async () => {

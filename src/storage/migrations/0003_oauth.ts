@@ -23,6 +23,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("require_par", "integer", (c) => c.notNull())
     // OpenID Connect Back-Channel Logout 1.0: where logout tokens are posted.
     .addColumn("backchannel_logout_uri", "text")
+    // private_key_jwt: the client's public keys (a JWK Set, JSON).
+    .addColumn("jwks", "text")
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .execute();
@@ -116,6 +118,17 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex("refresh_tokens_family").on("refresh_tokens").column("family_id").execute();
   await db.schema.createIndex("refresh_tokens_user").on("refresh_tokens").column("user_id").execute();
 
+  // private_key_jwt assertions seen (RFC 7523 §3: jti replay protection), kept until they expire.
+  await db.schema
+    .createTable("client_assertions")
+    .addColumn("client_id", "varchar(128)", (c) =>
+      c.notNull().references("oauth_clients.id").onDelete("cascade"),
+    )
+    .addColumn("jti", "varchar(256)", (c) => c.notNull())
+    .addColumn("expires_at", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("client_assertions_pk", ["client_id", "jti"])
+    .execute();
+
   // Revoked JWT access tokens, kept until they would have expired.
   await db.schema
     .createTable("revoked_access_tokens")
@@ -128,6 +141,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
     "revoked_access_tokens",
+    "client_assertions",
     "refresh_tokens",
     "oauth_consents",
     "authorization_codes",

@@ -21,7 +21,7 @@ import {
   type SignedInUser,
   type StoredRequest,
 } from "../../../oauth/authorize.js";
-import type { Client, ClientCredentials } from "../../../oauth/clients.js";
+import { CLIENT_ASSERTION_TYPE, type Client, type ClientCredentials } from "../../../oauth/clients.js";
 import { OAuthError } from "../../../oauth/errors.js";
 import type { AppContext } from "../../../server/context.js";
 import { consentPage } from "../../../ui/pages/consent.js";
@@ -69,6 +69,21 @@ export function clientCredentials(request: FastifyRequest, body: Record<string, 
   }
   if (bodySecret !== undefined && typeof bodySecret !== "string") {
     throw new OAuthError("invalid_request", "client_secret must be given once.");
+  }
+  const assertionType = body.client_assertion_type;
+  const assertion = body.client_assertion;
+  if (assertionType !== undefined || assertion !== undefined) {
+    // RFC 7523 §2.2: private_key_jwt, and no other method alongside it.
+    if ((typeof header === "string" && /^basic /i.test(header)) || bodySecret !== undefined) {
+      throw new OAuthError("invalid_request", "Use one client authentication method, not several.");
+    }
+    if (assertionType !== CLIENT_ASSERTION_TYPE) {
+      throw new OAuthError("invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
+    }
+    if (typeof assertion !== "string" || assertion.length === 0 || assertion.length > 8192) {
+      throw new OAuthError("invalid_request", "client_assertion must be given once.");
+    }
+    return { method: "private_key_jwt", clientId: bodyId, assertion };
   }
   if (typeof header === "string" && /^basic /i.test(header)) {
     if (bodySecret !== undefined) {
