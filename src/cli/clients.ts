@@ -121,7 +121,10 @@ export async function runClientsCommand(
           : "client_secret_basic";
       const redirectUris = list(flags["redirect-uris"]);
       const postLogout = list(flags["post-logout-redirect-uris"]);
-      const grantTypes = list(flags["grant-types"]) as GrantType[] | undefined;
+      // `device_code` is accepted for the device grant's URN.
+      const grantTypes = list(flags["grant-types"])?.map((g) =>
+        g === "device_code" ? "urn:ietf:params:oauth:grant-type:device_code" : g,
+      ) as GrantType[] | undefined;
       const resources = list(flags.resources);
       const { client, secret } = await clients.create({
         name,

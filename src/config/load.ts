@@ -48,6 +48,8 @@ export interface Config {
   readonly refreshTokenIdle: number;
   readonly refreshGraceWindow: number;
   readonly authorizationCodeTtl: number;
+  readonly deviceCodeTtl: number;
+  readonly devicePollInterval: number;
   readonly sessionCacheTtl: number;
   readonly passwordResetTtl: number;
   readonly smtpUrl: string | undefined;

@@ -51,6 +51,11 @@ export const ERROR_CODES = {
     "OAuth: a client's registration data is invalid (RFC 7591 §3.2.2): redirect URIs, grant types, lifetimes. HTTP 400.",
   insufficient_scope:
     "The access token lacks a scope the endpoint needs (RFC 6750 §3.1), e.g. `openid` at userinfo. HTTP 403 with `WWW-Authenticate`.",
+  authorization_pending:
+    "OAuth device grant (RFC 8628 §3.5): the user has not answered yet; keep polling at the interval. HTTP 400.",
+  slow_down: "OAuth device grant: the device polls too fast; the interval grew by 5 seconds. HTTP 400.",
+  expired_token:
+    "OAuth device grant: the device code expired before the user answered; start again. HTTP 400.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",
 } as const;

@@ -33,7 +33,12 @@ import { formatScope, parseScope } from "./scopes.js";
 export const CLIENT_SECRET_PREFIX = "tsr_cs_";
 const SECRET_FORMAT = { prefix: CLIENT_SECRET_PREFIX, checksum: true } as const;
 
-export const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
+export const GRANT_TYPES = [
+  "authorization_code",
+  "refresh_token",
+  "client_credentials",
+  "urn:ietf:params:oauth:grant-type:device_code",
+] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

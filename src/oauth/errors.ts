@@ -16,7 +16,10 @@ export type OAuthErrorCode =
   | "access_denied"
   | "login_required"
   | "consent_required"
-  | "invalid_client_metadata";
+  | "invalid_client_metadata"
+  | "authorization_pending"
+  | "slow_down"
+  | "expired_token";
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -31,6 +34,9 @@ const STATUS: Record<OAuthErrorCode, number> = {
   login_required: 400,
   consent_required: 400,
   invalid_client_metadata: 400,
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
 };
 
 export class OAuthError extends TesseraError {

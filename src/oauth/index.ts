@@ -12,6 +12,7 @@ import type { Clock } from "../lib/clock.js";
 import type { Database } from "../storage/database.js";
 import { type Authorization, createAuthorization } from "./authorize.js";
 import { type Clients, createClients } from "./clients.js";
+import { createDeviceFlow, type DeviceFlow } from "./device.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
 import { createLogout, type Logout } from "./logout.js";
@@ -24,6 +25,7 @@ export interface OAuth {
   tokens: TokenEndpoint;
   introspection: Introspection;
   logout: Logout;
+  device: DeviceFlow;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
   purgeExpired(): Promise<number>;
 }
@@ -41,6 +43,9 @@ export interface OAuthOptions {
   refreshTokenIdle: number;
   refreshGraceWindow: number;
   authorizationCodeTtl: number;
+  /** Device authorization grant: code lifetime and polling interval, seconds. */
+  deviceCodeTtl: number;
+  devicePollInterval: number;
   log: Logger;
   /** For back-channel logout deliveries (tests); default: global fetch. */
   fetch?: typeof fetch;
@@ -68,7 +73,16 @@ export function createOAuth(options: OAuthOptions): OAuth {
     codeTtl: options.authorizationCodeTtl,
     issuer: options.issuer,
   });
+  const device = createDeviceFlow({
+    db,
+    clock,
+    clients,
+    issuer: options.issuer,
+    codeTtl: options.deviceCodeTtl,
+    pollInterval: options.devicePollInterval,
+  });
   const tokens = createTokenEndpoint({
+    device,
     db,
     dialect: options.dialect,
     clock,
@@ -102,6 +116,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
   return {
     clients,
     logout,
+    device,
     authorization,
     issuer,
     tokens,
@@ -113,6 +128,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
         .executeTakeFirst();
       return (
         Number(assertions.numDeletedRows) +
+        (await device.purgeExpired()) +
         (await authorization.purgeExpired()) +
         (await tokens.purgeExpired()) +
         (await issuer.purgeRevoked())

@@ -26,6 +26,7 @@ import type { Database, RefreshTokensTable } from "../storage/database.js";
 import { AUTHORIZATION_CODE_PREFIX, checkScopes } from "./authorize.js";
 import type { Client, Clients } from "./clients.js";
 import { isResourceIndicator } from "./clients.js";
+import { DEVICE_CODE_GRANT, type DeviceFlow } from "./device.js";
 import { OAuthError } from "./errors.js";
 import { type Issuer, newJti, type Subject } from "./issuer.js";
 import { formatScope, isOidcScope, parseScope } from "./scopes.js";
@@ -61,6 +62,7 @@ export interface TokenEndpointDeps {
   clock: Clock;
   clients: Clients;
   issuer: Issuer;
+  device: DeviceFlow;
   audit: AuditLog;
   masterKey: MasterKey;
   policy: {
@@ -103,7 +105,7 @@ function sealContext(id: string): string {
 }
 
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
-  const { db, dialect, clock, clients, issuer, audit, masterKey, policy } = deps;
+  const { db, dialect, clock, clients, issuer, audit, masterKey, policy, device } = deps;
 
   /** A new live refresh token carrying the grant of `source` (a code or the token it succeeds). */
   function refreshRow(
@@ -435,6 +437,55 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     invalidGrant("The refresh token was already used; the grant has been revoked.");
   }
 
+  async function deviceCode(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+      throw new OAuthError("unauthorized_client", "This client may not use the device authorization grant.");
+    }
+    const code = single(params, "device_code");
+    if (code === undefined) throw new OAuthError("invalid_request", "The device_code parameter is missing.");
+    const row = await device.exchange(client, code);
+    const userId = row.user_id as string;
+    await liveUser(userId);
+    const scopes = parseScope(row.scope);
+    const resources = JSON.parse(row.resources) as string[];
+    const subject: Subject = {
+      userId,
+      authTime: row.auth_time as number,
+      acr: row.acr as string,
+      amr: (row.amr as string).split(" "),
+      sessionId: row.session_id,
+    };
+    const { access, response } = await tokensFor(client, subject, scopes, resources, null);
+    if (refreshAllowed(client, scopes)) {
+      const refresh = generateOpaqueToken(REFRESH_FORMAT);
+      const now = clock.now();
+      const source = {
+        client_id: client.id,
+        user_id: userId,
+        session_id: row.session_id,
+        scope: row.scope,
+        resources: row.resources,
+        auth_time: subject.authTime,
+        acr: subject.acr,
+        amr: row.amr as string,
+      };
+      await db
+        .insertInto("refresh_tokens")
+        .values(
+          refreshRow(source, {
+            token: refresh,
+            familyId: newJti(),
+            familyEnd: now + policy.refreshTokenLifetime * 1000,
+            now,
+            access,
+          }),
+        )
+        .execute();
+      response.refresh_token = refresh;
+    }
+    return response;
+  }
+
   async function clientCredentials(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
     if (client.authMethod === "none" || !client.grantTypes.includes("client_credentials")) {
       throw new OAuthError("unauthorized_client", "This client may not use the client_credentials grant.");
@@ -491,6 +542,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
           return refreshToken(client, params);
         case "client_credentials":
           return clientCredentials(client, params);
+        case DEVICE_CODE_GRANT:
+          return deviceCode(client, params);
         case undefined:
           throw new OAuthError("invalid_request", "The grant_type parameter is missing.");
         default:

@@ -142,6 +142,8 @@ export async function createContext(config: Config, options: CreateContextOption
       refreshTokenIdle: config.refreshTokenIdle,
       refreshGraceWindow: config.refreshGraceWindow,
       authorizationCodeTtl: config.authorizationCodeTtl,
+      deviceCodeTtl: config.deviceCodeTtl,
+      devicePollInterval: config.devicePollInterval,
       log,
     });
     const adminTokenLastUsed = createWriteBehind({

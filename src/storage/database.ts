@@ -221,6 +221,24 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
 }
 
+export interface DeviceCodesTable {
+  device_code_hash: string;
+  user_code: string;
+  client_id: string;
+  scope: string;
+  resources: string;
+  status: "pending" | "approved" | "denied" | "consumed";
+  user_id: string | null;
+  session_id: string | null;
+  auth_time: number | null;
+  acr: string | null;
+  amr: string | null;
+  interval_s: number;
+  last_polled_at: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface ClientAssertionsTable {
   client_id: string;
   jti: string;
@@ -250,4 +268,5 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
   client_assertions: ClientAssertionsTable;
+  device_codes: DeviceCodesTable;
 }

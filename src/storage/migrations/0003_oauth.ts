@@ -129,6 +129,30 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint("client_assertions_pk", ["client_id", "jti"])
     .execute();
 
+  // Device authorization grant (RFC 8628): one row per device code, until it is used or expires.
+  await db.schema
+    .createTable("device_codes")
+    .addColumn("device_code_hash", "varchar(64)", (c) => c.primaryKey())
+    // Normalised (upper case, no dash): what the user types.
+    .addColumn("user_code", "varchar(16)", (c) => c.notNull().unique())
+    .addColumn("client_id", "varchar(128)", (c) =>
+      c.notNull().references("oauth_clients.id").onDelete("cascade"),
+    )
+    .addColumn("scope", "text", (c) => c.notNull())
+    .addColumn("resources", "text", (c) => c.notNull())
+    // pending | approved | denied | consumed
+    .addColumn("status", "varchar(16)", (c) => c.notNull())
+    .addColumn("user_id", "varchar(64)")
+    .addColumn("session_id", "varchar(64)")
+    .addColumn("auth_time", "bigint")
+    .addColumn("acr", "varchar(128)")
+    .addColumn("amr", "varchar(128)")
+    .addColumn("interval_s", "integer", (c) => c.notNull())
+    .addColumn("last_polled_at", "bigint")
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("expires_at", "bigint", (c) => c.notNull())
+    .execute();
+
   // Revoked JWT access tokens, kept until they would have expired.
   await db.schema
     .createTable("revoked_access_tokens")
@@ -141,6 +165,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
     "revoked_access_tokens",
+    "device_codes",
     "client_assertions",
     "refresh_tokens",
     "oauth_consents",

@@ -22,11 +22,17 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     revocation_endpoint: `${base}/revoke`,
     end_session_endpoint: `${base}/end-session`,
     pushed_authorization_request_endpoint: `${base}/par`,
+    device_authorization_endpoint: `${base}/device_authorization`,
     require_pushed_authorization_requests: false,
     scopes_supported: [...OIDC_SCOPES],
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
-    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    grant_types_supported: [
+      "authorization_code",
+      "refresh_token",
+      "client_credentials",
+      "urn:ietf:params:oauth:grant-type:device_code",
+    ],
     subject_types_supported: ["public"],
     id_token_signing_alg_values_supported: [...JWS_ALGORITHMS],
     token_endpoint_auth_methods_supported: [

@@ -12,6 +12,7 @@
  *   query string) and answers the claims of the granted scopes; refusals follow RFC 6750.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { IP_POLICY } from "../../../accounts/throttle.js";
 import {
   AuthorizationPageError,
   AuthorizationRedirectError,
@@ -22,9 +23,12 @@ import {
   type StoredRequest,
 } from "../../../oauth/authorize.js";
 import { CLIENT_ASSERTION_TYPE, type Client, type ClientCredentials } from "../../../oauth/clients.js";
+import { formatUserCode, normalizeUserCode } from "../../../oauth/device.js";
 import { OAuthError } from "../../../oauth/errors.js";
+import { parseScope } from "../../../oauth/scopes.js";
 import type { AppContext } from "../../../server/context.js";
 import { consentPage } from "../../../ui/pages/consent.js";
+import { deviceCodePage, deviceConfirmPage } from "../../../ui/pages/device.js";
 import { logoutConfirmPage } from "../../../ui/pages/logout.js";
 import { messagePage } from "../../../ui/pages/message.js";
 import { clearSessionCookie } from "../../web/cookies.js";
@@ -317,6 +321,93 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       } catch (error) {
         return answerError(error, reply);
       }
+    });
+
+    // RFC 8628: the device authorization endpoint and the user's pages.
+    app.post("/device_authorization", async (request, reply) => {
+      const body = formBody(request);
+      const client = await authenticate(request, reply, body, { allowPublic: true });
+      const answer = await oauth.device.start(client, body);
+      reply.header("cache-control", "no-store");
+      return answer;
+    });
+
+    const DEVICE_THROTTLE = (ip: string | null) =>
+      ip ? [{ scope: "device_code", id: ip, policy: IP_POLICY }] : [];
+
+    app.get("/device", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      const userCode = (request.query as Record<string, unknown>).user_code;
+      const shown = typeof userCode === "string" ? userCode.slice(0, 16) : undefined;
+      if (!auth) {
+        const target = shown ? `/device?user_code=${encodeURIComponent(shown)}` : "/device";
+        return reply.redirect(`/login?return_to=${encodeURIComponent(target)}`, 303);
+      }
+      return web.sendPage(
+        reply,
+        deviceCodePage({ user: auth.user, csrfToken: auth.csrfToken, ...(shown ? { userCode: shown } : {}) }),
+      );
+    });
+
+    app.post("/device", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      if (!auth) return reply.redirect("/login?return_to=%2Fdevice", 303);
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
+        return errorPage(reply, "This form expired or came from another site.", 403);
+      }
+      const typed = (formField(request.body, "user_code") ?? "").slice(0, 16);
+      const keys = DEVICE_THROTTLE(web.clientIp(request));
+      const page = (error: string, status: number) =>
+        web.sendPage(
+          reply,
+          deviceCodePage({ user: auth.user, csrfToken: auth.csrfToken, userCode: typed, error }),
+          status,
+        );
+      const decision = await ctx.accounts.throttle.check(keys);
+      if (!decision.allowed) {
+        reply.header("retry-after", String(Math.ceil(decision.retryAfterMs / 1000)));
+        return page("Too many wrong codes. Wait a moment and try again.", 429);
+      }
+      const pending = await oauth.device.findPending(typed);
+      const client = pending ? await oauth.clients.get(pending.client_id) : undefined;
+      if (!pending || !client) {
+        await ctx.accounts.throttle.recordFailure(keys);
+        return page("That code is not valid or has expired. Check the code on your device.", 400);
+      }
+      return web.sendPage(
+        reply,
+        deviceConfirmPage({
+          user: auth.user,
+          csrfToken: auth.csrfToken,
+          userCode: formatUserCode(normalizeUserCode(typed)),
+          clientName: client.name,
+          scopes: parseScope(pending.scope),
+        }),
+      );
+    });
+
+    app.post("/device/confirm", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      if (!auth) return reply.redirect("/login?return_to=%2Fdevice", 303);
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
+        return errorPage(reply, "This form expired or came from another site.", 403);
+      }
+      const userCode = formField(request.body, "user_code") ?? "";
+      const approve = formField(request.body, "decision") === "allow";
+      const done = await oauth.device.decide(userCode, signedInUser(auth) as SignedInUser, approve);
+      if (!done)
+        return errorPage(reply, "That code is no longer waiting for an answer. Start again on your device.");
+      return web.sendPage(
+        reply,
+        messagePage({
+          title: approve ? "Device connected" : "Request denied",
+          message: approve
+            ? "You can go back to your device: it is signed in."
+            : "The device was not given access to your account.",
+          user: auth.user,
+          csrfToken: auth.csrfToken,
+        }),
+      );
     });
 
     // RFC 9126: pushed authorization requests.
