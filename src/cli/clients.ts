@@ -19,6 +19,8 @@ export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--p
                                  private_key_jwt and gets no secret)
                                  Register an OAuth client; a confidential client's secret is shown once
   clients list [--json]          List OAuth clients
+  clients initial-token [--expires-in SECONDS] [--uses N]
+                                 Mint an initial access token for dynamic registration (shown once)
   clients delete ID              Delete a client (its codes, consents and refresh tokens go with it)
   resources create AUDIENCE --name N --scope "S …"
                                  Register a resource server (API) and the scopes it accepts
@@ -35,6 +37,8 @@ export const CLIENT_FLAGS = {
   "first-party": "boolean",
   "require-par": "boolean",
   "jwks-file": "string",
+  "expires-in": "string",
+  uses: "string",
   "access-token-ttl": "string",
   name: "string",
   json: "boolean",
@@ -145,6 +149,25 @@ export async function runClientsCommand(
         out(`Registered client ${client.name}\nclient_id:     ${client.id}\n`);
         if (secret) out(`client_secret: ${secret}\n(shown once: store it now; Tessera keeps only a hash)\n`);
       }
+      return 0;
+    }
+    case "initial-token": {
+      if (name) throw new CliUsageError("clients initial-token takes no argument");
+      const number = (flag: string) => {
+        const value = flags[flag];
+        if (value === undefined) return undefined;
+        if (typeof value !== "string" || !/^[1-9]\d{0,8}$/.test(value)) {
+          throw new CliUsageError(`--${flag} takes a positive whole number`);
+        }
+        return Number(value);
+      };
+      const ttlSeconds = number("expires-in");
+      const uses = number("uses");
+      const { token } = await ctx.oauth.initialTokens.create({
+        ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+        ...(uses === undefined ? {} : { uses }),
+      });
+      out(`${token}\n`);
       return 0;
     }
     case "list": {

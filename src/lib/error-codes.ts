@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   slow_down: "OAuth device grant: the device polls too fast; the interval grew by 5 seconds. HTTP 400.",
   expired_token:
     "OAuth device grant: the device code expired before the user answered; start again. HTTP 400.",
+  invalid_redirect_uri:
+    "OAuth: a redirect URI in a client registration is not allowed (RFC 7591 §3.2.2): not https, http off loopback, a fragment, user information. HTTP 400.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",
 } as const;

@@ -98,8 +98,18 @@ export interface ResourceServer {
 }
 
 export interface Clients {
-  /** Registers a client; the secret (confidential clients only) is returned once and never again. */
-  create(input: ClientInput): Promise<{ client: Client; secret: string | undefined }>;
+  /**
+   * Registers a client; the secret (clients with a secret only) is returned once and never again. With
+   * `registration`, also a registration access token (RFC 7592) for managing it later.
+   */
+  create(
+    input: ClientInput,
+    options?: { registration?: boolean },
+  ): Promise<{ client: Client; secret: string | undefined; registrationToken?: string }>;
+  /** Replaces a client's metadata (RFC 7592 PUT); its id, secret and registration token stay. */
+  replace(id: string, input: ClientInput): Promise<Client>;
+  /** The client a registration access token manages, or undefined. */
+  byRegistrationToken(id: string, token: string): Promise<Client | undefined>;
   get(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
   delete(id: string): Promise<boolean>;
@@ -236,7 +246,7 @@ export function createClients(deps: {
 
   function validate(
     input: ClientInput,
-  ): Omit<OAuthClientsTable, "id" | "secret_hash" | "created_at" | "updated_at"> {
+  ): Omit<OAuthClientsTable, "id" | "secret_hash" | "registration_token_hash" | "created_at" | "updated_at"> {
     const name = typeof input.name === "string" ? input.name.trim() : "";
     if (name === "" || name.length > 256) invalid("A client needs a name of 1 to 256 characters.");
     const authMethod = input.authMethod ?? "client_secret_basic";
@@ -255,7 +265,8 @@ export function createClients(deps: {
     }
     for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
       const problem = redirectUriProblem(uri);
-      if (problem) invalid(`Redirect URI ${JSON.stringify(uri)} ${problem}.`);
+      if (problem)
+        throw new OAuthError("invalid_redirect_uri", `Redirect URI ${JSON.stringify(uri)} ${problem}.`);
     }
     let scopes: string[];
     try {
@@ -375,8 +386,11 @@ export function createClients(deps: {
   }
 
   const clients: Clients = {
-    async create(input) {
+    async create(input, options = {}) {
       const fields = validate(input);
+      const registrationToken = options.registration
+        ? generateOpaqueToken({ prefix: "tsr_rat_", checksum: true })
+        : undefined;
       if (input.id !== undefined && !CLIENT_ID.test(input.id)) {
         invalid("A client id is 3 to 128 characters of A-Z a-z 0-9 . _ ~ -.");
       }
@@ -393,6 +407,7 @@ export function createClients(deps: {
             id,
             ...fields,
             secret_hash: secret === undefined ? null : hashToken(secret),
+            registration_token_hash: registrationToken === undefined ? null : hashToken(registrationToken),
             created_at: now,
             updated_at: now,
           })
@@ -404,7 +419,34 @@ export function createClients(deps: {
       clientRows.delete(id);
       const client = await clients.get(id);
       if (!client) throw new Error("client vanished after insert");
-      return { client, secret };
+      return { client, secret, ...(registrationToken ? { registrationToken } : {}) };
+    },
+
+    async replace(id, input) {
+      const current = await clients.get(id);
+      if (!current) invalid("No client with this id.");
+      const fields = validate({ ...input, authMethod: input.authMethod ?? current.authMethod });
+      const hadSecret = current.authMethod !== "none" && current.authMethod !== "private_key_jwt";
+      const needsSecret = fields.auth_method !== "none" && fields.auth_method !== "private_key_jwt";
+      if (hadSecret !== needsSecret)
+        invalid("The authentication method cannot change between secret and no secret.");
+      await db
+        .updateTable("oauth_clients")
+        .set({ ...fields, updated_at: clock.now() })
+        .where("id", "=", id)
+        .execute();
+      clientRows.delete(id);
+      return (await clients.get(id)) as Client;
+    },
+
+    async byRegistrationToken(id, token) {
+      if (typeof id !== "string" || !CLIENT_ID.test(id)) return undefined;
+      const loaded = await clientRow(id);
+      const stored = loaded?.row.registration_token_hash ?? "\u0000";
+      const presented = isWellFormedOpaqueToken(token, { prefix: "tsr_rat_", checksum: true })
+        ? hashToken(token)
+        : "";
+      return constantTimeEqual(presented, stored) && loaded ? loaded.client : undefined;
     },
 
     async get(id) {

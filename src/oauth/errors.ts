@@ -17,6 +17,7 @@ export type OAuthErrorCode =
   | "login_required"
   | "consent_required"
   | "invalid_client_metadata"
+  | "invalid_redirect_uri"
   | "authorization_pending"
   | "slow_down"
   | "expired_token";
@@ -34,6 +35,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   login_required: 400,
   consent_required: 400,
   invalid_client_metadata: 400,
+  invalid_redirect_uri: 400,
   authorization_pending: 400,
   slow_down: 400,
   expired_token: 400,

@@ -16,6 +16,7 @@ import { createDeviceFlow, type DeviceFlow } from "./device.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
 import { createLogout, type Logout } from "./logout.js";
+import { createInitialAccessTokens, type InitialAccessTokens } from "./registration.js";
 import { createTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
 
 export interface OAuth {
@@ -26,6 +27,7 @@ export interface OAuth {
   introspection: Introspection;
   logout: Logout;
   device: DeviceFlow;
+  initialTokens: InitialAccessTokens;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
   purgeExpired(): Promise<number>;
 }
@@ -117,6 +119,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
     clients,
     logout,
     device,
+    initialTokens: createInitialAccessTokens({ db, clock }),
     authorization,
     issuer,
     tokens,

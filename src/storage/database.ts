@@ -146,6 +146,8 @@ export interface OAuthClientsTable {
   backchannel_logout_uri: string | null;
   /** private_key_jwt: the client's public JWK Set (JSON). */
   jwks: string | null;
+  /** RFC 7592: SHA-256 of the registration access token (dynamically registered clients only). */
+  registration_token_hash: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -221,6 +223,14 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
 }
 
+export interface InitialAccessTokensTable {
+  id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  uses_left: number | null;
+}
+
 export interface DeviceCodesTable {
   device_code_hash: string;
   user_code: string;
@@ -269,4 +279,5 @@ export interface Database {
   revoked_access_tokens: RevokedAccessTokensTable;
   client_assertions: ClientAssertionsTable;
   device_codes: DeviceCodesTable;
+  initial_access_tokens: InitialAccessTokensTable;
 }

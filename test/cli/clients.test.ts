@@ -126,6 +126,25 @@ describe("tessera clients and resources", () => {
     expect(client.jwks.keys[0]?.kid).toBe("k1");
   });
 
+  it("mints initial access tokens for dynamic registration, shown once and stored hashed", async () => {
+    const r = await tessera(["clients", "initial-token", "--uses", "2", "--expires-in", "3600"], env);
+    expect(r.stderr).toBe("");
+    const token = r.stdout.trim();
+    expect(token).toMatch(/^tsr_iat_[0-9A-Za-z]{49}$/);
+    const storage = await openStorage(db.url);
+    try {
+      const rows = await storage.db.selectFrom("initial_access_tokens").selectAll().execute();
+      expect(rows.map((row) => row.token_hash)).toContain(
+        createHash("sha256").update(token).digest("base64url"),
+      );
+      expect(JSON.stringify(rows)).not.toContain(token);
+      expect(rows.at(-1)?.uses_left).toBe(2);
+    } finally {
+      await storage.close();
+    }
+    expect((await tessera(["clients", "initial-token", "--uses", "0"], env)).code).toBe(2);
+  });
+
   it("registers a public client without a secret", async () => {
     const r = await tessera(
       ["clients", "create", "CLI", "--public", "--redirect-uris", "http://127.0.0.1/cb"],

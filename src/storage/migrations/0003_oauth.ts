@@ -25,6 +25,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("backchannel_logout_uri", "text")
     // private_key_jwt: the client's public keys (a JWK Set, JSON).
     .addColumn("jwks", "text")
+    // RFC 7592: SHA-256 of the registration access token of a dynamically registered client.
+    .addColumn("registration_token_hash", "varchar(64)")
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .execute();
@@ -129,6 +131,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint("client_assertions_pk", ["client_id", "jti"])
     .execute();
 
+  // RFC 7591 initial access tokens: who may register clients dynamically.
+  await db.schema
+    .createTable("initial_access_tokens")
+    .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+    .addColumn("token_hash", "varchar(64)", (c) => c.notNull().unique())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("expires_at", "bigint")
+    // null: unlimited.
+    .addColumn("uses_left", "integer")
+    .execute();
+
   // Device authorization grant (RFC 8628): one row per device code, until it is used or expires.
   await db.schema
     .createTable("device_codes")
@@ -166,6 +179,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
     "revoked_access_tokens",
     "device_codes",
+    "initial_access_tokens",
     "client_assertions",
     "refresh_tokens",
     "oauth_consents",

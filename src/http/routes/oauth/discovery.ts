@@ -23,6 +23,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     end_session_endpoint: `${base}/end-session`,
     pushed_authorization_request_endpoint: `${base}/par`,
     device_authorization_endpoint: `${base}/device_authorization`,
+    registration_endpoint: `${base}/register`,
     require_pushed_authorization_requests: false,
     scopes_supported: [...OIDC_SCOPES],
     response_types_supported: ["code"],

@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IP_POLICY } from "../../../accounts/throttle.js";
+import { authenticateAdminToken } from "../../../api-tokens/index.js";
 import {
   AuthorizationPageError,
   AuthorizationRedirectError,
@@ -25,6 +26,7 @@ import {
 import { CLIENT_ASSERTION_TYPE, type Client, type ClientCredentials } from "../../../oauth/clients.js";
 import { formatUserCode, normalizeUserCode } from "../../../oauth/device.js";
 import { OAuthError } from "../../../oauth/errors.js";
+import { clientMetadata, metadataToInput } from "../../../oauth/registration.js";
 import { parseScope } from "../../../oauth/scopes.js";
 import type { AppContext } from "../../../server/context.js";
 import { consentPage } from "../../../ui/pages/consent.js";
@@ -321,6 +323,84 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       } catch (error) {
         return answerError(error, reply);
       }
+    });
+
+    // RFC 7591 / 7592: dynamic client registration and management.
+    function bearer(request: FastifyRequest): string | undefined {
+      const header = request.headers.authorization;
+      const match = typeof header === "string" ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
+      return match?.[1];
+    }
+    function refuseBearer(reply: FastifyReply, withError: boolean) {
+      return reply
+        .code(401)
+        .header(
+          "www-authenticate",
+          withError ? 'Bearer realm="tessera", error="invalid_token"' : 'Bearer realm="tessera"',
+        )
+        .send({
+          error: withError ? "invalid_token" : "unauthorized",
+          error_description: "A valid initial access token is required.",
+        });
+    }
+
+    app.post("/register", async (request, reply) => {
+      const token = bearer(request);
+      if (!token) return refuseBearer(reply, false);
+      const allowed =
+        (await oauth.initialTokens.consume(token)) ||
+        (await authenticateAdminToken(
+          {
+            db: ctx.storage.db,
+            clock: ctx.clock,
+            bootstrapToken: ctx.config.adminToken,
+            lastUsed: ctx.adminTokenLastUsed,
+          },
+          token,
+        )) !== undefined;
+      if (!allowed) return refuseBearer(reply, true);
+      const input = metadataToInput(request.body as Record<string, unknown>);
+      const { client, secret, registrationToken } = await oauth.clients.create(input, { registration: true });
+      reply.code(201).header("cache-control", "no-store");
+      return {
+        ...clientMetadata(client, issuer),
+        ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+        registration_access_token: registrationToken,
+      };
+    });
+
+    async function registered(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
+      const token = bearer(request);
+      const client = token ? await oauth.clients.byRegistrationToken(request.params.id, token) : undefined;
+      if (!client) {
+        await refuseBearer(reply, token !== undefined);
+        return undefined;
+      }
+      reply.header("cache-control", "no-store");
+      return client;
+    }
+
+    app.get<{ Params: { id: string } }>("/register/:id", async (request, reply) => {
+      const client = await registered(request, reply);
+      return client ? clientMetadata(client, issuer) : reply;
+    });
+
+    app.put<{ Params: { id: string } }>("/register/:id", async (request, reply) => {
+      const client = await registered(request, reply);
+      if (!client) return reply;
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      if (body.client_id !== client.id) {
+        throw new OAuthError("invalid_client_metadata", "client_id in the body must be the client's id.");
+      }
+      const updated = await oauth.clients.replace(client.id, metadataToInput(body));
+      return clientMetadata(updated, issuer);
+    });
+
+    app.delete<{ Params: { id: string } }>("/register/:id", async (request, reply) => {
+      const client = await registered(request, reply);
+      if (!client) return reply;
+      await oauth.clients.delete(client.id);
+      return reply.code(204).send();
     });
 
     // RFC 8628: the device authorization endpoint and the user's pages.
