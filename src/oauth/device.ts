@@ -156,7 +156,7 @@ export function createDeviceFlow(deps: {
         .selectAll()
         .where("user_code", "=", code)
         .executeTakeFirst();
-      if (!row || row.status !== "pending" || row.expires_at <= clock.now()) return undefined;
+      if (row?.status !== "pending" || row.expires_at <= clock.now()) return undefined;
       return row;
     },
 

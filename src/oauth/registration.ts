@@ -87,7 +87,7 @@ export function metadataToInput(metadata: Record<string, unknown>): ClientInput 
     throw new OAuthError("invalid_client_metadata", "The body must be a JSON object of client metadata.");
   }
   const responseTypes = strings(metadata.response_types, "response_types");
-  if (responseTypes && responseTypes.some((t) => t !== "code")) {
+  if (responseTypes?.some((t) => t !== "code")) {
     throw new OAuthError("invalid_client_metadata", 'Only response_types ["code"] is supported.');
   }
   const redirectUris = strings(metadata.redirect_uris, "redirect_uris");
