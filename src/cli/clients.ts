@@ -14,7 +14,7 @@ import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
                  [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS]
-                 [--jwks-file FILE] [--json]
+                 [--jwks-file FILE] [--opaque-access-tokens] [--json]
                                  (--jwks-file: the client's public JWK Set; it then authenticates with
                                  private_key_jwt and gets no secret)
                                  Register an OAuth client; a confidential client's secret is shown once
@@ -36,6 +36,7 @@ export const CLIENT_FLAGS = {
   resources: "string",
   "first-party": "boolean",
   "require-par": "boolean",
+  "opaque-access-tokens": "boolean",
   "jwks-file": "string",
   "expires-in": "string",
   uses: "string",
@@ -140,6 +141,7 @@ export async function runClientsCommand(
         ...(resources ? { resources } : {}),
         ...(flags["first-party"] ? { firstParty: true } : {}),
         ...(flags["require-par"] ? { requirePar: true } : {}),
+        ...(flags["opaque-access-tokens"] ? { accessTokenFormat: "opaque" as const } : {}),
         ...(typeof ttl === "string" ? { accessTokenTtl: Number(ttl) } : {}),
         ...(jwks ? { jwks } : {}),
       });

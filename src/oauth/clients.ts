@@ -62,7 +62,8 @@ export interface Client {
   firstParty: boolean;
   /** Seconds. */
   accessTokenTtl: number;
-  accessTokenFormat: "jwt";
+  /** `jwt` (RFC 9068, verifiable by anyone with the JWKS) or `opaque` (introspection only). */
+  accessTokenFormat: "jwt" | "opaque";
   idTokenAlg: JwsAlgorithm;
   requirePar: boolean;
   /** OpenID Connect Back-Channel Logout: where logout tokens are posted; null when not registered. */
@@ -82,6 +83,7 @@ export interface ClientInput {
   resources?: string[];
   firstParty?: boolean;
   accessTokenTtl?: number;
+  accessTokenFormat?: "jwt" | "opaque";
   idTokenAlg?: JwsAlgorithm;
   requirePar?: boolean;
   backchannelLogoutUri?: string | null;
@@ -151,7 +153,7 @@ function toClient(row: Selectable<OAuthClientsTable>): Client {
     resources: parseJsonArray(row.resources),
     firstParty: row.first_party === 1,
     accessTokenTtl: row.access_token_ttl,
-    accessTokenFormat: "jwt",
+    accessTokenFormat: row.access_token_format === "opaque" ? "opaque" : "jwt",
     idTokenAlg: row.id_token_alg as JwsAlgorithm,
     requirePar: row.require_par === 1,
     backchannelLogoutUri: row.backchannel_logout_uri,
@@ -303,6 +305,9 @@ export function createClients(deps: {
         invalid(`The back-channel logout URI ${problem ?? "must use https (or http on a loopback IP)"}.`);
       }
     }
+    if (input.accessTokenFormat !== undefined && !["jwt", "opaque"].includes(input.accessTokenFormat)) {
+      invalid('The access token format is "jwt" or "opaque".');
+    }
     const alg = input.idTokenAlg ?? "EdDSA";
     if (!(JWS_ALGORITHMS as readonly string[]).includes(alg))
       invalid(`Unsupported ID token algorithm "${alg}".`);
@@ -316,7 +321,7 @@ export function createClients(deps: {
       scope: formatScope(scopes),
       first_party: input.firstParty ? 1 : 0,
       access_token_ttl: ttl,
-      access_token_format: "jwt",
+      access_token_format: input.accessTokenFormat === "opaque" ? "opaque" : "jwt",
       id_token_alg: alg,
       require_par: input.requirePar ? 1 : 0,
       backchannel_logout_uri: backchannel,

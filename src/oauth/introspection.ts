@@ -14,7 +14,7 @@ import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { Database } from "../storage/database.js";
 import type { Client } from "./clients.js";
-import type { Issuer } from "./issuer.js";
+import { type Issuer, OPAQUE_ACCESS_TOKEN } from "./issuer.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
@@ -35,6 +35,8 @@ export function createIntrospection(deps: {
 }): Introspection {
   const { db, clock, issuer, tokens, audit } = deps;
   const looksLikeJwt = (token: string) => token.split(".").length === 3;
+  const isAccessToken = (token: string) =>
+    looksLikeJwt(token) || token.startsWith(OPAQUE_ACCESS_TOKEN.prefix);
 
   async function activeUser(userId: string): Promise<{ userName: string } | undefined> {
     const row = await db
@@ -96,12 +98,12 @@ export function createIntrospection(deps: {
   return {
     async introspect(_caller, token, _hint) {
       if (typeof token !== "string" || token.length === 0 || token.length > 16384) return { active: false };
-      return looksLikeJwt(token) ? asAccessToken(token) : asRefreshToken(token);
+      return isAccessToken(token) ? asAccessToken(token) : asRefreshToken(token);
     },
 
     async revoke(caller, token, _hint) {
       if (typeof token !== "string" || token.length === 0 || token.length > 16384) return;
-      if (looksLikeJwt(token)) {
+      if (isAccessToken(token)) {
         let claims: Awaited<ReturnType<Issuer["verifyAccessToken"]>>;
         try {
           claims = await issuer.verifyAccessToken(token);

@@ -12,8 +12,10 @@
  */
 import type { Kysely } from "kysely";
 import type { Users } from "../accounts/users.js";
+import { hashToken } from "../crypto/hash.js";
 import type { JwsAlgorithm, JwtClaims } from "../crypto/jwt/policy.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
+import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
 import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
@@ -43,6 +45,8 @@ export interface Subject {
 
 export interface AccessTokenInput {
   clientId: string;
+  /** `opaque`: a random token stored hashed, understood through introspection only. */
+  format?: "jwt" | "opaque";
   subject: Subject | undefined;
   scopes: string[];
   audience: string[];
@@ -73,7 +77,7 @@ export interface AccessTokenClaims extends JwtClaims {
 
 export interface Issuer {
   readonly issuer: string;
-  mintAccessToken(input: AccessTokenInput): IssuedAccessToken;
+  mintAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken>;
   mintIdToken(input: {
     clientId: string;
     alg: JwsAlgorithm;
@@ -91,6 +95,8 @@ export interface Issuer {
   revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
   purgeRevoked(): Promise<number>;
 }
+
+export const OPAQUE_ACCESS_TOKEN = { prefix: "tsr_at_", checksum: true } as const;
 
 /** Scopes whose claims need the user's record. */
 const CLAIM_SCOPES = new Set(["profile", "email", "groups"]);
@@ -140,10 +146,41 @@ export function createIssuer(deps: {
     return claims;
   }
 
+  async function verifyOpaque(token: string): Promise<AccessTokenClaims> {
+    if (!isWellFormedOpaqueToken(token, OPAQUE_ACCESS_TOKEN)) throw new TokenError("malformed");
+    const row = await db
+      .selectFrom("access_tokens")
+      .selectAll()
+      .where("token_hash", "=", hashToken(token))
+      .executeTakeFirst();
+    if (!row) throw new TokenError("key_unknown", "unknown opaque token");
+    if (row.expires_at <= clock.now()) throw new TokenError("expired");
+    const revoked = await db
+      .selectFrom("revoked_access_tokens")
+      .select("jti")
+      .where("jti", "=", row.jti)
+      .executeTakeFirst();
+    if (revoked) throw new TokenError("claims_invalid", "revoked");
+    const audience = JSON.parse(row.audience) as string[];
+    return {
+      iss: issuer,
+      sub: row.subject,
+      aud: audience.length === 1 ? (audience[0] as string) : audience,
+      client_id: row.client_id,
+      scope: row.scope,
+      iat: seconds(row.created_at),
+      exp: seconds(row.expires_at),
+      jti: row.jti,
+      ...(row.auth_time === null ? {} : { auth_time: seconds(row.auth_time) }),
+      ...(row.acr === null ? {} : { acr: row.acr }),
+      ...(row.amr === null ? {} : { amr: row.amr.split(" ") }),
+    };
+  }
+
   return {
     issuer,
 
-    mintAccessToken(input) {
+    async mintAccessToken(input) {
       const now = clock.now();
       const iat = seconds(now);
       const exp = iat + input.ttl;
@@ -162,6 +199,26 @@ export function createIssuer(deps: {
         claims.auth_time = seconds(input.subject.authTime);
         claims.acr = input.subject.acr;
         claims.amr = input.subject.amr;
+      }
+      if (input.format === "opaque") {
+        const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
+        await db
+          .insertInto("access_tokens")
+          .values({
+            token_hash: hashToken(token),
+            jti,
+            client_id: input.clientId,
+            subject: claims.sub,
+            scope: claims.scope,
+            audience: JSON.stringify(input.audience),
+            auth_time: input.subject ? input.subject.authTime : null,
+            acr: input.subject?.acr ?? null,
+            amr: input.subject ? input.subject.amr.join(" ") : null,
+            created_at: now,
+            expires_at: exp * 1000,
+          })
+          .execute();
+        return { token, jti, expiresAt: exp * 1000 };
       }
       return { token: keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" }), jti, expiresAt: exp * 1000 };
     },
@@ -189,6 +246,7 @@ export function createIssuer(deps: {
     userClaims,
 
     async verifyAccessToken(token) {
+      if (token.startsWith(OPAQUE_ACCESS_TOKEN.prefix)) return verifyOpaque(token);
       const verified = keys.verify(token, { typ: "at+jwt", issuer, algorithms: ["EdDSA", "ES256", "RS256"] });
       const claims = verified.payload as Partial<AccessTokenClaims>;
       if (
@@ -219,6 +277,7 @@ export function createIssuer(deps: {
     },
 
     async purgeRevoked() {
+      await db.deleteFrom("access_tokens").where("expires_at", "<=", clock.now()).execute();
       const result = await db
         .deleteFrom("revoked_access_tokens")
         .where("expires_at", "<=", clock.now())

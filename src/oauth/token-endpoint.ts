@@ -162,8 +162,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     resources: string[],
     nonce: string | null,
   ) {
-    const access = issuer.mintAccessToken({
+    const access = await issuer.mintAccessToken({
       clientId: client.id,
+      format: client.accessTokenFormat,
       subject,
       scopes,
       audience: resources.length > 0 ? resources : [client.id],
@@ -517,8 +518,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       scopes = client.scopes.filter((s) => !isOidcScope(s) && accepted.has(s));
     }
     await checkScopes(scopes, resources, client, clients, fail);
-    const access = issuer.mintAccessToken({
+    const access = await issuer.mintAccessToken({
       clientId: client.id,
+      format: client.accessTokenFormat,
       subject: undefined,
       scopes,
       audience: resources.length > 0 ? resources : [client.id],

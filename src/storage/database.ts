@@ -255,6 +255,22 @@ export interface ClientAssertionsTable {
   expires_at: number;
 }
 
+export interface AccessTokensTable {
+  token_hash: string;
+  jti: string;
+  client_id: string;
+  /** The user id, or the client id for client_credentials. */
+  subject: string;
+  scope: string;
+  /** JSON array. */
+  audience: string;
+  auth_time: number | null;
+  acr: string | null;
+  amr: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface RevokedAccessTokensTable {
   jti: string;
   expires_at: number;
@@ -277,6 +293,7 @@ export interface Database {
   oauth_consents: OAuthConsentsTable;
   refresh_tokens: RefreshTokensTable;
   revoked_access_tokens: RevokedAccessTokensTable;
+  access_tokens: AccessTokensTable;
   client_assertions: ClientAssertionsTable;
   device_codes: DeviceCodesTable;
   initial_access_tokens: InitialAccessTokensTable;

@@ -166,6 +166,24 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("expires_at", "bigint", (c) => c.notNull())
     .execute();
 
+  // Opaque access tokens (clients that chose introspection only), stored as SHA-256 until they expire.
+  await db.schema
+    .createTable("access_tokens")
+    .addColumn("token_hash", "varchar(64)", (c) => c.primaryKey())
+    .addColumn("jti", "varchar(64)", (c) => c.notNull())
+    .addColumn("client_id", "varchar(128)", (c) =>
+      c.notNull().references("oauth_clients.id").onDelete("cascade"),
+    )
+    .addColumn("subject", "varchar(128)", (c) => c.notNull())
+    .addColumn("scope", "text", (c) => c.notNull())
+    .addColumn("audience", "text", (c) => c.notNull())
+    .addColumn("auth_time", "bigint")
+    .addColumn("acr", "varchar(128)")
+    .addColumn("amr", "varchar(128)")
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("expires_at", "bigint", (c) => c.notNull())
+    .execute();
+
   // Revoked JWT access tokens, kept until they would have expired.
   await db.schema
     .createTable("revoked_access_tokens")
@@ -178,6 +196,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
     "revoked_access_tokens",
+    "access_tokens",
     "device_codes",
     "initial_access_tokens",
     "client_assertions",
