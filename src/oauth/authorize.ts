@@ -113,8 +113,13 @@ export interface Authorization {
   ): Promise<"login" | "consent" | "ready">;
   /** Records that the user was sent to sign in for `prompt=login` while `sessionId` was current. */
   markLoginRequested(stored: StoredRequest, sessionId: string | null): Promise<void>;
-  /** Remembers the user's consent to the request's scopes for this client. */
-  grantConsent(userId: string, clientId: string, scopes: readonly string[]): Promise<void>;
+  /** Remembers the user's consent to the request's scopes and resources for this client. */
+  grantConsent(
+    userId: string,
+    clientId: string,
+    scopes: readonly string[],
+    resources: readonly string[],
+  ): Promise<void>;
   /** The scopes the user has consented to for each client ("connected apps"). */
   listConsents(userId: string): Promise<{ clientId: string; scopes: string[]; updatedAt: number }[]>;
   revokeConsent(userId: string, clientId: string): Promise<boolean>;
@@ -155,14 +160,20 @@ export function createAuthorization(deps: {
 }): Authorization {
   const { db, clock, clients } = deps;
 
-  async function consentedScopes(userId: string, clientId: string): Promise<string[]> {
+  /** The scopes the user consented to for this client; undefined when they never consented at all. */
+  async function consented(
+    userId: string,
+    clientId: string,
+  ): Promise<{ scopes: string[]; resources: string[] } | undefined> {
     const row = await db
       .selectFrom("oauth_consents")
-      .select("scope")
+      .select(["scope", "resources"])
       .where("user_id", "=", userId)
       .where("client_id", "=", clientId)
       .executeTakeFirst();
-    return row ? parseScope(row.scope) : [];
+    return row
+      ? { scopes: parseScope(row.scope), resources: JSON.parse(row.resources) as string[] }
+      : undefined;
   }
 
   return {
@@ -316,8 +327,14 @@ export function createAuthorization(deps: {
       if (request.maxAge !== undefined && clock.now() - user.authTime > request.maxAge * 1000) return "login";
       if (client.firstParty && !request.prompt.includes("consent")) return "ready";
       if (request.prompt.includes("consent")) return "consent";
-      const granted = await consentedScopes(user.userId, client.id);
-      return request.scopes.every((s) => granted.includes(s)) ? "ready" : "consent";
+      // No consent record at all means consent, even for an empty scope: a code names the user to the client.
+      const granted = await consented(user.userId, client.id);
+      if (granted === undefined) return "consent";
+      // Consent covers scopes and the resources (audiences) they were granted for.
+      const covered =
+        request.scopes.every((s) => granted.scopes.includes(s)) &&
+        request.resources.every((r) => granted.resources.includes(r));
+      return covered ? "ready" : "consent";
     },
 
     async markLoginRequested(stored, sessionId) {
@@ -329,20 +346,25 @@ export function createAuthorization(deps: {
         .execute();
     },
 
-    async grantConsent(userId, clientId, scopes) {
+    async grantConsent(userId, clientId, scopes, resources) {
       const now = clock.now();
-      const merged = [...new Set([...(await consentedScopes(userId, clientId)), ...scopes])];
+      const before = await consented(userId, clientId);
+      const scope = formatScope([...new Set([...(before?.scopes ?? []), ...scopes])]);
+      const allResources = JSON.stringify([...new Set([...(before?.resources ?? []), ...resources])]);
       await db
         .insertInto("oauth_consents")
         .values({
           user_id: userId,
           client_id: clientId,
-          scope: formatScope(merged),
+          scope,
+          resources: allResources,
           created_at: now,
           updated_at: now,
         })
         .onConflict((oc) =>
-          oc.columns(["user_id", "client_id"]).doUpdateSet({ scope: formatScope(merged), updated_at: now }),
+          oc
+            .columns(["user_id", "client_id"])
+            .doUpdateSet({ scope, resources: allResources, updated_at: now }),
         )
         .execute();
     },

@@ -430,7 +430,16 @@ export function createClients(deps: {
     async replace(id, input) {
       const current = await clients.get(id);
       if (!current) invalid("No client with this id.");
-      const fields = validate({ ...input, authMethod: input.authMethod ?? current.authMethod });
+      // Settings that registration metadata cannot carry stay as the administrator set them.
+      const fields = validate({
+        firstParty: current.firstParty,
+        requirePar: current.requirePar,
+        resources: current.resources,
+        accessTokenTtl: current.accessTokenTtl,
+        accessTokenFormat: current.accessTokenFormat,
+        ...input,
+        authMethod: input.authMethod ?? current.authMethod,
+      });
       const hadSecret = current.authMethod !== "none" && current.authMethod !== "private_key_jwt";
       const needsSecret = fields.auth_method !== "none" && fields.auth_method !== "private_key_jwt";
       if (hadSecret !== needsSecret)

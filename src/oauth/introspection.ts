@@ -96,9 +96,17 @@ export function createIntrospection(deps: {
   }
 
   return {
-    async introspect(_caller, token, _hint) {
+    async introspect(caller, token, _hint) {
       if (typeof token !== "string" || token.length === 0 || token.length > 16384) return { active: false };
-      return isAccessToken(token) ? asAccessToken(token) : asRefreshToken(token);
+      const answer = isAccessToken(token) ? await asAccessToken(token) : await asRefreshToken(token);
+      if (!answer.active) return answer;
+      // Only for the token's own client, or (access tokens) a resource server it is addressed to (a client
+      // whose registered resources include the token's audience): never an oracle for other clients' tokens.
+      if (answer.client_id === caller.id) return answer;
+      const audience = Array.isArray(answer.aud) ? answer.aud : answer.aud === undefined ? [] : [answer.aud];
+      const forCaller =
+        answer.token_type === "Bearer" && audience.some((a) => caller.resources.includes(a as string));
+      return forCaller ? answer : { active: false };
     },
 
     async revoke(caller, token, _hint) {

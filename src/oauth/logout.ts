@@ -155,6 +155,13 @@ export function createLogout(deps: {
         .select(["client_id", "session_id"])
         .where("session_id", "in", [...sessionIds])
         .execute();
+      // Codes not yet redeemed die with their session: they must not start a token family for a sign-in
+      // that has ended.
+      await db
+        .deleteFrom("authorization_codes")
+        .where("session_id", "in", [...sessionIds])
+        .where("consumed_at", "is", null)
+        .execute();
       const families = new Set(
         refresh.filter((r) => !parseScope(r.scope).includes("offline_access")).map((r) => r.family_id),
       );

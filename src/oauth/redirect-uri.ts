@@ -26,7 +26,13 @@ export function redirectUriProblem(uri: string): string | undefined {
   if (url.hash !== "" || uri.includes("#")) return "must not contain a fragment";
   if (url.username !== "" || url.password !== "") return "must not contain user information";
   const scheme = url.protocol.slice(0, -1);
-  if (scheme === "https") return url.hostname === "" ? "must name a host" : undefined;
+  if (scheme === "https") {
+    return /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/.test(
+      url.hostname,
+    )
+      ? undefined
+      : "must name a host (a DNS name or an IP literal)";
+  }
   if (scheme === "http") {
     return LOOPBACK_HOSTS.has(url.hostname)
       ? undefined

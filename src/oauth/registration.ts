@@ -98,6 +98,10 @@ export function metadataToInput(metadata: Record<string, unknown>): ClientInput 
   const name = text(metadata.client_name, "client_name") ?? "Unnamed application";
   const alg = text(metadata.id_token_signed_response_alg, "id_token_signed_response_alg");
   const backchannel = text(metadata.backchannel_logout_uri, "backchannel_logout_uri");
+  // Tessera posts to this URI: a self-registered client must not aim it at the loopback interface.
+  if (backchannel !== undefined && !backchannel.startsWith("https://")) {
+    throw new OAuthError("invalid_client_metadata", "backchannel_logout_uri must use https.");
+  }
   const jwks = metadata.jwks as ClientInput["jwks"] | undefined;
   if (metadata.jwks_uri !== undefined) {
     throw new OAuthError("invalid_client_metadata", "jwks_uri is not supported; register the keys as jwks.");

@@ -107,6 +107,15 @@ function sealContext(id: string): string {
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   const { db, dialect, clock, clients, issuer, audit, masterKey, policy, device } = deps;
 
+  async function findRefreshToken(token: string): Promise<Selectable<RefreshTokensTable> | undefined> {
+    if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) return undefined;
+    return db
+      .selectFrom("refresh_tokens")
+      .selectAll()
+      .where("token_hash", "=", hashToken(token))
+      .executeTakeFirst();
+  }
+
   /** A new live refresh token carrying the grant of `source` (a code or the token it succeeds). */
   function refreshRow(
     source: Pick<
@@ -191,16 +200,21 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
 
   async function revokeFamily(familyId: string): Promise<number> {
     const now = clock.now();
+    // Two passes: a rotation that committed while the first pass ran (its successor invisible to that
+    // statement) is caught by the second; after the first pass commits, rotation refuses to extend a family
+    // with a revoked member (see `rotate`).
+    for (let pass = 0; pass < 2; pass++) {
+      await db
+        .updateTable("refresh_tokens")
+        .set({ revoked_at: now, successor: null, successor_until: null })
+        .where("family_id", "=", familyId)
+        .where("revoked_at", "is", null)
+        .execute();
+    }
     const rows = await db
       .selectFrom("refresh_tokens")
       .select(["id", "access_jti", "access_expires_at"])
       .where("family_id", "=", familyId)
-      .execute();
-    await db
-      .updateTable("refresh_tokens")
-      .set({ revoked_at: now, successor: null, successor_until: null })
-      .where("family_id", "=", familyId)
-      .where("revoked_at", "is", null)
       .execute();
     for (const row of rows) {
       if (row.access_jti && row.access_expires_at) {
@@ -324,6 +338,10 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
              set rotated_at = ${rotation.rotated_at}, successor = ${rotation.successor},
                  successor_until = ${rotation.successor_until}
            where id = ${id} and rotated_at is null and revoked_at is null
+             and not exists (
+               select 1 from refresh_tokens f
+                where f.family_id = ${successorRow.family_id} and f.revoked_at is not null
+             )
           returning id
         )
         insert into refresh_tokens (${sql.join(columns.map((c) => sql.ref(c)))})
@@ -346,6 +364,13 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         .where("revoked_at", "is", null)
         .executeTakeFirst();
       if (Number(rotated.numUpdatedRows) === 0) return false;
+      const revokedMember = await trx
+        .selectFrom("refresh_tokens")
+        .select("id")
+        .where("family_id", "=", successorRow.family_id)
+        .where("revoked_at", "is not", null)
+        .executeTakeFirst();
+      if (revokedMember) throw new OAuthError("invalid_grant", "The grant has been revoked.");
       await trx.insertInto("refresh_tokens").values(successorRow).execute();
       return true;
     });
@@ -425,7 +450,21 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   async function retryOrReuse(row: Selectable<RefreshTokensTable>): Promise<TokenResponse> {
     const now = clock.now();
     if (row.successor !== null && row.successor_until !== null && row.successor_until > now) {
-      return JSON.parse(masterKey.open(row.successor, sealContext(row.id)).toString("utf8")) as TokenResponse;
+      const answer = JSON.parse(
+        masterKey.open(row.successor, sealContext(row.id)).toString("utf8"),
+      ) as TokenResponse;
+      // A retry gets the same answer only while that answer is still current: its refresh token not rotated or
+      // revoked in turn (otherwise a stolen old token could walk the chain), the family alive, the user active.
+      const successor = answer.refresh_token ? await findRefreshToken(answer.refresh_token) : undefined;
+      if (
+        successor &&
+        successor.rotated_at === null &&
+        successor.revoked_at === null &&
+        row.family_expires_at > now
+      ) {
+        await liveUser(row.user_id);
+        return answer;
+      }
     }
     await revokeFamily(row.family_id);
     await audit.record({
@@ -569,14 +608,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       return count;
     },
 
-    async findRefreshToken(token) {
-      if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) return undefined;
-      return db
-        .selectFrom("refresh_tokens")
-        .selectAll()
-        .where("token_hash", "=", hashToken(token))
-        .executeTakeFirst();
-    },
+    findRefreshToken,
 
     async clearSealedSuccessors() {
       await db

@@ -195,6 +195,8 @@ export interface OAuthConsentsTable {
   user_id: string;
   client_id: string;
   scope: string;
+  /** JSON array of the consented resources. */
+  resources: string;
   created_at: number;
   updated_at: number;
 }

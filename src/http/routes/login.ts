@@ -66,7 +66,10 @@ export function loginRoutes(ctx: AppContext, web: Web) {
         const previous = readCookie(request, web.names.session);
         if (previous) {
           const old = await accounts.sessions.check(previous);
-          if (old) await accounts.sessions.revoke(old.user.id, old.session.id);
+          if (old) {
+            await accounts.sessions.revoke(old.user.id, old.session.id);
+            await ctx.oauth.logout.sessionsEnded(old.user.id, [old.session.id]);
+          }
         }
         const remember = formField(body, "remember") === "on" || formField(body, "remember") === "1";
         const { token, session } = await accounts.sessions.create({

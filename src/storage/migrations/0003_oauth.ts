@@ -84,6 +84,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       c.notNull().references("oauth_clients.id").onDelete("cascade"),
     )
     .addColumn("scope", "text", (c) => c.notNull())
+    // JSON array: the resources (audiences) consented to.
+    .addColumn("resources", "text", (c) => c.notNull())
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .addPrimaryKeyConstraint("oauth_consents_pk", ["user_id", "client_id"])

@@ -313,7 +313,12 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         await oauth.authorization.discard(stored.id);
         return redirectError(stored, "access_denied", "The user denied the request.", reply);
       }
-      await oauth.authorization.grantConsent(user.userId, client.id, stored.request.scopes);
+      await oauth.authorization.grantConsent(
+        user.userId,
+        client.id,
+        stored.request.scopes,
+        stored.request.resources,
+      );
       await web.auditUserAction(request, auth, "oauth.consent_granted", {
         client_id: client.id,
         scope: stored.request.scopes.join(" "),
@@ -472,8 +477,17 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
         return errorPage(reply, "This form expired or came from another site.", 403);
       }
-      const userCode = formField(request.body, "user_code") ?? "";
+      const userCode = (formField(request.body, "user_code") ?? "").slice(0, 16);
       const approve = formField(request.body, "decision") === "allow";
+      // The same throttle as the code form: the confirmation must not be a way around it.
+      const keys = DEVICE_THROTTLE(web.clientIp(request));
+      if (!(await ctx.accounts.throttle.check(keys)).allowed) {
+        return errorPage(reply, "Too many wrong codes. Wait a moment and try again.", 429);
+      }
+      if (!(await oauth.device.findPending(userCode))) {
+        await ctx.accounts.throttle.recordFailure(keys);
+        return errorPage(reply, "That code is no longer waiting for an answer. Start again on your device.");
+      }
       const done = await oauth.device.decide(userCode, signedInUser(auth) as SignedInUser, approve);
       if (!done)
         return errorPage(reply, "That code is no longer waiting for an answer. Start again on your device.");
@@ -602,7 +616,8 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       if (target && "problem" in target) return errorPage(reply, target.problem);
       const auth = await web.loadAuth(request, reply);
       if (!auth) return signedOut(reply, target, state);
-      if (hint && hint.sub === auth.user.id) {
+      // No confirmation only for an ID token of this very sign-in (its sid is this session).
+      if (hint && hint.sub === auth.user.id && hint.sid === auth.session.id) {
         await endSession(request, reply, auth);
         return signedOut(reply, target, state);
       }
