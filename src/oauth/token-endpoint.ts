@@ -107,6 +107,23 @@ function sealContext(id: string): string {
 export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
   const { db, dialect, clock, clients, issuer, audit, masterKey, policy, device } = deps;
 
+  /** Who a stored grant (a code or a refresh token) is about, and how they signed in. */
+  function subjectOf(row: {
+    user_id: string;
+    auth_time: number;
+    acr: string;
+    amr: string;
+    session_id: string | null;
+  }): Subject {
+    return {
+      userId: row.user_id,
+      authTime: row.auth_time,
+      acr: row.acr,
+      amr: row.amr.split(" "),
+      sessionId: row.session_id,
+    };
+  }
+
   async function findRefreshToken(token: string): Promise<Selectable<RefreshTokensTable> | undefined> {
     if (!isWellFormedOpaqueToken(token, REFRESH_FORMAT)) return undefined;
     return db
@@ -258,13 +275,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
 
     const scopes = parseScope(row.scope);
     const resources = JSON.parse(row.resources) as string[];
-    const subject: Subject = {
-      userId: row.user_id,
-      authTime: row.auth_time,
-      acr: row.acr,
-      amr: row.amr.split(" "),
-      sessionId: row.session_id,
-    };
+    const subject = subjectOf(row);
     const { access, response } = await tokensFor(client, subject, scopes, resources, row.nonce);
     const withRefresh = refreshAllowed(client, scopes);
     const familyId = withRefresh ? newJti() : null;
@@ -409,13 +420,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     }
     const scopes = asked.length > 0 ? asked : granted;
     const resources = JSON.parse(row.resources) as string[];
-    const subject: Subject = {
-      userId: row.user_id,
-      authTime: row.auth_time,
-      acr: row.acr,
-      amr: row.amr.split(" "),
-      sessionId: row.session_id,
-    };
+    const subject = subjectOf(row);
     const { access, response } = await tokensFor(client, subject, scopes, resources, null);
     const successor = generateOpaqueToken(REFRESH_FORMAT);
     response.refresh_token = successor;

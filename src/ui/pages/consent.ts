@@ -8,7 +8,7 @@
  * - Signed-in layout, so the user sees whose account is being shared.
  */
 import { csrfField, pageIntro, type UiUser } from "../components.js";
-import { html } from "../html.js";
+import { html, type SafeHtml } from "../html.js";
 import { layout } from "../layout.js";
 
 export interface ConsentPageModel {
@@ -32,6 +32,18 @@ export function scopeDescription(scope: string): string {
   return SCOPE_TEXT[scope] ?? `Use the permission “${scope}”`;
 }
 
+/** An Allow / Deny form (`decision=allow|deny`) carrying one hidden reference field. */
+export function decisionForm(action: string, csrfToken: string, field: string, value: string): SafeHtml {
+  return html`<form method="post" action="${action}">
+${csrfField(csrfToken)}
+<input type="hidden" name="${field}" value="${value}">
+<div class="button-row">
+<button class="button" type="submit" name="decision" value="allow">Allow</button>
+<button class="button button--secondary" type="submit" name="decision" value="deny">Deny</button>
+</div>
+</form>`;
+}
+
 export function consentPage(model: ConsentPageModel): string {
   const body = html`<div class="card narrow">
 ${pageIntro(`Allow ${model.clientName}?`, html`<strong>${model.clientName}</strong> asks to use your account:`)}
@@ -44,14 +56,7 @@ ${
     : null
 }
 <p>You can disconnect it any time from your account's connected apps.</p>
-<form method="post" action="/authorize/consent">
-${csrfField(model.csrfToken)}
-<input type="hidden" name="request" value="${model.requestId}">
-<div class="button-row">
-<button class="button" type="submit" name="decision" value="allow">Allow</button>
-<button class="button button--secondary" type="submit" name="decision" value="deny">Deny</button>
-</div>
-</form>
+${decisionForm("/authorize/consent", model.csrfToken, "request", model.requestId)}
 </div>`;
   return layout({ title: `Allow ${model.clientName}?`, body, user: model.user, csrfToken: model.csrfToken });
 }

@@ -8,7 +8,7 @@
 import { csrfField, errorSummary, inputField, pageIntro, type UiUser } from "../components.js";
 import { html } from "../html.js";
 import { layout } from "../layout.js";
-import { scopeDescription } from "./consent.js";
+import { decisionForm, scopeDescription } from "./consent.js";
 
 export function deviceCodePage(model: {
   user: UiUser;
@@ -53,14 +53,7 @@ ${pageIntro(`Connect ${model.clientName}?`, html`A device signing in as <strong>
 ${model.scopes.map((scope) => html`<li>${scopeDescription(scope)}</li>`)}
 </ul>
 <p>Only allow this if you started it yourself and the code matches: <strong>${model.userCode}</strong>.</p>
-<form method="post" action="/device/confirm">
-${csrfField(model.csrfToken)}
-<input type="hidden" name="user_code" value="${model.userCode}">
-<div class="button-row">
-<button class="button" type="submit" name="decision" value="allow">Allow</button>
-<button class="button button--secondary" type="submit" name="decision" value="deny">Deny</button>
-</div>
-</form>
+${decisionForm("/device/confirm", model.csrfToken, "user_code", model.userCode)}
 </div>`;
   return layout({
     title: `Connect ${model.clientName}?`,

@@ -274,15 +274,25 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       return start((request.body ?? {}) as Record<string, unknown>, request, reply);
     });
 
-    app.get("/authorize/continue", async (request, reply) => {
-      const stored = await oauth.authorization.load((request.query as Record<string, unknown>).request);
-      if (!stored)
-        return errorPage(
-          reply,
-          "This sign-in request has expired. Go back to the application and try again.",
-        );
+    /** The stored request an id names and its client, or an error page already sent (undefined). */
+    async function storedRequest(id: unknown, reply: FastifyReply) {
+      const stored = await oauth.authorization.load(id);
+      if (!stored) {
+        await errorPage(reply, "This sign-in request has expired. Go back to the application and try again.");
+        return undefined;
+      }
       const client = await oauth.clients.get(stored.request.clientId);
-      if (!client) return errorPage(reply, "The application that sent you here is no longer registered.");
+      if (!client) {
+        await errorPage(reply, "The application that sent you here is no longer registered.");
+        return undefined;
+      }
+      return { stored, client };
+    }
+
+    app.get("/authorize/continue", async (request, reply) => {
+      const found = await storedRequest((request.query as Record<string, unknown>).request, reply);
+      if (!found) return reply;
+      const { stored, client } = found;
       try {
         return await proceed(stored, client, request, reply);
       } catch (error) {
@@ -297,14 +307,9 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
         return errorPage(reply, "This form expired or came from another site.", 403);
       }
-      const stored = await oauth.authorization.load(formField(request.body, "request"));
-      if (!stored)
-        return errorPage(
-          reply,
-          "This sign-in request has expired. Go back to the application and try again.",
-        );
-      const client = await oauth.clients.get(stored.request.clientId);
-      if (!client) return errorPage(reply, "The application that sent you here is no longer registered.");
+      const found = await storedRequest(formField(request.body, "request"), reply);
+      if (!found) return reply;
+      const { stored, client } = found;
       const user = signedInUser(auth) as SignedInUser;
       if ((await oauth.authorization.next(stored, client, user)) === "login") {
         return proceed(stored, client, request, reply);
