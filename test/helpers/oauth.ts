@@ -85,3 +85,26 @@ export async function runAuthorization(
   }
   throw new Error("too many redirects");
 }
+
+/**
+ * The whole code flow as openid-client runs it: PKCE, the browser part through `runAuthorization` (sign-in
+ * and consent as needed), the code exchange with state checked.
+ */
+export async function codeFlowTokens(
+  config: oidc.Configuration,
+  page: PageClient,
+  redirectUri: string,
+  scope: string,
+): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+  });
+  const callback = await runAuthorization(page, url);
+  return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+}

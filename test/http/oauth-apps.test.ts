@@ -3,7 +3,7 @@ import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
-import { discover, runAuthorization } from "../helpers/oauth.js";
+import { codeFlowTokens, discover } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const CALLBACK = "https://notes.example.test/cb";
@@ -27,19 +27,13 @@ describe("connected apps", () => {
   it("lists an app after consent, and disconnecting it forgets the consent and revokes its tokens", async () => {
     const page = new PageClient(t.app, ISSUER);
     const config = await discover(t.app, ISSUER, client.id, client.secret);
-    const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: CALLBACK,
       scope: "openid email offline_access",
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
       code_challenge_method: "S256",
-      state: "s",
     });
-    const callback = await runAuthorization(page, url);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: verifier,
-      expectedState: "s",
-    });
+    const tokens = await codeFlowTokens(config, page, CALLBACK, "openid email offline_access");
 
     const list = await page.get("/account/apps");
     expect(list.statusCode).toBe(200);

@@ -6,7 +6,7 @@ import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
-import { discover, runAuthorization } from "../helpers/oauth.js";
+import { codeFlowTokens, discover } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const PASSWORD = "correct horse battery staple 42";
@@ -52,19 +52,7 @@ describe("logout", () => {
   async function signInThroughClient(scope = "openid") {
     const page = new PageClient(t.app, ISSUER);
     const config = await discover(t.app, ISSUER, client.id, client.secret);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state: "s",
-    });
-    const callback = await runAuthorization(page, url);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: verifier,
-      expectedState: "s",
-    });
+    const tokens = await codeFlowTokens(config, page, CALLBACK, scope);
     return { page, config, tokens };
   }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
 import { DIALECTS } from "../helpers/databases.js";
-import { discover, runAuthorization } from "../helpers/oauth.js";
+import { codeFlowTokens, discover } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const CALLBACK = "https://rp.example.test/cb";
@@ -34,16 +34,7 @@ describe.each(DIALECTS)("opaque access tokens on %s", (dialect) => {
   });
 
   async function tokens() {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: "openid profile",
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state: "s",
-    });
-    const callback = await runAuthorization(new PageClient(t.app, ISSUER), url);
-    return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: "s" });
+    return codeFlowTokens(config, new PageClient(t.app, ISSUER), CALLBACK, "openid profile");
   }
 
   it("issues an opaque token that userinfo and introspection understand, stored only as a hash", async () => {

@@ -1,10 +1,9 @@
 /** Dynamic client registration (RFC 7591) and management (RFC 7592), then the registered client in use. */
-import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
 import { DIALECTS } from "../helpers/databases.js";
-import { discover, runAuthorization } from "../helpers/oauth.js";
+import { codeFlowTokens, discover } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const CALLBACK = "https://rp.example.test/cb";
@@ -54,19 +53,7 @@ describe.each(DIALECTS)("dynamic client registration on %s", (dialect) => {
 
     const config = await discover(t.app, ISSUER, body.client_id, body.client_secret);
     expect(config.serverMetadata().registration_endpoint).toBe(`${ISSUER}/register`);
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: "openid",
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state: "s",
-    });
-    const callback = await runAuthorization(new PageClient(t.app, ISSUER), url);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: verifier,
-      expectedState: "s",
-    });
+    const tokens = await codeFlowTokens(config, new PageClient(t.app, ISSUER), CALLBACK, "openid");
     expect(tokens.id_token).toBeTruthy();
   });
 
