@@ -175,6 +175,15 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
       expect(location.searchParams.get("code")).toBeNull();
     });
 
+    it("passes login_hint on to the sign-in page, escaped", async () => {
+      const response = await t.app.inject({ url: authorizeUrl({ login_hint: 'pat"><b>' }) });
+      const location = String(response.headers.location);
+      expect(new URL(location, ISSUER).searchParams.get("login_hint")).toBe('pat"><b>');
+      const page = await t.app.inject({ url: location });
+      expect(page.body).toContain('value="pat&quot;&gt;&lt;b&gt;"');
+      expect(page.body).not.toContain("<b>");
+    });
+
     it("answers prompt=none without a session with login_required", async () => {
       const response = await t.app.inject({ url: authorizeUrl({ prompt: "none" }) });
       const location = new URL(String(response.headers.location));

@@ -27,7 +27,14 @@ export function loginRoutes(ctx: AppContext, web: Web) {
       if (auth && !query.prompt) return reply.redirect(returnTo ?? "/account", 303);
       return web.sendPage(
         reply,
-        loginPage({ csrfToken: web.anonymousCsrf(request, reply), returnTo }),
+        loginPage({
+          csrfToken: web.anonymousCsrf(request, reply),
+          returnTo,
+          // OpenID Connect `login_hint`, passed on by the authorization endpoint: the user name to start with.
+          ...(typeof query.login_hint === "string" && query.login_hint.length <= 256
+            ? { userName: query.login_hint }
+            : {}),
+        }),
         200,
         await web.formActionsFor(returnTo),
       );

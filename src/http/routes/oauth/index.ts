@@ -204,6 +204,7 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         await oauth.authorization.markLoginRequested(stored, auth?.session.id ?? null);
       }
       if (auth) query.set("prompt", "login");
+      if (r.loginHint) query.set("login_hint", r.loginHint);
       return reply.redirect(`/login?${query.toString()}`, 303);
     }
     if (step === "consent") {
