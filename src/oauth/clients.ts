@@ -362,6 +362,7 @@ export function createClients(deps: {
         audience: [deps.issuer, `${base}/token`, `${base}/par`, `${base}/introspect`, `${base}/revoke`],
         clockTolerance: 30,
         now: clock.now,
+        acceptEd25519Name: true,
       }).payload;
     } catch (error) {
       if (error instanceof TokenError) refuse(`assertion ${error.reason}`);

@@ -72,16 +72,8 @@ describe.each(DIALECTS)("private_key_jwt on %s", (dialect) => {
       new URL(ISSUER),
       clientId,
       {},
-      // openid-client names an Ed25519 signature with RFC 9864's fully-specified "Ed25519"; Tessera's verifier
-      // accepts the registered JWS name "EdDSA" only (see docs/oauth.md), so the client is told to use it.
-      oidc.PrivateKeyJwt(
-        { key: privateKey, kid: "k1" },
-        {
-          [oidc.modifyAssertion]: (header: Record<string, unknown>) => {
-            header.alg = "EdDSA";
-          },
-        },
-      ),
+      // openid-client names an Ed25519 signature with RFC 9864's fully-specified "Ed25519" (not "EdDSA").
+      oidc.PrivateKeyJwt({ key: privateKey, kid: "k1" }),
       { [oidc.customFetch]: injectFetch(t.app), execute: [] },
     );
     expect(config.serverMetadata().token_endpoint_auth_methods_supported).toContain("private_key_jwt");
@@ -89,6 +81,14 @@ describe.each(DIALECTS)("private_key_jwt on %s", (dialect) => {
     expect(tokens.access_token).toBeTruthy();
     // Twice: each call signs a fresh assertion (new jti).
     expect((await oidc.clientCredentialsGrant(config, { scope: "read" })).access_token).toBeTruthy();
+  });
+
+  it("accepts both names of an Ed25519 signature, EdDSA and Ed25519 (RFC 9864)", async () => {
+    for (const alg of ["EdDSA", "Ed25519"]) {
+      const value = await assertion({}, privateKey, { alg });
+      const response = await token({ client_assertion_type: ASSERTION_TYPE, client_assertion: value });
+      expect(response.statusCode, alg).toBe(200);
+    }
   });
 
   it("accepts an assertion once; the same jti again is refused", async () => {

@@ -73,6 +73,11 @@ export interface VerifyJwtOptions {
   clockTolerance?: number;
   /** The current time, for tests; default `Date.now()`. */
   now?: () => number;
+  /**
+   * Also accept RFC 9864's fully-specified `alg: "Ed25519"` as `EdDSA` (when `EdDSA` is allowed). Off by
+   * default; on for client assertions, which current clients (openid-client 6) sign that way.
+   */
+  acceptEd25519Name?: boolean;
 }
 
 export interface VerifiedJwt {
@@ -103,18 +108,25 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** Checks a decoded protected header against the policy; throws `header_invalid` or `alg_not_allowed`. */
-export function checkHeader(header: unknown, algorithms: readonly JwsAlgorithm[]): JwtHeader {
+export function checkHeader(
+  header: unknown,
+  algorithms: readonly JwsAlgorithm[],
+  acceptEd25519Name = false,
+): JwtHeader {
   if (!isPlainObject(header)) throw new TokenError("header_invalid");
   for (const name of Object.keys(header)) {
     if (!ALLOWED_HEADER_PARAMETERS.has(name))
       throw new TokenError("header_invalid", `header parameter ${name}`);
   }
-  const { alg, kid, typ } = header;
+  const { kid, typ } = header;
+  // RFC 9864: "Ed25519" is EdDSA restricted to Ed25519, the only curve Tessera's EdDSA keys use.
+  const alg =
+    acceptEd25519Name && header.alg === "Ed25519" && algorithms.includes("EdDSA") ? "EdDSA" : header.alg;
   if (typeof alg !== "string" || !algorithms.includes(alg as JwsAlgorithm))
     throw new TokenError("alg_not_allowed");
   if (typeof kid !== "string" || kid.length === 0) throw new TokenError("header_invalid", "kid");
   if (typ !== undefined && typeof typ !== "string") throw new TokenError("header_invalid", "typ");
-  return header as unknown as JwtHeader;
+  return { ...header, alg } as unknown as JwtHeader;
 }
 
 /** Finds the key for a checked header; the key's own algorithm must equal the header's. */

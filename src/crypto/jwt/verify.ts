@@ -139,7 +139,7 @@ function checkClaims(
 export function verifyJwt(token: string, options: VerifyJwtOptions): VerifiedJwt {
   const { algorithms, tolerance } = checkOptions(options);
   const [first, second] = checkCompactShape(token);
-  const header = checkHeader(decodeHeader(token.slice(0, first)), algorithms);
+  const header = checkHeader(decodeHeader(token.slice(0, first)), algorithms, options.acceptEd25519Name);
   const key = resolveKey(header, options.keys);
   const input = Buffer.from(token.slice(0, second), "latin1");
   const signature = Buffer.from(token.slice(second + 1), "base64url");
