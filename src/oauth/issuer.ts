@@ -146,6 +146,37 @@ export function createIssuer(deps: {
     return claims;
   }
 
+  // Signature checks of JWT access tokens are remembered (by the token's SHA-256) for up to a minute and never
+  // past expiry: a resource server introspecting the same token again does not pay for the signature again.
+  // Revocation and the user's state are still checked at every call.
+  const verifiedCache = new Map<string, { claims: AccessTokenClaims; until: number }>();
+  const VERIFIED_TTL_MS = 60_000;
+  const VERIFIED_MAX = 10_000;
+
+  function verifiedJwt(token: string): AccessTokenClaims {
+    const now = clock.now();
+    const key = hashToken(token);
+    const hit = verifiedCache.get(key);
+    if (hit && hit.until > now) return hit.claims;
+    const verified = keys.verify(token, { typ: "at+jwt", issuer, algorithms: ["EdDSA", "ES256", "RS256"] });
+    const claims = verified.payload as Partial<AccessTokenClaims>;
+    if (
+      typeof claims.sub !== "string" ||
+      typeof claims.client_id !== "string" ||
+      typeof claims.jti !== "string" ||
+      typeof claims.exp !== "number" ||
+      typeof claims.scope !== "string"
+    ) {
+      throw new TokenError("claims_invalid");
+    }
+    if (verifiedCache.size >= VERIFIED_MAX) verifiedCache.clear();
+    verifiedCache.set(key, {
+      claims: Object.freeze(claims) as AccessTokenClaims,
+      until: Math.min(now + VERIFIED_TTL_MS, claims.exp * 1000),
+    });
+    return claims as AccessTokenClaims;
+  }
+
   async function verifyOpaque(token: string): Promise<AccessTokenClaims> {
     if (!isWellFormedOpaqueToken(token, OPAQUE_ACCESS_TOKEN)) throw new TokenError("malformed");
     const row = await db
@@ -247,17 +278,7 @@ export function createIssuer(deps: {
 
     async verifyAccessToken(token) {
       if (token.startsWith(OPAQUE_ACCESS_TOKEN.prefix)) return verifyOpaque(token);
-      const verified = keys.verify(token, { typ: "at+jwt", issuer, algorithms: ["EdDSA", "ES256", "RS256"] });
-      const claims = verified.payload as Partial<AccessTokenClaims>;
-      if (
-        typeof claims.sub !== "string" ||
-        typeof claims.client_id !== "string" ||
-        typeof claims.jti !== "string" ||
-        typeof claims.exp !== "number" ||
-        typeof claims.scope !== "string"
-      ) {
-        throw new TokenError("claims_invalid");
-      }
+      const claims = verifiedJwt(token);
       const revoked = await db
         .selectFrom("revoked_access_tokens")
         .select("jti")
