@@ -146,7 +146,9 @@ async function createFixture(dir: string): Promise<Fixture> {
       HOST: "127.0.0.1",
       PORT: "0",
       TESSERA_KEY_ROTATION_INTERVAL: "0",
-      ...(process.env.TESSERA_ARGON2_THREADS ? { TESSERA_ARGON2_THREADS: process.env.TESSERA_ARGON2_THREADS } : {}),
+      ...(process.env.TESSERA_ARGON2_THREADS
+        ? { TESSERA_ARGON2_THREADS: process.env.TESSERA_ARGON2_THREADS }
+        : {}),
     },
   });
   const log = createLogger({ level: config.logLevel });
