@@ -5,16 +5,17 @@
  * 1. Structure: each path performs exactly one argon2id verification at the configured parameters (the
  *    unknown user against a dummy hash), so the expensive step cannot tell them apart.
  * 2. Measurement: interleaved rounds of the three cases; the medians must lie within noise of each other. The
- *    bound (slowest median < 1.5 × fastest) is loose on purpose — a missing dummy verification makes the
+ *    bound (slowest median < 3 × fastest) is loose on purpose — a missing dummy verification makes the
  *    unknown-user case ~50× faster — so machine load cannot make this flaky, while the leak it guards against
- *    cannot hide under it.
+ *    cannot hide under it. (1.5× was seen to fail once in CI with other test files hashing on the same two
+ *    cores: medians 12.6 / 20.1 / 14.0 ms.)
  */
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AccountError } from "../../src/lib/errors.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 
-const ROUNDS = 9;
+const ROUNDS = 15;
 const CLI = { actor: "cli" };
 
 describe("sign-in timing does not reveal why it failed", () => {
@@ -83,6 +84,6 @@ describe("sign-in timing does not reveal why it failed", () => {
     console.info(
       `sign-in failure medians (ms): unknown ${medians[0]!.toFixed(1)}, wrong ${medians[1]!.toFixed(1)}, disabled ${medians[2]!.toFixed(1)}; ratio ${ratio.toFixed(2)}`,
     );
-    expect(ratio).toBeLessThan(1.5);
+    expect(ratio).toBeLessThan(3);
   });
 });
