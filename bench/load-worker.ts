@@ -150,31 +150,41 @@ async function withPool<T>(
   }
 }
 
-async function runLoad(command: Extract<LoadCommand, { type: "load" }>): Promise<LoadResult> {
-  const request = Buffer.from(command.request, "latin1");
-  return withPool(command.port, command.connections, async (pool, failed) => {
+/**
+ * A closed loop on `connections` connections: each sends its first request, then the request `next` derives
+ * from each answer (`undefined` ends the round with an error). Completions inside the window are counted.
+ */
+async function closedLoop(
+  command: { id: number; port: number; warmupMs: number; durationMs: number },
+  first: readonly Buffer[],
+  next: (status: number, body: Buffer, previous: Buffer) => Buffer | Error,
+): Promise<LoadResult> {
+  return withPool(command.port, first.length, async (pool, failed) => {
     const statuses: Record<string, number> = {};
     const latencies: number[] = [];
     let counting = false;
     let stopping = false;
     let inFlight = 0;
+    let broken: Error | undefined;
     let drained: () => void = () => {};
     const allDrained = new Promise<void>((resolve) => {
       drained = resolve;
     });
-    const fire = (connection: Connection): void => {
+    const fire = (connection: Connection, request: Buffer): void => {
       const sent = performance.now();
       inFlight++;
-      connection.send(request, (status) => {
+      connection.send(request, (status, body) => {
         const now = performance.now();
         inFlight--;
         statuses[status] = (statuses[status] ?? 0) + 1;
-        if (counting) latencies.push(now - sent);
-        if (!stopping) fire(connection);
+        const following = next(status, body, request);
+        if (following instanceof Error) broken ??= following;
+        else if (counting) latencies.push(now - sent);
+        if (!stopping && !(following instanceof Error)) fire(connection, following);
         else if (inFlight === 0) drained();
       });
     };
-    for (const connection of pool) fire(connection);
+    for (const [i, connection] of pool.entries()) fire(connection, first[i] as Buffer);
     await sleep(command.warmupMs);
     post({ type: "window", id: command.id, phase: "open" });
     const start = performance.now();
@@ -184,7 +194,8 @@ async function runLoad(command: Extract<LoadCommand, { type: "load" }>): Promise
     const end = performance.now();
     post({ type: "window", id: command.id, phase: "close" });
     stopping = true;
-    await Promise.race([allDrained, failed]);
+    if (inFlight > 0) await Promise.race([allDrained, failed]);
+    if (broken) throw broken;
     return {
       requests: latencies.length,
       windowMs: end - start,
@@ -193,6 +204,16 @@ async function runLoad(command: Extract<LoadCommand, { type: "load" }>): Promise
       latencyMs: summarize(latencies),
     };
   });
+}
+
+/** `load`: every connection sends the same request again and again. */
+function runLoad(command: Extract<LoadCommand, { type: "load" }>): Promise<LoadResult> {
+  const request = Buffer.from(command.request, "latin1");
+  return closedLoop(
+    command,
+    Array.from({ length: command.connections }, () => request),
+    (_status, _body, previous) => previous,
+  );
 }
 
 async function runProbe(command: Extract<LoadCommand, { type: "probe" }>): Promise<LoadResult> {
@@ -261,56 +282,16 @@ const REFRESH_TOKEN = /"refresh_token":"([^"]+)"/;
  * `chain`: closed loop like `load`, but each connection carries its own refresh token: the request body is
  * the template with `{{token}}` replaced, and each 200 answer's `refresh_token` is the next request's.
  */
-async function runChain(command: Extract<LoadCommand, { type: "chain" }>): Promise<LoadResult> {
+function runChain(command: Extract<LoadCommand, { type: "chain" }>): Promise<LoadResult> {
   const build = (token: string): Buffer => {
     const body = command.body.replace("{{token}}", encodeURIComponent(token));
     return Buffer.from(`${command.head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, "latin1");
   };
-  return withPool(command.port, command.tokens.length, async (pool, failed) => {
-    const statuses: Record<string, number> = {};
-    const latencies: number[] = [];
-    let counting = false;
-    let stopping = false;
-    let inFlight = 0;
-    let broken: Error | undefined;
-    let drained: () => void = () => {};
-    const allDrained = new Promise<void>((resolve) => {
-      drained = resolve;
-    });
-    const fire = (connection: Connection, token: string): void => {
-      const sent = performance.now();
-      inFlight++;
-      connection.send(build(token), (status, body) => {
-        const now = performance.now();
-        inFlight--;
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        const next = status === 200 ? REFRESH_TOKEN.exec(body.toString("utf8"))?.[1] : undefined;
-        if (next === undefined)
-          broken ??= new Error(`chain broken: ${status} ${body.toString("utf8").slice(0, 200)}`);
-        else if (counting) latencies.push(now - sent);
-        if (!stopping && next !== undefined) fire(connection, next);
-        else if (inFlight === 0) drained();
-      });
-    };
-    for (const [i, connection] of pool.entries()) fire(connection, command.tokens[i] as string);
-    await sleep(command.warmupMs);
-    post({ type: "window", id: command.id, phase: "open" });
-    const start = performance.now();
-    counting = true;
-    await sleep(command.durationMs);
-    counting = false;
-    const end = performance.now();
-    post({ type: "window", id: command.id, phase: "close" });
-    stopping = true;
-    if (inFlight > 0) await Promise.race([allDrained, failed]);
-    if (broken) throw broken;
-    return {
-      requests: latencies.length,
-      windowMs: end - start,
-      statuses,
-      skipped: 0,
-      latencyMs: summarize(latencies),
-    };
+  return closedLoop(command, command.tokens.map(build), (status, body) => {
+    const token = status === 200 ? REFRESH_TOKEN.exec(body.toString("utf8"))?.[1] : undefined;
+    return token === undefined
+      ? new Error(`chain broken: ${status} ${body.toString("utf8").slice(0, 200)}`)
+      : build(token);
   });
 }
 

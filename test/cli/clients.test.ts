@@ -1,31 +1,13 @@
-import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStorage } from "../../src/storage/index.js";
+import { runTessera } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
-const BIN = "dist/src/cli/main.js";
-
-function tessera(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "test", TESSERA_MASTER_KEY: "07".repeat(32), ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const tessera = runTessera;
 
 describe("tessera clients and resources", () => {
   let db: TestDatabase;

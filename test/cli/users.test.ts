@@ -1,33 +1,11 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStorage } from "../../src/storage/index.js";
+import { runTessera } from "../helpers/cli.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../helpers/databases.js";
 
-const BIN = "dist/src/cli/main.js";
-const MASTER_KEY = "07".repeat(32);
 const PASSWORD = "correct horse battery staple 42";
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built binary; `stdin` is written and closed (how passwords are passed). */
-function tessera(args: string[], env: Record<string, string>, stdin = ""): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "test", TESSERA_MASTER_KEY: MASTER_KEY, ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const tessera = runTessera;
 
 describe.each(DIALECTS)("tessera users on %s", (dialect) => {
   let db: TestDatabase;

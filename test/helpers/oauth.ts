@@ -88,23 +88,41 @@ export async function runAuthorization(
 
 /**
  * The whole code flow as openid-client runs it: PKCE, the browser part through `runAuthorization` (sign-in
- * and consent as needed), the code exchange with state checked.
+ * and consent as needed), the code exchange with state (and, asked for, nonce) checked.
  */
-export async function codeFlowTokens(
+export async function codeFlow(
   config: oidc.Configuration,
   page: PageClient,
   redirectUri: string,
   scope: string,
-): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+  options: { nonce?: boolean } = {},
+) {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
+  const nonce = options.nonce ? oidc.randomNonce() : undefined;
   const url = oidc.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri,
     scope,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
     state,
+    ...(nonce === undefined ? {} : { nonce }),
   });
   const callback = await runAuthorization(page, url);
-  return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    ...(nonce === undefined ? {} : { expectedNonce: nonce }),
+  });
+  return { tokens, callback };
+}
+
+/** `codeFlow`, answering the tokens only. */
+export async function codeFlowTokens(
+  config: oidc.Configuration,
+  page: PageClient,
+  redirectUri: string,
+  scope: string,
+): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
+  return (await codeFlow(config, page, redirectUri, scope)).tokens;
 }

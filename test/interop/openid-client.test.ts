@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
 import { DIALECTS } from "../helpers/databases.js";
-import { discover, runAuthorization } from "../helpers/oauth.js";
+import { discover, runAuthorization, codeFlow as sharedCodeFlow } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const PASSWORD = "correct horse battery staple 42";
@@ -86,27 +86,8 @@ describe.each(DIALECTS)("openid-client against Tessera on %s", (dialect) => {
     redirectUri: string,
     scope: string,
     page = new PageClient(t.app, ISSUER),
-    extra: Record<string, string> = {},
   ) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-      state,
-      nonce,
-      ...extra,
-    });
-    const callback = await runAuthorization(page, url);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-      expectedNonce: nonce,
-    });
-    return { tokens, page, callback };
+    return { ...(await sharedCodeFlow(config, page, redirectUri, scope, { nonce: true })), page };
   }
 
   async function verifyWithJose(token: string, audience: string) {
