@@ -97,6 +97,8 @@ export interface AccountsOptions {
   sessionCache?: SessionCacheOptions;
   /** Revocation fan-out to other instances (Redis). */
   revocationBus?: RevocationBus;
+  /** Also called when a user is deactivated or deleted (other domains end what the user holds there). */
+  onUserDeactivated?: (userId: string) => Promise<void>;
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
@@ -125,6 +127,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     onUserDeactivated: async (userId) => {
       await sessions.revokeAll(userId);
       await db.deleteFrom("password_reset_tokens").where("user_id", "=", userId).execute();
+      await options.onUserDeactivated?.(userId);
     },
   });
   const groups = createGroups({ db, clock, audit });

@@ -33,7 +33,14 @@ export type AuditEventType =
   | "oauth.consent_revoked"
   | "oauth.code_replayed"
   | "oauth.refresh_reused"
-  | "oauth.token_revoked";
+  | "oauth.token_revoked"
+  | "api_token.created"
+  | "api_token.revoked"
+  | "api_token.leaked"
+  | "service_account.created"
+  | "service_account.disabled"
+  | "service_account.deleted"
+  | "token.leak_reported";
 
 export interface AuditEventInput {
   type: AuditEventType;

@@ -18,6 +18,7 @@ import { startServer } from "../server/serve.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
+import { runTokensCommand, TOKEN_FLAGS, TOKENS_HELP } from "./tokens.js";
 import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 
 const HELP = `Usage: tessera [command] [options]
@@ -31,7 +32,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-${USERS_HELP}${CLIENTS_HELP}
+${USERS_HELP}${CLIENTS_HELP}${TOKENS_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -220,6 +221,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
           const config = loadConfig({ env, argv: args });
           return await withContext(config, (ctx) =>
             runClientsCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "tokens" || words[0] === "service-accounts") {
+          const flags = takeFlags(args, { ...TOKEN_FLAGS });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runTokensCommand(ctx, words, flags, (text) => process.stdout.write(text)),
           );
         }
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {

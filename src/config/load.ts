@@ -44,6 +44,9 @@ export interface Config {
   readonly sessionLifetime: number;
   readonly sessionRememberLifetime: number;
   readonly accessTokenTtl: number;
+  readonly apiTokenMaxLifetime: number;
+  readonly adminGroup: string;
+  readonly revocationPollInterval: number;
   readonly refreshTokenLifetime: number;
   readonly refreshTokenIdle: number;
   readonly refreshGraceWindow: number;

@@ -13,13 +13,15 @@ import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
 import { registerMetricsHooks } from "./metrics-hooks.js";
 import { accountRoutes } from "./routes/account.js";
-import { adminKeyRoutes } from "./routes/admin-keys.js";
+import { adminRoutes } from "./routes/admin/index.js";
 import { assetRoutes } from "./routes/assets.js";
 import { healthRoutes } from "./routes/health.js";
 import { jwksRoutes } from "./routes/jwks.js";
+import { leakedTokenRoutes } from "./routes/leaked-tokens.js";
 import { loginRoutes } from "./routes/login.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { oauthRoutes } from "./routes/oauth/index.js";
+import { openapiRoutes } from "./routes/openapi.js";
 import { passwordResetRoutes } from "./routes/password-reset.js";
 import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
@@ -81,10 +83,13 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerSecurityHeaders(app, { hsts: Boolean(tls) || config.issuer.startsWith("https://") });
   registerMetricsHooks(app, ctx.metrics);
 
+  // First: it records the routes registered after it (see routes/openapi.ts).
+  await app.register(openapiRoutes(ctx));
   await app.register(healthRoutes(ctx));
   await app.register(jwksRoutes(ctx));
   await app.register(metricsRoutes(ctx));
-  await app.register(adminKeyRoutes(ctx));
+  await app.register(leakedTokenRoutes(ctx));
+  await app.register(adminRoutes(ctx));
 
   await app.register(cookie);
   const web = createWeb(ctx);

@@ -58,6 +58,16 @@ export const ERROR_CODES = {
     "OAuth device grant: the device code expired before the user answered; start again. HTTP 400.",
   invalid_redirect_uri:
     "OAuth: a redirect URI in a client registration is not allowed (RFC 7591 §3.2.2): not https, http off loopback, a fragment, user information. HTTP 400.",
+  client_not_found: "Admin API: no OAuth client has this id. HTTP 404.",
+  client_exists: "Admin API: an OAuth client with this client id already exists. HTTP 409.",
+  client_has_no_secret:
+    "Admin API: the client authenticates without a secret (public or `private_key_jwt`), so there is none to rotate. HTTP 409.",
+  resource_server_not_found: "Admin API: no resource server has this audience. HTTP 404.",
+  resource_server_exists: "Admin API: a resource server with this audience already exists. HTTP 409.",
+  api_token_not_found: "No API token has this id. HTTP 404.",
+  service_account_not_found: "No (active) service account has this id or name. HTTP 404.",
+  service_account_exists: "A service account with this name already exists (case-insensitive). HTTP 409.",
+  session_not_found: "Admin API: the user has no live session with this id. HTTP 404.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",
 } as const;

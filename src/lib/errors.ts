@@ -63,6 +63,20 @@ export class AccountError extends TesseraError {
   }
 }
 
+/** An API-token or service-account operation was refused. */
+export class ApiTokenError extends TesseraError {
+  constructor(code: ApiTokenErrorCode, message: string, status = 400) {
+    super({ code, message, status });
+  }
+}
+
+export type ApiTokenErrorCode =
+  | "invalid_request"
+  | "invalid_scope"
+  | "api_token_not_found"
+  | "service_account_not_found"
+  | "service_account_exists";
+
 export type AccountErrorCode =
   | "invalid_request"
   | "user_exists"

@@ -6,9 +6,11 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Accounts } from "../accounts/index.js";
+import type { ApiTokens } from "../api-tokens/index.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { MasterKey } from "../crypto/master-key.js";
 import type { Clock } from "../lib/clock.js";
+import type { RevocationFeed } from "../revocation/index.js";
 import type { Database } from "../storage/database.js";
 import { type Authorization, createAuthorization } from "./authorize.js";
 import { type Clients, createClients } from "./clients.js";
@@ -49,6 +51,10 @@ export interface OAuthOptions {
   deviceCodeTtl: number;
   devicePollInterval: number;
   log: Logger;
+  /** Where revoked access tokens are announced to resource servers. */
+  feed?: RevocationFeed;
+  /** API tokens, so that introspection understands them. */
+  apiTokens?: ApiTokens;
   /** For back-channel logout deliveries (tests); default: global fetch. */
   fetch?: typeof fetch;
 }
@@ -67,6 +73,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
     keys: options.keys,
     users: accounts.users,
     issuer: options.issuer,
+    ...(options.feed ? { feed: options.feed } : {}),
   });
   const authorization = createAuthorization({
     db,
@@ -104,6 +111,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
     issuer,
     tokens,
     audit: accounts.audit,
+    ...(options.apiTokens ? { apiTokens: options.apiTokens } : {}),
   });
   const logout = createLogout({
     db,

@@ -9,6 +9,7 @@
  *   unknown tokens included, is answered 200 and changes nothing, as RFC 7009 §2.2 says.
  */
 import type { Kysely } from "kysely";
+import { type ApiTokens, kindOfToken } from "../api-tokens/index.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
@@ -32,6 +33,7 @@ export function createIntrospection(deps: {
   issuer: Issuer;
   tokens: TokenEndpoint;
   audit: AuditLog;
+  apiTokens?: ApiTokens;
 }): Introspection {
   const { db, clock, issuer, tokens, audit } = deps;
   const looksLikeJwt = (token: string) => token.split(".").length === 3;
@@ -75,6 +77,31 @@ export function createIntrospection(deps: {
     }
   }
 
+  /**
+   * API tokens: the IP allow-list is not checked here (the caller is the resource server, not the bearer); it
+   * is returned as `tessera_allowed_ips` for the resource server to apply to its own client's address.
+   */
+  async function asApiToken(token: string): Promise<IntrospectionResponse> {
+    const principal = await deps.apiTokens?.authenticate(token, { checkIp: false });
+    if (!principal) return { active: false };
+    return {
+      active: true,
+      token_type: "Bearer",
+      scope: principal.scopes.join(" "),
+      sub: principal.subject,
+      ...(principal.kind === "personal" ? { username: principal.subjectName } : {}),
+      ...(principal.resources.length === 0
+        ? {}
+        : { aud: principal.resources.length === 1 ? principal.resources[0] : principal.resources }),
+      iss: issuer.issuer,
+      iat: seconds(principal.createdAt),
+      ...(principal.expiresAt === null ? {} : { exp: seconds(principal.expiresAt) }),
+      jti: principal.tokenId,
+      tessera_token_kind: principal.kind,
+      ...(principal.allowedIps === null ? {} : { tessera_allowed_ips: principal.allowedIps }),
+    };
+  }
+
   async function asRefreshToken(token: string): Promise<IntrospectionResponse> {
     const row = await tokens.findRefreshToken(token);
     const now = clock.now();
@@ -98,7 +125,11 @@ export function createIntrospection(deps: {
   return {
     async introspect(caller, token, _hint) {
       if (typeof token !== "string" || token.length === 0 || token.length > 16384) return { active: false };
-      const answer = isAccessToken(token) ? await asAccessToken(token) : await asRefreshToken(token);
+      const answer = isAccessToken(token)
+        ? await asAccessToken(token)
+        : kindOfToken(token) !== undefined
+          ? await asApiToken(token)
+          : await asRefreshToken(token);
       if (!answer.active) return answer;
       // Only for the token's own client, or (access tokens) a resource server it is addressed to (a client
       // whose registered resources include the token's audience): never an oracle for other clients' tokens.
@@ -106,6 +137,7 @@ export function createIntrospection(deps: {
       const audience = Array.isArray(answer.aud) ? answer.aud : answer.aud === undefined ? [] : [answer.aud];
       const forCaller =
         answer.token_type === "Bearer" && audience.some((a) => caller.resources.includes(a as string));
+      // (API tokens have no client_id: only the resource servers they name may introspect them.)
       return forCaller ? answer : { active: false };
     },
 

@@ -19,6 +19,7 @@ import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-t
 import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
+import type { RevocationFeed } from "../revocation/index.js";
 import type { Database } from "../storage/database.js";
 
 export const ACR_PASSWORD = "urn:tessera:acr:password";
@@ -111,6 +112,8 @@ export function createIssuer(deps: {
   keys: KeyStore;
   users: Users;
   issuer: string;
+  /** Told about every revoked access token, for resource servers that cache verified tokens. */
+  feed?: RevocationFeed;
 }): Issuer {
   const { db, clock, keys, users, issuer } = deps;
   const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -295,6 +298,7 @@ export function createIssuer(deps: {
         .values({ jti, expires_at: expiresAt })
         .onConflict((oc) => oc.column("jti").doNothing())
         .execute();
+      await deps.feed?.record([{ type: "jti", value: jti }]);
     },
 
     async purgeRevoked() {

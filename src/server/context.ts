@@ -9,13 +9,21 @@ import {
   createMemoryThrottle,
   createRedisThrottle,
 } from "../accounts/index.js";
+import {
+  type ApiTokens,
+  createApiTokens,
+  createLeakReports,
+  createServiceAccounts,
+  type ServiceAccounts,
+} from "../api-tokens/index.js";
 import type { Config } from "../config/index.js";
-import { KeyStore, type MasterKey } from "../crypto/index.js";
+import { hashToken, KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
 import { createOAuth, type OAuth } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
+import { createRevocationFeed, type RevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
 import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
 import { touchAdminToken } from "../storage/repositories/admin-tokens.js";
@@ -35,6 +43,13 @@ export interface AppContext {
   readonly oauth: OAuth;
   /** Admin tokens' last-use times, written behind the check. */
   readonly adminTokenLastUsed: WriteBehind;
+  /** Personal access tokens and service-account keys. */
+  readonly apiTokens: ApiTokens;
+  readonly serviceAccounts: ServiceAccounts;
+  /** Leaked-token reports (secret scanning). */
+  readonly leakReports: ReturnType<typeof createLeakReports>;
+  /** Revocations announced to resource servers. */
+  readonly revocations: RevocationFeed;
   readonly mailer: Mailer;
   close(): Promise<void>;
 }
@@ -90,7 +105,18 @@ export async function createContext(config: Config, options: CreateContextOption
       (config.smtpUrl
         ? createSmtpMailer({ url: config.smtpUrl, from: config.mailFrom, log })
         : createOutboxMailer({ from: config.mailFrom, log, logBodies: config.nodeEnv === "development" }));
+    const revocations = createRevocationFeed({
+      db: storage.db,
+      clock,
+      intervalMs: config.revocationPollInterval,
+    });
+    // Assigned below; the deactivation hook runs only after start-up.
+    let apiTokens: ApiTokens | undefined;
     const accounts = createAccounts({
+      onUserDeactivated: async (userId) => {
+        await apiTokens?.revokeAllOf(userId, { actor: "system", reason: "owner_disabled" });
+        await revocations.record([{ type: "sub", value: userId }]);
+      },
       db: storage.db,
       clock,
       log,
@@ -129,7 +155,39 @@ export async function createContext(config: Config, options: CreateContextOption
       ...(redis && !storage.externalChangeVersion ? { revocationBus: createRedisRevocationBus(redis) } : {}),
     });
     await accounts.ready;
+    const apiTokenLastUsed = createWriteBehind<{ at: number; ip: string | null }>({
+      intervalMs: 1000,
+      newer: (previous, next) => next.at > previous.at,
+      onError: (error) =>
+        log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
+      async write(entries) {
+        for (const [id, use] of entries) {
+          await storage.db
+            .updateTable("api_tokens")
+            .set({ last_used_at: use.at, last_used_ip: use.ip })
+            .where("id", "=", id)
+            .execute();
+        }
+      },
+    });
+    apiTokens = createApiTokens({
+      db: storage.db,
+      clock,
+      audit: accounts.audit,
+      feed: revocations,
+      maxLifetime: config.apiTokenMaxLifetime,
+      adminGroup: config.adminGroup,
+      lastUsed: apiTokenLastUsed,
+    });
+    const serviceAccounts = createServiceAccounts({
+      db: storage.db,
+      clock,
+      audit: accounts.audit,
+      tokens: apiTokens,
+    });
     const oauth = createOAuth({
+      feed: revocations,
+      apiTokens,
       db: storage.db,
       dialect: storage.dialect,
       clock,
@@ -154,8 +212,61 @@ export async function createContext(config: Config, options: CreateContextOption
         for (const [id, at] of entries) await touchAdminToken(storage.db, id, at);
       },
     });
+    const tokens = apiTokens;
+    const leakReports = createLeakReports({
+      audit: accounts.audit,
+      revokers: [
+        async (token) => {
+          const hit = await tokens.revokeLeaked(token);
+          return hit && { kind: hit.kind, userId: hit.kind === "personal" ? hit.ownerId : null };
+        },
+        async (token) => {
+          if (!token.startsWith("tsr_adm_")) return undefined;
+          const revoked = await storage.db
+            .updateTable("admin_tokens")
+            .set({ revoked_at: clock.now() })
+            .where("token_hash", "=", hashToken(token))
+            .where("revoked_at", "is", null)
+            .executeTakeFirst();
+          return Number(revoked.numUpdatedRows) > 0 ? { kind: "admin", userId: null } : undefined;
+        },
+        async (token) => {
+          const row = await oauth.tokens.findRefreshToken(token);
+          if (!row || row.revoked_at !== null) return undefined;
+          await oauth.tokens.revokeFamily(row.family_id);
+          return { kind: "refresh", userId: row.user_id };
+        },
+        async (token) => {
+          const found = await accounts.sessions.check(token);
+          if (!found) return undefined;
+          await accounts.sessions.revoke(found.user.id, found.session.id);
+          return { kind: "session", userId: found.user.id };
+        },
+        async (token) => {
+          if (!token.startsWith("tsr_at_")) return undefined;
+          const row = await storage.db
+            .selectFrom("access_tokens")
+            .select(["jti", "expires_at", "subject"])
+            .where("token_hash", "=", hashToken(token))
+            .executeTakeFirst();
+          if (!row || Number(row.expires_at) <= clock.now()) return undefined;
+          const known = await storage.db
+            .selectFrom("revoked_access_tokens")
+            .select("jti")
+            .where("jti", "=", row.jti)
+            .executeTakeFirst();
+          if (known) return undefined;
+          await oauth.issuer.revokeAccessToken(row.jti, Number(row.expires_at));
+          return { kind: "access", userId: row.subject };
+        },
+      ],
+    });
     return {
       config,
+      apiTokens: tokens,
+      serviceAccounts,
+      leakReports,
+      revocations,
       adminTokenLastUsed,
       storage,
       masterKey,
@@ -169,6 +280,7 @@ export async function createContext(config: Config, options: CreateContextOption
       mailer,
       async close() {
         await adminTokenLastUsed.close();
+        await apiTokenLastUsed.close();
         await accounts.close();
         redis?.disconnect();
         await storage.close();

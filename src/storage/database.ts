@@ -278,6 +278,46 @@ export interface RevokedAccessTokensTable {
   expires_at: number;
 }
 
+export interface ServiceAccountsTable {
+  id: string;
+  name: string;
+  name_key: string;
+  description: string | null;
+  owner_user_id: string | null;
+  owner_group_id: string | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  kind: "personal" | "service";
+  name: string;
+  token_hash: string;
+  user_id: string | null;
+  service_account_id: string | null;
+  scope: string;
+  /** JSON array of resource indicators. */
+  resources: string;
+  /** JSON array of CIDR blocks; null allows any address. */
+  allowed_ips: string | null;
+  expires_at: number | null;
+  created_at: number;
+  created_by: string;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RevocationEventsTable {
+  id: string;
+  type: "jti" | "sub";
+  value: string;
+  at: number;
+  keep_until: number;
+}
+
 export interface Database {
   signing_keys: SigningKeysTable;
   admin_tokens: AdminTokensTable;
@@ -299,4 +339,7 @@ export interface Database {
   client_assertions: ClientAssertionsTable;
   device_codes: DeviceCodesTable;
   initial_access_tokens: InitialAccessTokensTable;
+  service_accounts: ServiceAccountsTable;
+  api_tokens: ApiTokensTable;
+  revocation_events: RevocationEventsTable;
 }

@@ -9,10 +9,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { changePassword, TooManyAttemptsError } from "../../accounts/index.js";
-import { TesseraError } from "../../lib/errors.js";
+import { DEFAULT_API_TOKEN_LIFETIME, TESSERA_SCOPES } from "../../api-tokens/index.js";
+import { ApiTokenError, TesseraError } from "../../lib/errors.js";
 import type { AppContext } from "../../server/context.js";
 import { describeDevice } from "../../sessions/index.js";
 import { accountPage } from "../../ui/pages/account.js";
+import { newTokenPage, tokensPage } from "../../ui/pages/api-tokens.js";
 import { appsPage } from "../../ui/pages/apps.js";
 import { changePasswordPage } from "../../ui/pages/change-password.js";
 import { messagePage } from "../../ui/pages/message.js";
@@ -27,6 +29,20 @@ const FLASHES: Record<string, Flash> = {
   "session-revoked": { kind: "success", message: "That device is signed out." },
   "others-revoked": { kind: "success", message: "All your other devices are signed out." },
   "app-revoked": { kind: "success", message: "The application is disconnected." },
+  "token-revoked": { kind: "success", message: "The token is revoked." },
+};
+
+/** Every value of a repeated form field (checkboxes). */
+function formValues(body: unknown, name: string): string[] {
+  if (typeof body !== "object" || body === null) return [];
+  const value = (body as Record<string, unknown>)[name];
+  if (typeof value === "string") return [value];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+const TESSERA_SCOPE_TEXT: Record<string, string> = {
+  "tessera:admin": "Administer Tessera (admin API)",
+  "tessera:scim": "Provision users and groups (SCIM)",
 };
 
 function flashOf(request: FastifyRequest): Flash | undefined {
@@ -228,6 +244,104 @@ export function accountRoutes(ctx: AppContext, web: Web) {
         client_id: clientId.slice(0, 128),
       });
       return reply.redirect("/account/apps?done=app-revoked", 303);
+    });
+
+    async function tokensModel(auth: WebAuth, error?: string) {
+      const tokens = (await ctx.apiTokens.list({ kind: "personal", ownerId: auth.user.id })).filter(
+        (t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > ctx.clock.now()),
+      );
+      const admin = await ctx.apiTokens.isAdmin(auth.user.id);
+      const servers = await ctx.oauth.clients.listResourceServers();
+      const scopeChoices = [
+        ...(admin
+          ? TESSERA_SCOPES.map((value) => ({ value, text: TESSERA_SCOPE_TEXT[value] ?? value }))
+          : []),
+        ...[...new Set(servers.flatMap((rs) => rs.scopes))].map((value) => ({ value, text: value })),
+      ];
+      const max = ctx.config.apiTokenMaxLifetime;
+      const expiryChoices = [7, 30, 90, 180, 365].filter((d) => max === 0 || d * 86_400 <= max);
+      if (max === 0) expiryChoices.push(0);
+      return {
+        csrfToken: auth.csrfToken,
+        user: auth.user,
+        tokens,
+        scopeChoices,
+        resourceChoices: servers.map((rs) => ({ value: rs.audience, text: `${rs.name} (${rs.audience})` })),
+        expiryChoices,
+        now: ctx.clock.now(),
+        ...(error ? { error } : {}),
+      };
+    }
+
+    app.get("/account/tokens", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      return web.sendPage(reply, tokensPage({ ...(await tokensModel(auth)), flash: flashOf(request) }));
+    });
+
+    app.post("/account/tokens", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const body = request.body;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(body, "csrf"))) return refused(reply, auth);
+      const context = { ip: web.clientIp(request), userAgent: web.userAgent(request) };
+      try {
+        // A token outlives the session that made it: ask for the password again (step-up).
+        const ok = await accounts.signIn.verifyPassword(
+          auth.user,
+          formField(body, "current_password") ?? "",
+          context,
+        );
+        if (!ok) {
+          return web.sendPage(
+            reply,
+            tokensPage(await tokensModel(auth, "The current password is incorrect.")),
+            401,
+          );
+        }
+        const days = Number(formField(body, "expires_in_days") ?? "90");
+        const ips = (formField(body, "allowed_ips") ?? "").split(/[\s,]+/).filter((v) => v !== "");
+        const { token, apiToken } = await ctx.apiTokens.create({
+          kind: "personal",
+          name: formField(body, "name") ?? "",
+          ownerId: auth.user.id,
+          scopes: formValues(body, "scope"),
+          resources: formValues(body, "resource"),
+          expiresIn:
+            Number.isInteger(days) && days > 0
+              ? days * 86_400
+              : days === 0
+                ? null
+                : DEFAULT_API_TOKEN_LIFETIME,
+          allowedIps: ips.length > 0 ? ips : null,
+          createdBy: `user:${auth.user.id}`,
+        });
+        reply.header("cache-control", "no-store");
+        return web.sendPage(
+          reply,
+          newTokenPage({ csrfToken: auth.csrfToken, user: auth.user, name: apiToken.name, token }),
+          201,
+        );
+      } catch (error) {
+        if (error instanceof TooManyAttemptsError) {
+          reply.header("retry-after", String(error.retryAfterSeconds));
+          return web.sendPage(reply, tokensPage(await tokensModel(auth, error.message)), 429);
+        }
+        if (error instanceof ApiTokenError) {
+          return web.sendPage(reply, tokensPage(await tokensModel(auth, error.message)), error.status);
+        }
+        throw error;
+      }
+    });
+
+    app.post<{ Params: { id: string } }>("/account/tokens/:id/revoke", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
+        return refused(reply, auth);
+      // Only the user's own tokens: another user's id changes nothing (and the answer is the same).
+      await ctx.apiTokens.revoke(request.params.id, { actor: `user:${auth.user.id}`, ownerId: auth.user.id });
+      return reply.redirect("/account/tokens?done=token-revoked", 303);
     });
 
     app.post("/account/sessions/revoke-others", async (request, reply) => {

@@ -19,6 +19,9 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     userinfo_endpoint: `${base}/userinfo`,
     jwks_uri: `${base}/.well-known/jwks.json`,
     introspection_endpoint: `${base}/introspect`,
+    // Tessera's own metadata (namespaced, RFC 8414 §2 allows additional parameters): the revocation feed
+    // that the SDK's verifier polls (docs/sdk.md).
+    tessera_revocations_endpoint: `${base}/revocations`,
     revocation_endpoint: `${base}/revoke`,
     end_session_endpoint: `${base}/end-session`,
     pushed_authorization_request_endpoint: `${base}/par`,

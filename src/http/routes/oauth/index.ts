@@ -561,6 +561,18 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       return oauth.introspection.introspect(client, token, hint);
     });
 
+    /**
+     * The revocation feed for resource servers that cache verified tokens (the SDK's verifier polls it):
+     * confidential clients only, as for introspection. `since` is the cursor of the previous answer.
+     */
+    app.get<{ Querystring: { since?: string } }>("/revocations", async (request, reply) => {
+      await authenticate(request, reply, {}, { allowPublic: false });
+      const since = typeof request.query.since === "string" ? request.query.since : undefined;
+      const { events, cursor } = await ctx.revocations.read(since);
+      reply.header("cache-control", "no-store");
+      return { events, cursor, interval_ms: ctx.revocations.intervalMs };
+    });
+
     app.post("/revoke", async (request, reply) => {
       const { client, token, hint } = await tokenRequest(request, reply, true);
       await oauth.introspection.revoke(client, token, hint);

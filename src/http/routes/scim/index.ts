@@ -2,8 +2,9 @@
  * SCIM 2.0 service provider at `/scim/v2` (RFC 7644): Users, Groups, ServiceProviderConfig, ResourceTypes,
  * Schemas.
  *
- * - Authorised by `Authorization: Bearer <admin token>`; a missing or wrong token is a 401 in the SCIM error
- *   format with `WWW-Authenticate: Bearer`.
+ * - Authorised by `Authorization: Bearer <admin token>` or an API token with the `tessera:scim` (or
+ *   `tessera:admin`) scope; a missing or wrong token is a 401 in the SCIM error format with
+ *   `WWW-Authenticate: Bearer`, an API token without the scope a 403.
  * - Bodies are `application/scim+json` (or `application/json`); answers are `application/scim+json`.
  * - Every error is a SCIM Error message (`status` as a string, `scimType` for 400/409), never a 500 for bad
  *   input: duplicate userName → 409 `uniqueness`, bad filter → 400 `invalidFilter`.
@@ -13,7 +14,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Actor } from "../../../accounts/index.js";
-import { type AdminPrincipal, authenticateAdminToken } from "../../../api-tokens/index.js";
+import type { AdminPrincipal } from "../../../api-tokens/index.js";
 import { TesseraError } from "../../../lib/errors.js";
 import { ScimError } from "../../../scim/errors.js";
 import { parseFilter } from "../../../scim/filter.js";
@@ -32,6 +33,7 @@ import {
 } from "../../../scim/resources.js";
 import { MAX_RESULTS, resourceTypes, SCHEMA, schemas, serviceProviderConfig } from "../../../scim/schemas.js";
 import type { AppContext } from "../../../server/context.js";
+import { authenticateApiCaller } from "../../admin-auth.js";
 
 const CONTENT_TYPE = "application/scim+json; charset=utf-8";
 
@@ -152,29 +154,29 @@ export function scimRoutes(ctx: AppContext) {
     );
 
     app.addHook("onRequest", async (request, reply) => {
-      const header = request.headers.authorization;
-      const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-      const principal = match
-        ? await authenticateAdminToken(
-            {
-              db: ctx.storage.db,
-              clock: ctx.clock,
-              bootstrapToken: ctx.config.adminToken,
-              lastUsed: ctx.adminTokenLastUsed,
-            },
-            match[1]!,
-          )
-        : undefined;
-      if (!principal) {
+      const caller = await authenticateApiCaller(ctx, request, ["tessera:scim", "tessera:admin"]);
+      if (!caller.ok) {
+        if (caller.reason === "insufficient_scope") {
+          return reply
+            .code(403)
+            .header(
+              "www-authenticate",
+              'Bearer realm="tessera-scim", error="insufficient_scope", scope="tessera:scim"',
+            )
+            .type(CONTENT_TYPE)
+            .send(errorBody(403, "The token lacks the tessera:scim scope."));
+        }
+        const sent = caller.reason === "invalid";
         return reply
           .code(401)
           .header(
             "www-authenticate",
-            match ? 'Bearer realm="tessera-scim", error="invalid_token"' : 'Bearer realm="tessera-scim"',
+            sent ? 'Bearer realm="tessera-scim", error="invalid_token"' : 'Bearer realm="tessera-scim"',
           )
           .type(CONTENT_TYPE)
-          .send(errorBody(401, match ? "The bearer token is invalid." : "A bearer token is required."));
+          .send(errorBody(401, sent ? "The bearer token is invalid." : "A bearer token is required."));
       }
+      const principal = caller.principal;
       request.scimAdmin = principal;
     });
 

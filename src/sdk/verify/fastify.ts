@@ -1,0 +1,65 @@
+/**
+ * Fastify adapter: `requireAuth(verifier, requirements)` is a `preHandler` hook for one route;
+ * `tesseraAuth` is a plugin that adds it to every route registered inside it. Either sets `request.auth`, or
+ * answers the refusal (RFC 6750 status, `WWW-Authenticate`, JSON body).
+ *
+ * - The caller's address is `request.ip`, so Fastify's `trustProxy` decides whether `X-Forwarded-For`
+ *   counts (it matters for API tokens restricted to networks).
+ * - The plugin is encapsulated (no `fastify-plugin`): register the protected routes inside it. Fastify is
+ *   imported for types only.
+ *
+ * @example
+ * app.get("/orders", { preHandler: requireAuth(verifier, { scopes: ["orders:read"] }) }, async (request) => ({
+ *   user: request.auth?.sub,
+ * }));
+ * await app.register(async (api) => {
+ *   await api.register(tesseraAuth, { verifier, scopes: ["orders:read"] });
+ *   api.get("/orders", async (request) => request.auth);
+ * });
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { type AccessTokenClaims, checkRequirements, type Requirements } from "./claims.js";
+import { VerifyError } from "./errors.js";
+import { refusalResponse } from "./response.js";
+import type { Verifier } from "./verifier.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified access token's claims (set by Tessera's `requireAuth` / `tesseraAuth`). */
+    auth?: AccessTokenClaims;
+  }
+}
+
+/**
+ * A Fastify `preHandler`: verifies the request's bearer token against `requirements`, sets `request.auth`.
+ * @see RFC 6750 §2.1, §3
+ */
+export function requireAuth(verifier: Verifier, requirements: Requirements = {}) {
+  checkRequirements(requirements);
+  return async function tesseraRequireAuth(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      request.auth = await verifier.authenticate(
+        { authorization: request.headers.authorization, ip: request.ip, url: request.url },
+        requirements,
+      );
+    } catch (error) {
+      if (!(error instanceof VerifyError)) throw error;
+      const { status, headers, body } = refusalResponse(error);
+      // An async hook that answers returns the reply, so the route handler does not run.
+      return reply.code(status).headers(headers).send(body);
+    }
+  };
+}
+
+export interface TesseraAuthOptions extends Requirements {
+  verifier: Verifier;
+}
+
+/** A plugin that protects every route registered in its scope (see `requireAuth`). */
+export const tesseraAuth: FastifyPluginAsync<TesseraAuthOptions> = async (app, { verifier, ...requirements }) => {
+  app.decorateRequest("auth", undefined);
+  app.addHook("preHandler", requireAuth(verifier, requirements));
+};
+
+export { type AccessTokenClaims, type Requirements } from "./claims.js";
+export { VerifyError } from "./errors.js";
