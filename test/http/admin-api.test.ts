@@ -134,7 +134,11 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
     it("refuses bad bodies with 400 invalid_request in the error format", async () => {
       expectError(await api("POST", "/admin/users", {}), 400, "invalid_request");
       expectError(await api("POST", "/admin/users", { userName: "x", role: "root" }), 400, "invalid_request");
-      expectError(await api("POST", "/admin/users", { userName: "x", emails: "x@y" }), 400, "invalid_request");
+      expectError(
+        await api("POST", "/admin/users", { userName: "x", emails: "x@y" }),
+        400,
+        "invalid_request",
+      );
       expectError(await api("POST", "/admin/users", { userName: "a\u0000b" }), 400, "invalid_request");
       expectError(await api("POST", "/admin/users", [1, 2]), 400, "invalid_request");
       const bob = await api("GET", "/admin/users?userName=bob");
@@ -157,14 +161,22 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
         { value: "a@example.test", primary: true },
         { value: "b@example.test", primary: true },
       ];
-      expectError(await api("PATCH", `/admin/users/${bob.id}`, { emails: twoPrimaries }), 400, "invalid_request");
+      expectError(
+        await api("PATCH", `/admin/users/${bob.id}`, { emails: twoPrimaries }),
+        400,
+        "invalid_request",
+      );
     });
 
     it("answers 404 user_not_found for an unknown id, and 400 for a malformed one", async () => {
       const unknown = "00000000-0000-4000-8000-000000000000";
       expectError(await api("GET", `/admin/users/${unknown}`), 404, "user_not_found");
       expectError(await api("PATCH", `/admin/users/${unknown}`, { displayName: "x" }), 404, "user_not_found");
-      expectError(await api("PUT", `/admin/users/${unknown}/password`, { password: PASSWORD }), 404, "user_not_found");
+      expectError(
+        await api("PUT", `/admin/users/${unknown}/password`, { password: PASSWORD }),
+        404,
+        "user_not_found",
+      );
       expectError(await api("DELETE", `/admin/users/${unknown}`), 404, "user_not_found");
       expectError(await api("GET", "/admin/users/a%00b"), 400, "invalid_request");
     });
@@ -290,7 +302,12 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
     it("lists a user's sessions without tokens, ends one (204), then all (count)", async () => {
       const frank = await createUser("frank", { password: PASSWORD });
       const sessions = t.ctx.accounts.sessions;
-      const one = await sessions.create({ userId: frank.id, amr: ["pwd"], remember: false, userAgent: "curl/8" });
+      const one = await sessions.create({
+        userId: frank.id,
+        amr: ["pwd"],
+        remember: false,
+        userAgent: "curl/8",
+      });
       const two = await sessions.create({ userId: frank.id, amr: ["pwd"], remember: true });
       const three = await sessions.create({ userId: frank.id, amr: ["pwd"], remember: false });
       const list = await api("GET", `/admin/users/${frank.id}/sessions`);
@@ -392,7 +409,11 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
         400,
         "invalid_request",
       );
-      expectError(await api("PATCH", `/admin/groups/${group.id}`, { members: [kim.id] }), 400, "invalid_request");
+      expectError(
+        await api("PATCH", `/admin/groups/${group.id}`, { members: [kim.id] }),
+        400,
+        "invalid_request",
+      );
       expectError(await api("PATCH", "/admin/groups/nope", { displayName: "x" }), 404, "group_not_found");
       expectError(await api("DELETE", "/admin/groups/nope"), 404, "group_not_found");
     });
@@ -454,7 +475,11 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
       expect(res.statusCode, res.body).toBe(201);
       expect(res.json()).not.toHaveProperty("secret");
       const { client } = res.json();
-      expectError(await api("POST", `/admin/clients/${client.id}/rotate-secret`), 409, "client_has_no_secret");
+      expectError(
+        await api("POST", `/admin/clients/${client.id}/rotate-secret`),
+        409,
+        "client_has_no_secret",
+      );
     });
 
     it("patches the fields sent, keeps the others, and validates the result like a registration", async () => {
@@ -501,9 +526,16 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
     });
 
     it("refuses invalid metadata (400), a duplicate id (409 client_exists), unknown ids (404)", async () => {
-      expectError(await api("POST", "/admin/clients", { name: "No redirect" }), 400, "invalid_client_metadata");
       expectError(
-        await api("POST", "/admin/clients", { name: "Bad", redirectUris: ["https://x.example.test/cb#frag"] }),
+        await api("POST", "/admin/clients", { name: "No redirect" }),
+        400,
+        "invalid_client_metadata",
+      );
+      expectError(
+        await api("POST", "/admin/clients", {
+          name: "Bad",
+          redirectUris: ["https://x.example.test/cb#frag"],
+        }),
         400,
         "invalid_redirect_uri",
       );
@@ -516,7 +548,11 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
       expect((await api("POST", "/admin/clients", body)).statusCode).toBe(201);
       expectError(await api("POST", "/admin/clients", body), 409, "client_exists");
       expectError(await api("GET", "/admin/clients/no-such-client"), 404, "client_not_found");
-      expectError(await api("PATCH", "/admin/clients/no-such-client", { name: "x" }), 404, "client_not_found");
+      expectError(
+        await api("PATCH", "/admin/clients/no-such-client", { name: "x" }),
+        404,
+        "client_not_found",
+      );
       expectError(await api("POST", "/admin/clients/no-such-client/rotate-secret"), 404, "client_not_found");
       expect((await api("DELETE", "/admin/clients/fixed-client")).statusCode).toBe(204);
       expectError(await api("DELETE", "/admin/clients/fixed-client"), 404, "client_not_found");
@@ -617,8 +653,12 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
         expect(operation?.tags?.length, where).toBeGreaterThan(0);
         expect(operation?.security, where).toEqual([{ bearer: [] }]);
         const statuses = Object.keys(operation?.responses ?? {});
-        expect(statuses.some((s) => /^2\d\d$/.test(s)), where).toBe(true);
+        expect(
+          statuses.some((s) => /^2\d\d$/.test(s)),
+          where,
+        ).toBe(true);
         expect(statuses, where).toContain("401");
+        expect(statuses, where).toContain("403");
         expect(statuses, where).toContain("400");
         for (const name of [...openapiPath.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1])) {
           expect(operation?.parameters, where).toContainEqual(
@@ -645,7 +685,8 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
       }
       for (const [path, operations] of Object.entries(doc.paths)) {
         if (path.startsWith("/admin/")) continue;
-        for (const operation of Object.values(operations)) expect(operation.tags?.length, path).toBeGreaterThan(0);
+        for (const operation of Object.values(operations))
+          expect(operation.tags?.length, path).toBeGreaterThan(0);
       }
     });
 

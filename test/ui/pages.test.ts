@@ -276,6 +276,7 @@ describe("layout", () => {
       ["/account", "Account"],
       ["/account/sessions", "Sessions"],
       ["/account/apps", "Connected apps"],
+      ["/account/tokens", "API tokens"],
       ["/account/password", "Password"],
     ]);
     expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([undefined, "page", undefined, undefined]);

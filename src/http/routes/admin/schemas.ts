@@ -20,26 +20,27 @@ export const ERROR_BODY = {
   },
 } as const;
 
-export type ErrorStatus = 400 | 401 | 404 | 409 | 412;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 412;
 
 const ERROR_MEANINGS: Record<ErrorStatus, string> = {
   400: "The request is invalid (`invalid_request` for schema violations, or a domain rule's code).",
   401: "Admin credentials are missing (`unauthorized`) or invalid (`invalid_token`).",
+  403: "An API token without the `tessera:admin` scope (`insufficient_scope`).",
   404: "No such resource.",
   409: "Conflicts with the current state (for example a duplicate name).",
   412: "The resource changed meanwhile; read it again and retry.",
 };
 
 /**
- * A route's responses: the given successes, plus the error statuses named (401 is always there, since
- * every admin route requires a token).
+ * A route's responses: the given successes, plus the error statuses named. 400, 401 and 403 are always
+ * there: every admin route validates its input and requires an admin credential (`requireAdmin`).
  */
 export function adminResponses(
   successes: Record<number, Record<string, unknown>>,
   errors: readonly ErrorStatus[] = [],
 ): Record<number, Record<string, unknown>> {
   const out: Record<number, Record<string, unknown>> = { ...successes };
-  for (const status of new Set<ErrorStatus>([400, 401, ...errors])) {
+  for (const status of new Set<ErrorStatus>([400, 401, 403, ...errors])) {
     out[status] = { ...ERROR_BODY, description: ERROR_MEANINGS[status] };
   }
   return out;
@@ -66,8 +67,8 @@ export const NULLABLE_EPOCH_MS = {
 
 /**
  * Text from the request: no control characters (Unicode category Cc, spelled as ranges so that validators
- * without Unicode property escapes read the pattern too). Not a domain rule (the domain checks lengths and names) but
- * storage hygiene at the boundary: PostgreSQL cannot store a NUL and would fail the query with a 500.
+ * without Unicode property escapes read the pattern too). Not a domain rule (the domain checks lengths and
+ * names) but storage hygiene at the boundary: PostgreSQL cannot store a NUL and would fail the query (500).
  */
 const NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 export const TEXT = { type: "string", pattern: NO_CONTROL_CHARACTERS } as const;

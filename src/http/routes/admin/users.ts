@@ -171,9 +171,11 @@ export function adminUserRoutes(ctx: AppContext) {
   const { users, sessions } = ctx.accounts;
 
   /** Revokes what the ended sessions' sign-ins granted and tells the clients (back-channel logout). */
-  async function endedSessions(userId: string, sessionIds: string[]) {
-    await ctx.oauth.logout.sessionsEnded(userId, sessionIds);
-  }
+  const sessionsEnded = (userId: string, live: { id: string }[]) =>
+    ctx.oauth.logout.sessionsEnded(
+      userId,
+      live.map((s) => s.id),
+    );
 
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: ListQuery }>(
@@ -284,8 +286,8 @@ export function adminUserRoutes(ctx: AppContext) {
           description:
             "Changes the fields sent and keeps the others. `emails` replaces the whole list. " +
             "`active: false` disables the user: sign-in is refused, their sessions end at once, the refresh " +
-            "tokens of those sessions are revoked, back-channel logout is sent, and their access tokens are " +
-            "refused from then on.",
+            "tokens of those sessions are revoked, back-channel logout is sent, and Tessera refuses their " +
+            "tokens from then on (refresh, introspection, userinfo).",
           params: ID_PARAMS,
           body: { type: "object", additionalProperties: false, minProperties: 1, properties: EDITABLE },
           response: adminResponses({ 200: USER }, [404, 409, 412]),
@@ -303,11 +305,7 @@ export function adminUserRoutes(ctx: AppContext) {
           // Conditional on the version read: a change in between fails (412) instead of being overwritten.
           { ...adminActor(request), expectedVersion: existing.version },
         );
-        if (disabling)
-          await endedSessions(
-            user.id,
-            live.map((s) => s.id),
-          );
+        if (disabling) await sessionsEnded(user.id, live);
         return user;
       },
     );
@@ -354,10 +352,7 @@ export function adminUserRoutes(ctx: AppContext) {
         // Before the delete: the user's refresh tokens go with the row (foreign-key cascade), and the
         // back-channel logout needs them to know which clients to tell.
         const live = await sessions.list(request.params.id);
-        await endedSessions(
-          request.params.id,
-          live.map((s) => s.id),
-        );
+        await sessionsEnded(request.params.id, live);
         await users.delete(request.params.id, adminActor(request));
         return reply.code(204).send();
       },
