@@ -10,8 +10,9 @@ import { accountsBenchmark } from "./accounts.js";
 import { jwtBenchmark } from "./jwt.js";
 import { oauthBenchmark } from "./oauth.js";
 import { type Benchmark, DEFAULT_RUN_OPTIONS, runBenchmark, toMarkdown, writeReport } from "./runner.js";
+import { verifyBenchmark } from "./verify.js";
 
-const BENCHMARKS: readonly Benchmark[] = [jwtBenchmark, accountsBenchmark, oauthBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [jwtBenchmark, accountsBenchmark, oauthBenchmark, verifyBenchmark];
 
 /** The directory holding package.json, searched upward from this file (bench/ or dist/bench/). */
 function projectRoot(): string {

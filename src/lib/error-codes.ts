@@ -51,6 +51,10 @@ export const ERROR_CODES = {
     "OAuth: a client's registration data is invalid (RFC 7591 §3.2.2): redirect URIs, grant types, lifetimes. HTTP 400.",
   insufficient_scope:
     "The access token lacks a scope the endpoint needs (RFC 6750 §3.1), e.g. `openid` at userinfo. HTTP 403 with `WWW-Authenticate`.",
+  insufficient_user_authentication:
+    "SDK (resource servers): the token's authentication is too weak or too old for this route (RFC 9470); the challenge carries `acr_values` and/or `max_age`. HTTP 401.",
+  temporarily_unavailable:
+    "SDK (resource servers): Tessera could not be reached and nothing cached decides the answer; the token is neither accepted nor called invalid. HTTP 503.",
   authorization_pending:
     "OAuth device grant (RFC 8628 §3.5): the user has not answered yet; keep polling at the interval. HTTP 400.",
   slow_down: "OAuth device grant: the device polls too fast; the interval grew by 5 seconds. HTTP 400.",

@@ -19,7 +19,7 @@ type Alg = "EdDSA" | "ES256" | "RS256";
 export interface TestKey {
   kid: string;
   alg: Alg;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   jwk: JWK;
 }
 
@@ -57,7 +57,7 @@ export interface FakeIssuer {
   keys: TestKey[];
   /** Public keys served (default: all of `keys`). */
   served: () => JWK[];
-  requests: { method: string; path: string }[];
+  requests: { method: string; path: string; query: string }[];
   count(path: string): number;
   /** Introspection answers by token; anything else is `{active:false}`. */
   tokens: Map<string, Record<string, unknown>>;
@@ -69,7 +69,10 @@ export interface FakeIssuer {
   /** Omits the feed from discovery. */
   noFeed: boolean;
   revoke(type: "jti" | "sub", value: string, at?: number): FeedEvent;
-  sign(claims?: Record<string, unknown>, options?: { key?: TestKey; typ?: string | null; kid?: string }): Promise<string>;
+  sign(
+    claims?: Record<string, unknown>,
+    options?: { key?: TestKey; typ?: string | null; kid?: string },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -129,7 +132,7 @@ export async function startIssuer(): Promise<FakeIssuer> {
 
   const server: Server = createServer(async (request, response) => {
     const { pathname, searchParams } = new URL(request.url ?? "/", "http://x");
-    issuer.requests.push({ method: request.method ?? "", path: pathname });
+    issuer.requests.push({ method: request.method ?? "", path: pathname, query: searchParams.toString() });
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { "content-type": "application/json", ...headers });
       response.end(JSON.stringify(body));

@@ -5,9 +5,16 @@
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createVerifier, type Verifier, type VerifierOptions, VerifyError } from "../../src/sdk/verify/index.js";
+import {
+  createVerifier,
+  type Verifier,
+  type VerifierOptions,
+  VerifyError,
+} from "../../src/sdk/verify/index.js";
 import { AUDIENCE, type FakeIssuer, makeKey, startIssuer } from "./verify-issuer.js";
 
+/** Background refreshes are awaited generously (no timing is asserted). */
+const WAIT = { timeout: 5000 };
 let issuer: FakeIssuer;
 const open: Verifier[] = [];
 let clock = Date.now();
@@ -73,7 +80,9 @@ describe("JWT access tokens", () => {
     const now = Math.floor(Date.now() / 1000);
     const error = await refusal(verifierFor().verify(await issuer.sign({ iat: now - 600, exp: now - 60 })));
     expect(error).toMatchObject({ status: 401, error: "invalid_token", reason: "expired" });
-    expect(error.wwwAuthenticate).toBe('Bearer error="invalid_token", error_description="The access token expired."');
+    expect(error.wwwAuthenticate).toBe(
+      'Bearer error="invalid_token", error_description="The access token expired."',
+    );
   });
 
   it("refuses a token whose nbf is in the future", async () => {
@@ -112,15 +121,27 @@ describe("JWT access tokens", () => {
 
   it("refuses a token whose typ is not at+jwt (an ID token, or none)", async () => {
     const verifier = verifierFor();
-    expect((await refusal(verifier.verify(await issuer.sign({}, { typ: "JWT" })))).reason).toBe("typ_mismatch");
-    expect((await refusal(verifier.verify(await issuer.sign({}, { typ: null })))).reason).toBe("typ_mismatch");
+    expect((await refusal(verifier.verify(await issuer.sign({}, { typ: "JWT" })))).reason).toBe(
+      "typ_mismatch",
+    );
+    expect((await refusal(verifier.verify(await issuer.sign({}, { typ: null })))).reason).toBe(
+      "typ_mismatch",
+    );
   });
 
   it("refuses alg none and HS256, whatever the key material", async () => {
     const verifier = verifierFor();
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
     const now = Math.floor(Date.now() / 1000);
-    const payload = b64({ iss: issuer.url, aud: AUDIENCE, sub: "x", client_id: "c", iat: now, exp: now + 60, jti: "j" });
+    const payload = b64({
+      iss: issuer.url,
+      aud: AUDIENCE,
+      sub: "x",
+      client_id: "c",
+      iat: now,
+      exp: now + 60,
+      jti: "j",
+    });
     const kid = issuer.keys[0]!.kid;
     const none = `${b64({ alg: "none", kid, typ: "at+jwt" })}.${payload}.`;
     expect((await refusal(verifier.verify(none))).error).toBe("invalid_token");
@@ -195,7 +216,9 @@ describe("the JWKS cache", () => {
     issuer.served = () => [...served(), fresh.jwk];
     const before = issuer.count("/jwks");
     clock += 16_000;
-    await expect(verifier.verify(await issuer.sign({}, { key: fresh }))).resolves.toMatchObject({ sub: "user-1" });
+    await expect(verifier.verify(await issuer.sign({}, { key: fresh }))).resolves.toMatchObject({
+      sub: "user-1",
+    });
     expect(issuer.count("/jwks") - before).toBe(1);
   });
 
@@ -213,7 +236,9 @@ describe("the JWKS cache", () => {
     await verifier.verify(await issuer.sign());
     const before = issuer.count("/jwks");
     clock += 16_000;
-    const forged = await Promise.all(Array.from({ length: 25 }, () => issuer.sign({}, { kid: randomUUID() })));
+    const forged = await Promise.all(
+      Array.from({ length: 25 }, () => issuer.sign({}, { kid: randomUUID() })),
+    );
     const errors = await Promise.all(forged.map((t) => refusal(verifier.verify(t))));
     expect(errors.every((e) => e.reason === "key_unknown")).toBe(true);
     expect(issuer.count("/jwks") - before).toBe(1);
@@ -238,7 +263,7 @@ describe("the JWKS cache", () => {
     expect(issuer.count("/jwks")).toBe(before);
     clock += 21_000;
     await verifier.verify(await issuer.sign());
-    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 1));
+    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 1), WAIT);
   });
 
   it("clamps a huge max-age to jwksMaxAge, and no-cache to jwksMinAge", async () => {
@@ -250,24 +275,30 @@ describe("the JWKS cache", () => {
     clock += 601_000;
     issuer.jwksCacheControl = "no-cache";
     await verifier.verify(await issuer.sign({ exp }));
-    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 1));
+    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 1), WAIT);
     clock += 20_000;
     await verifier.verify(await issuer.sign({ exp }));
     expect(issuer.count("/jwks")).toBe(before + 1);
     clock += 11_000;
     await verifier.verify(await issuer.sign({ exp }));
-    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 2));
+    await vi.waitFor(() => expect(issuer.count("/jwks")).toBe(before + 2), WAIT);
   });
 
   it("drops a cached token when its key leaves the JWKS", async () => {
     const verifier = verifierFor({ jwksMinAge: 10, jwksMaxAge: 10 });
-    const [first, second] = issuer.keys as [NonNullable<(typeof issuer.keys)[0]>, NonNullable<(typeof issuer.keys)[0]>];
+    const [first, second] = issuer.keys as [
+      NonNullable<(typeof issuer.keys)[0]>,
+      NonNullable<(typeof issuer.keys)[0]>,
+    ];
     const token = await issuer.sign({}, { key: first });
     await verifier.verify(token);
     issuer.served = () => [second.jwk];
     clock += 11_000;
     await verifier.verify(await issuer.sign({}, { key: second })); // starts the background refresh
-    await vi.waitFor(async () => expect((await refusal(verifier.verify(token))).reason).toBe("key_unknown"));
+    await vi.waitFor(
+      async () => expect((await refusal(verifier.verify(token))).reason).toBe("key_unknown"),
+      WAIT,
+    );
   });
 
   it("keeps working on cached keys while the JWKS endpoint is down", async () => {
@@ -279,7 +310,7 @@ describe("the JWKS cache", () => {
     for (const key of issuer.keys) {
       await expect(verifier.verify(await issuer.sign({}, { key }))).resolves.toBeDefined();
     }
-    await vi.waitFor(() => expect(issuer.count("/jwks")).toBeGreaterThan(before));
+    await vi.waitFor(() => expect(issuer.count("/jwks")).toBeGreaterThan(before), WAIT);
     await expect(verifier.verify(await issuer.sign())).resolves.toBeDefined();
   });
 
@@ -287,7 +318,11 @@ describe("the JWKS cache", () => {
     issuer.down.jwks = true;
     const verifier = verifierFor();
     const error = await refusal(verifier.verify(await issuer.sign()));
-    expect(error).toMatchObject({ status: 503, error: "temporarily_unavailable", reason: "jwks_unavailable" });
+    expect(error).toMatchObject({
+      status: 503,
+      error: "temporarily_unavailable",
+      reason: "jwks_unavailable",
+    });
     expect(error.wwwAuthenticate).toBeUndefined();
     // Retried after a pause, not per request.
     const before = issuer.count("/jwks");
@@ -339,10 +374,16 @@ describe("route requirements", () => {
   it("step-up: answers insufficient_user_authentication with acr_values when the acr is not accepted", async () => {
     const verifier = verifierFor();
     const requirements = { acrValues: ["urn:tessera:mfa", "urn:tessera:phr"] };
-    await expect(verifier.verify(await issuer.sign({ acr: "urn:tessera:mfa" }), requirements)).resolves.toBeDefined();
+    await expect(
+      verifier.verify(await issuer.sign({ acr: "urn:tessera:mfa" }), requirements),
+    ).resolves.toBeDefined();
     for (const acr of ["urn:tessera:pwd", undefined]) {
       const error = await refusal(verifier.verify(await issuer.sign({ acr }), requirements));
-      expect(error).toMatchObject({ status: 401, error: "insufficient_user_authentication", reason: "acr_not_accepted" });
+      expect(error).toMatchObject({
+        status: 401,
+        error: "insufficient_user_authentication",
+        reason: "acr_not_accepted",
+      });
       expect(error.wwwAuthenticate).toBe(
         'Bearer error="insufficient_user_authentication", error_description="A different authentication level is required.", acr_values="urn:tessera:mfa urn:tessera:phr"',
       );
@@ -352,10 +393,16 @@ describe("route requirements", () => {
   it("step-up: answers insufficient_user_authentication with max_age when auth_time is too old", async () => {
     const verifier = verifierFor({ clockTolerance: 0 });
     const now = Math.floor(Date.now() / 1000);
-    await expect(verifier.verify(await issuer.sign({ auth_time: now - 30 }), { maxAge: 60 })).resolves.toBeDefined();
+    await expect(
+      verifier.verify(await issuer.sign({ auth_time: now - 30 }), { maxAge: 60 }),
+    ).resolves.toBeDefined();
     for (const auth_time of [now - 600, undefined]) {
       const error = await refusal(verifier.verify(await issuer.sign({ auth_time }), { maxAge: 60 }));
-      expect(error).toMatchObject({ status: 401, error: "insufficient_user_authentication", reason: "auth_time_too_old" });
+      expect(error).toMatchObject({
+        status: 401,
+        error: "insufficient_user_authentication",
+        reason: "auth_time_too_old",
+      });
       expect(error.wwwAuthenticate).toBe(
         'Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required.", max_age="60"',
       );
@@ -379,19 +426,23 @@ describe("options", () => {
   it("refuses an http issuer off loopback unless allowHttp", () => {
     expect(() => createVerifier({ issuer: "http://id.example.com", audience: AUDIENCE })).toThrow(TypeError);
     expect(() => createVerifier({ issuer: "https://id.example.com", audience: [] })).toThrow(TypeError);
-    expect(() => createVerifier({ issuer: "https://id.example.com", audience: AUDIENCE, clockTolerance: 600 })).toThrow(
-      TypeError,
-    );
+    expect(() =>
+      createVerifier({ issuer: "https://id.example.com", audience: AUDIENCE, clockTolerance: 600 }),
+    ).toThrow(TypeError);
     createVerifier({ issuer: "http://id.internal", audience: AUDIENCE, allowHttp: true }).close();
   });
 
   it("ignores a trailing slash on the issuer", async () => {
-    await expect(verifierFor({ issuer: `${issuer.url}/` }).verify(await issuer.sign())).resolves.toBeDefined();
+    await expect(
+      verifierFor({ issuer: `${issuer.url}/` }).verify(await issuer.sign()),
+    ).resolves.toBeDefined();
   });
 
   it("accepts only the configured algorithms", async () => {
     const verifier = verifierFor({ algorithms: ["EdDSA"] });
     const rsa = issuer.keys.find((k) => k.alg === "RS256")!;
-    expect((await refusal(verifier.verify(await issuer.sign({}, { key: rsa })))).reason).toBe("alg_not_allowed");
+    expect((await refusal(verifier.verify(await issuer.sign({}, { key: rsa })))).reason).toBe(
+      "alg_not_allowed",
+    );
   });
 });

@@ -279,7 +279,13 @@ describe("layout", () => {
       ["/account/tokens", "API tokens"],
       ["/account/password", "Password"],
     ]);
-    expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([undefined, "page", undefined, undefined]);
+    expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([
+      undefined,
+      "page",
+      undefined,
+      undefined,
+      undefined,
+    ]);
     const forms = elements(tags, "form");
     expect(forms.map((f) => f.attrs.get("action"))).toEqual(["/logout"]);
     expect(textOf(doc, tags, elements(inside(tags, forms[0]!), "button")[0]!)).toBe("Sign out");

@@ -12,7 +12,9 @@
 import { BlockList, isIP } from "node:net";
 
 /** A matcher for a list of CIDR blocks; undefined when an entry is not a CIDR block or address. */
-export function compileAllowedIps(entries: readonly unknown[]): ((ip: string | undefined) => boolean) | undefined {
+export function compileAllowedIps(
+  entries: readonly unknown[],
+): ((ip: string | undefined) => boolean) | undefined {
   const list = new BlockList();
   for (const entry of entries) {
     if (typeof entry !== "string" || entry.length > 64) return undefined;

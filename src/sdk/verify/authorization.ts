@@ -28,7 +28,9 @@ const MAX_HEADER_LENGTH = 16 * 1024 + 7;
  * Parses an `Authorization` header value into a bearer token, "none" or "malformed".
  * @see RFC 6750 §2.1
  */
-export function parseAuthorization(header: string | readonly string[] | null | undefined): AuthorizationHeader {
+export function parseAuthorization(
+  header: string | readonly string[] | null | undefined,
+): AuthorizationHeader {
   if (header === undefined || header === null) return NONE;
   if (typeof header !== "string") {
     if (header.length === 0) return NONE;
@@ -43,8 +45,9 @@ export function parseAuthorization(header: string | readonly string[] | null | u
 /** True when a request URL (absolute or path + query) carries an `access_token` query parameter. */
 export function hasQueryToken(url: string | undefined): boolean {
   if (url === undefined) return false;
+  const hash = url.indexOf("#");
+  const end = hash < 0 ? url.length : hash;
   const q = url.indexOf("?");
-  if (q < 0 || !url.includes("access_token", q)) return false;
-  const hash = url.indexOf("#", q);
-  return new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash)).has("access_token");
+  if (q < 0 || q > end || !url.slice(q, end).includes("access_token")) return false;
+  return new URLSearchParams(url.slice(q + 1, end)).has("access_token");
 }

@@ -112,7 +112,10 @@ export function claimsFromIntrospection(
   expected: { issuer: string; audience: readonly string[]; nowSeconds: number; tolerance: number },
 ): AccessTokenClaims {
   if (body.active !== true) throw new Refusal("inactive");
-  if (body.token_type !== undefined && (!isString(body.token_type) || body.token_type.toLowerCase() !== "bearer")) {
+  if (
+    body.token_type !== undefined &&
+    (!isString(body.token_type) || body.token_type.toLowerCase() !== "bearer")
+  ) {
     throw new Refusal("inactive");
   }
   const tokenKind = body.tessera_token_kind;
@@ -129,8 +132,10 @@ export function claimsFromIntrospection(
   const { exp, nbf } = body;
   if (!optional(exp, isNumber) || !optional(nbf, isNumber)) throw new Refusal("claims_invalid");
   if (exp === undefined && kind === "opaque") throw new Refusal("claims_invalid");
-  if (exp !== undefined && (exp as number) <= expected.nowSeconds - expected.tolerance) throw new Refusal("expired");
-  if (nbf !== undefined && (nbf as number) > expected.nowSeconds + expected.tolerance) throw new Refusal("not_yet_valid");
+  if (exp !== undefined && (exp as number) <= expected.nowSeconds - expected.tolerance)
+    throw new Refusal("expired");
+  if (nbf !== undefined && (nbf as number) > expected.nowSeconds + expected.tolerance)
+    throw new Refusal("not_yet_valid");
   const claims: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(body)) if (!NOT_CLAIMS.has(name)) claims[name] = value;
   const scope = (body.scope as string | undefined) ?? "";

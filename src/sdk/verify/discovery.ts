@@ -35,7 +35,10 @@ export function createDiscovery(deps: { http: HttpContext; issuer: string; now: 
       return {
         jwksUri: checkEndpoint(body.jwks_uri, http.allowHttp, "jwks_uri").href,
         introspectionEndpoint: optionalEndpoint(body.introspection_endpoint, "introspection_endpoint"),
-        revocationsEndpoint: optionalEndpoint(body.tessera_revocations_endpoint, "tessera_revocations_endpoint"),
+        revocationsEndpoint: optionalEndpoint(
+          body.tessera_revocations_endpoint,
+          "tessera_revocations_endpoint",
+        ),
       };
     } catch (error) {
       throw new UpstreamError("discovery", (error as Error).message);

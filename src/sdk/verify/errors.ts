@@ -151,7 +151,8 @@ export class VerifyError extends TesseraError {
     this.error = error;
     this.description = description;
     this.reason = reason;
-    this.wwwAuthenticate = error === "temporarily_unavailable" ? undefined : buildChallenge(error, description, challenge);
+    this.wwwAuthenticate =
+      error === "temporarily_unavailable" ? undefined : buildChallenge(error, description, challenge);
   }
 
   /** The JSON body adapters send. */

@@ -34,7 +34,10 @@ export function requireAuth(verifier: Verifier, requirements: Requirements = {})
   checkRequirements(requirements);
   return (req: Request, res: Response, next: NextFunction) => {
     verifier
-      .authenticate({ authorization: req.headers.authorization, ip: req.ip, url: req.originalUrl }, requirements)
+      .authenticate(
+        { authorization: req.headers.authorization, ip: req.ip, url: req.originalUrl },
+        requirements,
+      )
       .then(
         (claims) => {
           req.auth = claims;
@@ -49,5 +52,5 @@ export function requireAuth(verifier: Verifier, requirements: Requirements = {})
   };
 }
 
-export { type AccessTokenClaims, type Requirements } from "./claims.js";
+export type { AccessTokenClaims, Requirements } from "./claims.js";
 export { VerifyError } from "./errors.js";

@@ -5,8 +5,8 @@
  *
  * - The caller's address is `request.ip`, so Fastify's `trustProxy` decides whether `X-Forwarded-For`
  *   counts (it matters for API tokens restricted to networks).
- * - The plugin is encapsulated (no `fastify-plugin`): register the protected routes inside it. Fastify is
- *   imported for types only.
+ * - The plugin adds its hook to the scope that registers it, as `fastify-plugin` plugins do: register it in
+ *   an encapsulated scope with the routes to protect (the example). Fastify is imported for types only.
  *
  * @example
  * app.get("/orders", { preHandler: requireAuth(verifier, { scopes: ["orders:read"] }) }, async (request) => ({
@@ -55,11 +55,23 @@ export interface TesseraAuthOptions extends Requirements {
   verifier: Verifier;
 }
 
-/** A plugin that protects every route registered in its scope (see `requireAuth`). */
-export const tesseraAuth: FastifyPluginAsync<TesseraAuthOptions> = async (app, { verifier, ...requirements }) => {
-  app.decorateRequest("auth", undefined);
+/**
+ * A plugin that protects every route of the scope it is registered in (see `requireAuth`).
+ * @see RFC 6750 §2.1, §3
+ */
+export const tesseraAuth: FastifyPluginAsync<TesseraAuthOptions> = async (
+  app,
+  { verifier, ...requirements },
+) => {
+  if (!app.hasRequestDecorator("auth")) app.decorateRequest("auth", undefined);
   app.addHook("preHandler", requireAuth(verifier, requirements));
 };
+// What `fastify-plugin` does, without the runtime dependency: the hook applies to the scope that registers
+// the plugin (not to a child scope of its own), so register it inside the scope of the routes to protect.
+Object.assign(tesseraAuth, {
+  [Symbol.for("skip-override")]: true,
+  [Symbol.for("fastify.display-name")]: "tessera-auth",
+});
 
-export { type AccessTokenClaims, type Requirements } from "./claims.js";
+export type { AccessTokenClaims, Requirements } from "./claims.js";
 export { VerifyError } from "./errors.js";

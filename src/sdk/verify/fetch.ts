@@ -49,5 +49,5 @@ export function errorResponse(error: VerifyError): Response {
   return new Response(body, { status, headers });
 }
 
-export { type AccessTokenClaims, type Requirements } from "./claims.js";
+export type { AccessTokenClaims, Requirements } from "./claims.js";
 export { VerifyError } from "./errors.js";

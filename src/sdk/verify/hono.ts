@@ -38,7 +38,10 @@ function nodeSocketAddress(c: Context): string | undefined {
  * Hono middleware: verifies the request's bearer token against the requirements and sets `c.get("auth")`.
  * @see RFC 6750 §2.1, §3
  */
-export function requireAuth(verifier: Verifier, options: HonoAuthOptions = {}): MiddlewareHandler<TesseraAuthEnv> {
+export function requireAuth(
+  verifier: Verifier,
+  options: HonoAuthOptions = {},
+): MiddlewareHandler<TesseraAuthEnv> {
   const { getIp = nodeSocketAddress, ...requirements } = options;
   checkRequirements(requirements);
   return async (c, next) => {
@@ -58,5 +61,5 @@ export function requireAuth(verifier: Verifier, options: HonoAuthOptions = {}): 
   };
 }
 
-export { type AccessTokenClaims, type Requirements } from "./claims.js";
+export type { AccessTokenClaims, Requirements } from "./claims.js";
 export { VerifyError } from "./errors.js";

@@ -40,7 +40,8 @@ export function checkEndpoint(value: unknown, allowHttp: boolean, what: string):
   }
   const ok =
     url.protocol === "https:" ||
-    (url.protocol === "http:" && (allowHttp || LOOPBACK.has(url.hostname) || url.hostname.endsWith(".localhost")));
+    (url.protocol === "http:" &&
+      (allowHttp || LOOPBACK.has(url.hostname) || url.hostname.endsWith(".localhost")));
   if (!ok || url.username !== "" || url.password !== "" || url.hash !== "") {
     throw new TypeError(`${what} must be an https URL (http only on loopback, or with allowHttp)`);
   }

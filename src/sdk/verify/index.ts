@@ -10,4 +10,10 @@ export { type AuthorizationHeader, parseAuthorization } from "./authorization.js
 export type { AccessTokenClaims, Requirements, TokenKind } from "./claims.js";
 export { type RefusalReason, VerifyError, type VerifyErrorCode } from "./errors.js";
 export { type RefusalResponse, refusalResponse } from "./response.js";
-export { createVerifier, type RequestInfo, type Verifier, type VerifierOptions, type VerifyOptions } from "./verifier.js";
+export {
+  createVerifier,
+  type RequestInfo,
+  type Verifier,
+  type VerifierOptions,
+  type VerifyOptions,
+} from "./verifier.js";

@@ -27,13 +27,20 @@ export const TOKEN_PREFIXES = {
   tsr_svc_: "service",
 } as const satisfies Record<string, Exclude<TokenKind, "jwt">>;
 
+const PREFIX_LIST = Object.entries(TOKEN_PREFIXES) as [string, Exclude<TokenKind, "jwt">][];
+
 /**
  * The kind named by a Tessera prefix and whether the rest has the right length, alphabet and checksum;
  * undefined for a token without a Tessera prefix.
  */
-export function classifyOpaqueToken(token: string): { kind: Exclude<TokenKind, "jwt">; wellFormed: boolean } | undefined {
-  for (const [prefix, kind] of Object.entries(TOKEN_PREFIXES)) {
-    if (token.startsWith(prefix)) return { kind, wellFormed: isWellFormedOpaqueToken(token, { prefix, checksum: true }) };
+export function classifyOpaqueToken(
+  token: string,
+): { kind: Exclude<TokenKind, "jwt">; wellFormed: boolean } | undefined {
+  if (!token.startsWith("tsr_")) return undefined;
+  for (const [prefix, kind] of PREFIX_LIST) {
+    if (token.startsWith(prefix)) {
+      return { kind, wellFormed: isWellFormedOpaqueToken(token, { prefix, checksum: true }) };
+    }
   }
   return undefined;
 }
@@ -86,7 +93,12 @@ export function createIntrospection(options: IntrospectionOptions) {
         if (allowsIp === undefined) throw new Refusal("claims_invalid");
       }
       const ttl = at + options.ttl * 1000;
-      return { active: true, claims, allowsIp, until: claims.exp === undefined ? ttl : Math.min(ttl, claims.exp * 1000) };
+      return {
+        active: true,
+        claims,
+        allowsIp,
+        until: claims.exp === undefined ? ttl : Math.min(ttl, claims.exp * 1000),
+      };
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       return { active: false, reason: error.reason, until: at + options.inactiveTtl * 1000 };
@@ -98,7 +110,10 @@ export function createIntrospection(options: IntrospectionOptions) {
     if (endpoint === undefined) throw new Refusal("introspection_not_configured");
     const { body } = await fetchJsonObject(http, "introspection", endpoint, {
       method: "POST",
-      headers: { authorization: authorization as string, "content-type": "application/x-www-form-urlencoded" },
+      headers: {
+        authorization: authorization as string,
+        "content-type": "application/x-www-form-urlencoded",
+      },
       body: new URLSearchParams({ token, token_type_hint: "access_token" }).toString(),
     });
     return toEntry(body, kind);

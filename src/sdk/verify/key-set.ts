@@ -47,7 +47,10 @@ function algorithmOf(jwk: Record<string, unknown>): JwsAlgorithm | undefined {
   return jwk.alg === undefined || jwk.alg === implied ? implied : undefined;
 }
 
-function importKeys(body: Record<string, unknown>, algorithms: readonly JwsAlgorithm[]): Map<string, VerificationKey> {
+function importKeys(
+  body: Record<string, unknown>,
+  algorithms: readonly JwsAlgorithm[],
+): Map<string, VerificationKey> {
   if (!Array.isArray(body.keys)) throw new UpstreamError("jwks", "no keys array");
   const keys = new Map<string, VerificationKey>();
   for (const jwk of body.keys as unknown[]) {
@@ -96,7 +99,10 @@ export function createKeySet(options: KeySetOptions) {
       freshUntil = Math.max(freshUntil, now() + options.refetchInterval * 1000);
       throw error;
     }
-    const age = Math.min(options.maxAge, Math.max(options.minAge, maxAgeOf(headers.get("cache-control")) ?? 0));
+    const age = Math.min(
+      options.maxAge,
+      Math.max(options.minAge, maxAgeOf(headers.get("cache-control")) ?? 0),
+    );
     keys = loaded;
     freshUntil = now() + age * 1000;
   }
@@ -120,7 +126,9 @@ export function createKeySet(options: KeySetOptions) {
       if (keys !== undefined) {
         if (now() >= freshUntil && pending === undefined) {
           // Stale: refresh in the background, keep serving the keys in hand.
-          refresh().catch((error: unknown) => options.onWarning(`JWKS refresh failed (${(error as Error).message})`));
+          refresh().catch((error: unknown) =>
+            options.onWarning(`JWKS refresh failed (${(error as Error).message})`),
+          );
         }
         return;
       }

@@ -102,7 +102,9 @@ export function createRevocations(options: RevocationsOptions) {
   async function pollOnce(): Promise<void> {
     const endpoint = await options.endpoint();
     if (endpoint === undefined) {
-      options.onWarning("the issuer advertises no tessera_revocations_endpoint; revoked tokens are refused only once they are no longer cached");
+      options.onWarning(
+        "the issuer advertises no tessera_revocations_endpoint; revoked tokens are refused only once they are no longer cached",
+      );
       synced = true;
       closed = true;
       return;
@@ -111,7 +113,9 @@ export function createRevocations(options: RevocationsOptions) {
     if (cursor !== undefined) url.searchParams.set("since", cursor);
     let body: Record<string, unknown>;
     try {
-      ({ body } = await fetchJsonObject(http, "revocations", url.href, { headers: { authorization: options.authorization } }));
+      ({ body } = await fetchJsonObject(http, "revocations", url.href, {
+        headers: { authorization: options.authorization },
+      }));
     } catch (error) {
       // 410 Gone: the cursor is too old to continue from; start again from a full read.
       if (error instanceof UpstreamError && error.message.endsWith(" HTTP 410")) cursor = undefined;
