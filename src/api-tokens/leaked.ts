@@ -16,7 +16,9 @@ export const MAX_LEAK_REPORT = 100;
 const TESSERA_TOKEN = /^tsr_[a-z]{2,4}_[0-9A-Za-z]{49}$/;
 
 /** Revokes `token` if it is a live secret of one kind; says whose it was. */
-export type LeakRevoker = (token: string) => Promise<{ kind: string; userId: string | null } | undefined>;
+export type LeakRevoker = (
+  token: string,
+) => Promise<{ kind: string; userId: string | null; details?: Record<string, string | null> } | undefined>;
 
 export interface LeakReportResult {
   received: number;
@@ -48,7 +50,7 @@ export function createLeakReports(deps: { audit: AuditLog; revokers: readonly Le
             userId: hit.userId,
             actor: "leak-report",
             ip: meta.ip ?? null,
-            details: { kind: hit.kind, source: meta.source?.slice(0, 200) ?? null },
+            details: { ...hit.details, kind: hit.kind, source: meta.source?.slice(0, 200) ?? null },
           });
           break;
         }

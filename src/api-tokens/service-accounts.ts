@@ -138,16 +138,15 @@ export function createServiceAccounts(deps: {
     },
 
     async get(idOrName) {
-      const row = await db
-        .selectFrom("service_accounts")
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb("id", "=", idOrName),
-            eb("name_key", "=", idOrName.normalize("NFKC").trim().toLowerCase()),
-          ]),
-        )
-        .executeTakeFirst();
+      // The id first: a name is free text and may spell another account's id, and one query matching either
+      // would return whichever row the database reads first (the wrong account to disable or mint a key for).
+      const row =
+        (await db.selectFrom("service_accounts").selectAll().where("id", "=", idOrName).executeTakeFirst()) ??
+        (await db
+          .selectFrom("service_accounts")
+          .selectAll()
+          .where("name_key", "=", idOrName.normalize("NFKC").trim().toLowerCase())
+          .executeTakeFirst());
       return row ? toServiceAccount(row) : undefined;
     },
 

@@ -190,7 +190,8 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
       .innerJoin("groups", "groups.id", "group_members.group_id")
       .select("groups.id")
       .where("group_members.user_id", "=", userId)
-      .where("groups.display_name", "=", deps.adminGroup)
+      // Group names are unique case-insensitively (display_name_key), so matched that way too.
+      .where("groups.display_name_key", "=", deps.adminGroup.normalize("NFKC").trim().toLowerCase())
       .executeTakeFirst();
     return row !== undefined;
   }
@@ -371,12 +372,14 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
         }
       }
       if (apiToken.lastUsedAt === null || apiToken.lastUsedAt < now - LAST_USED_EVERY_MS) {
+        // Introspection passes no address (the caller is the resource server, not the bearer): the last
+        // known address is kept then.
         const use = { at: now, ip: options.ip ?? null };
         if (deps.lastUsed) deps.lastUsed.set(row.id, use);
         else {
           await db
             .updateTable("api_tokens")
-            .set({ last_used_at: use.at, last_used_ip: use.ip })
+            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
             .where("id", "=", row.id)
             .execute();
         }

@@ -6,6 +6,7 @@
  * - Owners are named: `--user USERNAME` for a personal token, `--service-account NAME` for a key.
  */
 import { type ApiToken, DEFAULT_API_TOKEN_LIFETIME } from "../api-tokens/index.js";
+import { AccountError, ApiTokenError } from "../lib/errors.js";
 import type { AppContext } from "../server/context.js";
 import { table } from "./format.js";
 import { CliUsageError } from "./users.js";
@@ -74,14 +75,15 @@ export async function runTokensCommand(
   if (rest.length > 0) throw new CliUsageError("too many arguments");
   const json = flags.json === true;
 
+  // A name that matches nothing is not a usage error (exit 1, like `users` and `clients`, not 2).
   async function userId(userName: string): Promise<string> {
     const user = await ctx.accounts.users.findByUserName(userName);
-    if (!user) throw new CliUsageError(`no user named ${userName}`);
+    if (!user) throw new AccountError("user_not_found", `no user named ${userName}`, 404);
     return user.id;
   }
   async function serviceAccountId(idOrName: string): Promise<string> {
     const account = await ctx.serviceAccounts.get(idOrName);
-    if (!account) throw new CliUsageError(`no service account ${idOrName}`);
+    if (!account) throw new ApiTokenError("service_account_not_found", `no service account ${idOrName}`, 404);
     return account.id;
   }
 
@@ -123,6 +125,9 @@ export async function runTokensCommand(
     }
     if (sub === "list") {
       if (arg) throw new CliUsageError("tokens list takes no argument");
+      if (typeof flags.user === "string" && typeof flags["service-account"] === "string") {
+        throw new CliUsageError("tokens list takes at most one of --user and --service-account");
+      }
       const ownerId =
         typeof flags.user === "string"
           ? await userId(flags.user)

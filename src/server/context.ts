@@ -164,7 +164,7 @@ export async function createContext(config: Config, options: CreateContextOption
         for (const [id, use] of entries) {
           await storage.db
             .updateTable("api_tokens")
-            .set({ last_used_at: use.at, last_used_ip: use.ip })
+            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
             .where("id", "=", id)
             .execute();
         }
@@ -218,7 +218,15 @@ export async function createContext(config: Config, options: CreateContextOption
       revokers: [
         async (token) => {
           const hit = await tokens.revokeLeaked(token);
-          return hit && { kind: hit.kind, userId: hit.kind === "personal" ? hit.ownerId : null };
+          if (!hit) return undefined;
+          if (hit.kind === "personal") return { kind: hit.kind, userId: hit.ownerId };
+          // A service key's alert goes to the account's owning user (when a user owns it) and names the account.
+          const account = await serviceAccounts.get(hit.ownerId);
+          return {
+            kind: hit.kind,
+            userId: account?.ownerUserId ?? null,
+            details: { serviceAccountId: hit.ownerId, ownerGroupId: account?.ownerGroupId ?? null },
+          };
         },
         async (token) => {
           if (!token.startsWith("tsr_adm_")) return undefined;
@@ -240,13 +248,15 @@ export async function createContext(config: Config, options: CreateContextOption
           const found = await accounts.sessions.check(token);
           if (!found) return undefined;
           await accounts.sessions.revoke(found.user.id, found.session.id);
+          // As signing out of it would: what the session's sign-in granted dies, clients are told.
+          await oauth.logout.sessionsEnded(found.user.id, [found.session.id]);
           return { kind: "session", userId: found.user.id };
         },
         async (token) => {
           if (!token.startsWith("tsr_at_")) return undefined;
           const row = await storage.db
             .selectFrom("access_tokens")
-            .select(["jti", "expires_at", "subject"])
+            .select(["jti", "expires_at", "subject", "client_id"])
             .where("token_hash", "=", hashToken(token))
             .executeTakeFirst();
           if (!row || Number(row.expires_at) <= clock.now()) return undefined;
@@ -257,7 +267,12 @@ export async function createContext(config: Config, options: CreateContextOption
             .executeTakeFirst();
           if (known) return undefined;
           await oauth.issuer.revokeAccessToken(row.jti, Number(row.expires_at));
-          return { kind: "access", userId: row.subject };
+          // A client_credentials token's subject is the client, not a user.
+          return {
+            kind: "access",
+            userId: row.subject === row.client_id ? null : row.subject,
+            details: { clientId: row.client_id },
+          };
         },
       ],
     });

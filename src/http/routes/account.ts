@@ -299,7 +299,13 @@ export function accountRoutes(ctx: AppContext, web: Web) {
             401,
           );
         }
-        const days = Number(formField(body, "expires_in_days") ?? "90");
+        // Whole days, 0 for "never" (the domain refuses it unless the organisation allows it). Anything else is
+        // refused, not replaced by the default: "7.5" or "-1" must not become 90 days behind the user's back.
+        const daysText = formField(body, "expires_in_days") ?? String(DEFAULT_API_TOKEN_LIFETIME / 86_400);
+        if (!/^\d{1,5}$/.test(daysText)) {
+          throw new ApiTokenError("invalid_request", "Choose when the token expires.");
+        }
+        const days = Number(daysText);
         const ips = (formField(body, "allowed_ips") ?? "").split(/[\s,]+/).filter((v) => v !== "");
         const { token, apiToken } = await ctx.apiTokens.create({
           kind: "personal",
@@ -307,12 +313,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
           ownerId: auth.user.id,
           scopes: formValues(body, "scope"),
           resources: formValues(body, "resource"),
-          expiresIn:
-            Number.isInteger(days) && days > 0
-              ? days * 86_400
-              : days === 0
-                ? null
-                : DEFAULT_API_TOKEN_LIFETIME,
+          expiresIn: days === 0 ? null : days * 86_400,
           allowedIps: ips.length > 0 ? ips : null,
           createdBy: `user:${auth.user.id}`,
         });

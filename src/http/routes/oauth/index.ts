@@ -563,14 +563,26 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
 
     /**
      * The revocation feed for resource servers that cache verified tokens (the SDK's verifier polls it):
-     * confidential clients only, as for introspection. `since` is the cursor of the previous answer.
+     * confidential clients only, as for introspection. `since` is the cursor of the previous answer. GET for
+     * `client_secret_basic`; POST with a form body also serves `client_secret_post` and `private_key_jwt`.
      */
-    app.get<{ Querystring: { since?: string } }>("/revocations", async (request, reply) => {
-      await authenticate(request, reply, {}, { allowPublic: false });
-      const since = typeof request.query.since === "string" ? request.query.since : undefined;
-      const { events, cursor } = await ctx.revocations.read(since);
+    async function revocations(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      body: Record<string, unknown>,
+      since: unknown,
+    ) {
+      await authenticate(request, reply, body, { allowPublic: false });
+      const { events, cursor } = await ctx.revocations.read(typeof since === "string" ? since : undefined);
       reply.header("cache-control", "no-store");
       return { events, cursor, interval_ms: ctx.revocations.intervalMs };
+    }
+    app.get<{ Querystring: { since?: string } }>("/revocations", (request, reply) =>
+      revocations(request, reply, {}, request.query.since),
+    );
+    app.post("/revocations", (request, reply) => {
+      const body = formBody(request);
+      return revocations(request, reply, body, body.since);
     });
 
     app.post("/revoke", async (request, reply) => {
