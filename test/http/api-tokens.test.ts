@@ -872,7 +872,13 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
         });
       }
       const all = await t.ctx.accounts.audit.list({ type: "token.leak_reported" });
-      expect(all.filter((e) => e.details.kind === "service" || e.details.kind === "admin")).toHaveLength(2);
+      const fromThisReport = all.filter((e) => e.details.source === "https://paste.example.test/abc");
+      expect(
+        fromThisReport.filter((e) => e.details.kind === "service" || e.details.kind === "admin"),
+      ).toHaveLength(2);
+      expect(fromThisReport.find((e) => e.details.kind === "service")?.details.serviceAccountId).toBe(
+        service.account.id,
+      );
       expect(JSON.stringify(all)).not.toContain(personal.token);
 
       // Reported again: recognised, nothing left to revoke.
