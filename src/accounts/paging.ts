@@ -5,7 +5,7 @@
  *   the total.
  * - Order is `created_at, id`: stable across pages even when rows share a creation time.
  */
-import type { Expression, Kysely, SqlBool } from "kysely";
+import type { Expression, Kysely, Selectable, SqlBool } from "kysely";
 import type { Database } from "../storage/database.js";
 
 export interface PageOptions {
@@ -21,7 +21,7 @@ export async function listPage<T extends "users" | "groups">(
   db: Kysely<Database>,
   table: T,
   options: PageOptions,
-): Promise<{ total: number; rows: Database[T][] }> {
+): Promise<{ total: number; rows: Selectable<Database[T]>[] }> {
   const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
   const count = Math.max(0, Math.min(MAX_PAGE, Math.floor(options.count ?? 100)));
   // One query shape for both tables; Kysely cannot type a union of table names, so the base is widened here.
@@ -41,5 +41,5 @@ export async function listPage<T extends "users" | "groups">(
     .offset(startIndex - 1)
     .limit(count)
     .execute();
-  return { total, rows: rows as unknown as Database[T][] };
+  return { total, rows: rows as unknown as Selectable<Database[T]>[] };
 }

@@ -9,7 +9,7 @@
  *   the user holds keeps working between the two steps.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
@@ -169,7 +169,7 @@ export function createUsers(deps: UsersDeps): Users {
     return (await hydrate([row]))[0];
   }
 
-  async function hydrate(rows: UsersTable[]): Promise<User[]> {
+  async function hydrate(rows: Selectable<UsersTable>[]): Promise<User[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const [emails, groups] = await Promise.all([

@@ -45,6 +45,12 @@ export interface Config {
   readonly sessionRememberLifetime: number;
   readonly accessTokenTtl: number;
   readonly apiTokenMaxLifetime: number;
+  readonly mfaRequired: "false" | "true";
+  readonly stepUpMaxAge: number;
+  readonly webauthnRpId: string | undefined;
+  readonly webauthnOrigins: string | undefined;
+  readonly webauthnUserVerification: "preferred" | "required" | "discouraged";
+  readonly webauthnAaguids: string | undefined;
   readonly adminGroup: string;
   readonly revocationPollInterval: number;
   readonly refreshTokenLifetime: number;

@@ -63,6 +63,19 @@ export class AccountError extends TesseraError {
   }
 }
 
+/** A multi-factor operation was refused (enrolment, registration, a ceremony's verification). */
+export class MfaError extends TesseraError {
+  constructor(code: MfaErrorCode, message: string, status = 400) {
+    super({ code, message, status });
+  }
+}
+
+export type MfaErrorCode =
+  | "invalid_request"
+  | "webauthn_failed"
+  | "authenticator_not_allowed"
+  | "factor_not_found";
+
 /** An API-token or service-account operation was refused. */
 export class ApiTokenError extends TesseraError {
   constructor(code: ApiTokenErrorCode, message: string, status = 400) {

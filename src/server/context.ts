@@ -20,6 +20,7 @@ import type { Config } from "../config/index.js";
 import { hashToken, KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
+import { createMfa, type Mfa } from "../mfa/index.js";
 import { createOAuth, type OAuth } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
@@ -50,6 +51,8 @@ export interface AppContext {
   readonly leakReports: ReturnType<typeof createLeakReports>;
   /** Revocations announced to resource servers. */
   readonly revocations: RevocationFeed;
+  /** Multi-factor sign-in: TOTP, recovery codes, WebAuthn, pending sign-ins, policy. */
+  readonly mfa: Mfa;
   readonly mailer: Mailer;
   close(): Promise<void>;
 }
@@ -212,6 +215,7 @@ export async function createContext(config: Config, options: CreateContextOption
         for (const [id, at] of entries) await touchAdminToken(storage.db, id, at);
       },
     });
+    const mfa = createMfa({ db: storage.db, clock, masterKey, accounts, config });
     const tokens = apiTokens;
     const leakReports = createLeakReports({
       audit: accounts.audit,
@@ -282,6 +286,7 @@ export async function createContext(config: Config, options: CreateContextOption
       serviceAccounts,
       leakReports,
       revocations,
+      mfa,
       adminTokenLastUsed,
       storage,
       masterKey,

@@ -55,7 +55,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     try {
       const sessions = await ctx.accounts.sessions.purgeExpired();
       const resetLinks = await ctx.accounts.passwordReset.purgeExpired();
-      const oauth = (await ctx.oauth.purgeExpired()) + (await ctx.revocations.purgeExpired());
+      const oauth =
+        (await ctx.oauth.purgeExpired()) +
+        (await ctx.revocations.purgeExpired()) +
+        (await ctx.mfa.purgeExpired());
       if (sessions + resetLinks + oauth > 0)
         log.debug({ sessions, resetLinks, oauth }, "expired sessions, reset links and OAuth rows deleted");
     } catch (error) {

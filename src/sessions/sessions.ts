@@ -69,6 +69,11 @@ export interface Sessions {
   check(token: string): Promise<{ session: Session; user: SessionUser } | undefined>;
   /** A new token for the same session; the old one stops working. */
   rotate(sessionId: string): Promise<string | undefined>;
+  /**
+   * The user proved who they are again in this session (step-up, or a second factor added): new auth_time and
+   * amr, and a new token (a privilege change). Undefined when the session is gone.
+   */
+  reauthenticate(sessionId: string, amr: readonly string[]): Promise<string | undefined>;
   list(userId: string): Promise<Session[]>;
   /** Ends one session of `userId`; false if there was none. */
   revoke(userId: string, sessionId: string): Promise<boolean>;
@@ -216,6 +221,18 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       const result = await db
         .updateTable("sessions")
         .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
+        .where("id", "=", sessionId)
+        .executeTakeFirst();
+      revoked({ session: sessionId });
+      return result.numUpdatedRows === 1n ? token : undefined;
+    },
+
+    async reauthenticate(sessionId, amr) {
+      const token = generateOpaqueToken(FORMAT);
+      const now = clock.now();
+      const result = await db
+        .updateTable("sessions")
+        .set({ token_hash: hashToken(token), last_seen_at: now, auth_time: now, amr: amr.join(" ") })
         .where("id", "=", sessionId)
         .executeTakeFirst();
       revoked({ session: sessionId });

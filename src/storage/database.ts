@@ -5,6 +5,7 @@
  * - Secrets are never stored in the clear: tokens as SHA-256 digests (`*_hash`), private keys sealed with
  *   the master key (`crypto/master-key.ts`).
  */
+import type { Generated } from "kysely";
 export type SigningKeyStatus = "next" | "active" | "retired";
 
 export interface SigningKeysTable {
@@ -52,6 +53,8 @@ export interface UsersTable {
   updated_at: number;
   /** Incremented on every change: SCIM `meta.version` (a weak ETag). */
   version: number;
+  /** Per-user "MFA required" (0/1); defaults to 0 in the table. */
+  mfa_required: Generated<IntBool>;
 }
 
 export interface UserEmailsTable {
@@ -318,6 +321,57 @@ export interface RevocationEventsTable {
   keep_until: number;
 }
 
+export interface TotpFactorsTable {
+  user_id: string;
+  secret_sealed: string;
+  created_at: number;
+  confirmed_at: number | null;
+  last_step: number | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface WebAuthnCredentialsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  aaguid: string;
+  device_type: string;
+  backed_up: IntBool;
+  discoverable: IntBool;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebAuthnChallengesTable {
+  id: string;
+  user_id: string | null;
+  purpose: "register" | "authenticate" | "passwordless";
+  challenge: string;
+  expires_at: number;
+}
+
+export interface PendingSignInsTable {
+  token_hash: string;
+  user_id: string;
+  amr: string;
+  auth_time: number;
+  stage: "verify" | "enrol";
+  remember: IntBool;
+  return_to: string | null;
+  attempts: number;
+  expires_at: number;
+}
+
 export interface Database {
   signing_keys: SigningKeysTable;
   admin_tokens: AdminTokensTable;
@@ -342,4 +396,9 @@ export interface Database {
   service_accounts: ServiceAccountsTable;
   api_tokens: ApiTokensTable;
   revocation_events: RevocationEventsTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  webauthn_credentials: WebAuthnCredentialsTable;
+  webauthn_challenges: WebAuthnChallengesTable;
+  pending_sign_ins: PendingSignInsTable;
 }

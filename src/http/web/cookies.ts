@@ -16,14 +16,16 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 export interface CookieNames {
   session: string;
   csrf: string;
+  /** The pending sign-in between the password and the second factor (src/mfa/pending.ts). */
+  mfa: string;
   secure: boolean;
 }
 
 export function cookieNames(options: { issuer: string; tls: boolean }): CookieNames {
   const secure = options.tls || options.issuer.startsWith("https://");
   return secure
-    ? { session: "__Host-tessera_session", csrf: "__Host-tessera_csrf", secure }
-    : { session: "tessera_session", csrf: "tessera_csrf", secure };
+    ? { session: "__Host-tessera_session", csrf: "__Host-tessera_csrf", mfa: "__Host-tessera_mfa", secure }
+    : { session: "tessera_session", csrf: "tessera_csrf", mfa: "tessera_mfa", secure };
 }
 
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
@@ -52,4 +54,18 @@ export function clearSessionCookie(reply: FastifyReply, names: CookieNames): voi
 
 export function setCsrfCookie(reply: FastifyReply, names: CookieNames, value: string): void {
   reply.setCookie(names.csrf, value, { httpOnly: true, secure: names.secure, sameSite: "lax", path: "/" });
+}
+
+export function setPendingCookie(reply: FastifyReply, names: CookieNames, token: string): void {
+  reply.setCookie(names.mfa, token, {
+    httpOnly: true,
+    secure: names.secure,
+    sameSite: "lax",
+    path: "/",
+    maxAge: 600,
+  });
+}
+
+export function clearPendingCookie(reply: FastifyReply, names: CookieNames): void {
+  reply.clearCookie(names.mfa, { httpOnly: true, secure: names.secure, sameSite: "lax", path: "/" });
 }

@@ -1,0 +1,80 @@
+/**
+ * Multi-factor sign-in (issue 4): software tokens (TOTP, recovery codes), hardware tokens (WebAuthn security keys
+ * and passkeys), the pending sign-in between password and second factor, and the policy (who must use a
+ * second factor, freshness for step-up). `createMfa` wires them; `ctx.mfa` holds the result.
+ */
+
+import type { Kysely } from "kysely";
+import type { Accounts } from "../accounts/index.js";
+import type { Config } from "../config/index.js";
+import type { MasterKey } from "../crypto/index.js";
+import type { Clock } from "../lib/clock.js";
+import type { Database } from "../storage/database.js";
+import { createPendingSignIns, type PendingSignIns } from "./pending.js";
+import { createMfaPolicy, type MfaPolicy } from "./policy.js";
+import { createRecoveryCodes } from "./recovery-codes.js";
+import { createTotp } from "./totp.js";
+import type { MfaDeps, RecoveryCodes, Totp, WebAuthn } from "./types.js";
+import { createWebAuthn } from "./webauthn.js";
+
+export {
+  MAX_SECOND_FACTOR_ATTEMPTS,
+  PENDING_FORMAT,
+  type PendingSignIn,
+  type PendingSignIns,
+} from "./pending.js";
+export { combineAmr, type FactorSummary, isFresh, type MfaPolicy } from "./policy.js";
+export type {
+  MfaActor,
+  MfaDeps,
+  RecoveryCodes,
+  Totp,
+  WebAuthn,
+  WebAuthnCredential,
+  WebAuthnJson,
+} from "./types.js";
+
+export interface Mfa {
+  policy: MfaPolicy;
+  pending: PendingSignIns;
+  totp: Totp;
+  recoveryCodes: RecoveryCodes;
+  webauthn: WebAuthn;
+  purgeExpired(): Promise<number>;
+}
+
+export function createMfa(options: {
+  db: Kysely<Database>;
+  clock: Clock;
+  masterKey: MasterKey;
+  accounts: Accounts;
+  config: Config;
+}): Mfa {
+  const deps: MfaDeps = {
+    db: options.db,
+    clock: options.clock,
+    masterKey: options.masterKey,
+    audit: options.accounts.audit,
+    throttle: options.accounts.throttle,
+    config: options.config,
+  };
+  const pending = createPendingSignIns({ db: options.db, clock: options.clock });
+  return {
+    policy: createMfaPolicy({
+      db: options.db,
+      clock: options.clock,
+      organisationRequires: options.config.mfaRequired === "true",
+    }),
+    pending,
+    totp: createTotp(deps),
+    recoveryCodes: createRecoveryCodes(deps),
+    webauthn: createWebAuthn(deps),
+    async purgeExpired() {
+      const challenges = await options.db
+        .deleteFrom("webauthn_challenges")
+        .where("expires_at", "<=", options.clock.now())
+        .executeTakeFirst();
+      return (await pending.purgeExpired()) + Number(challenges.numDeletedRows);
+    },
+  };
+}
