@@ -23,7 +23,7 @@ import type { Database } from "../storage/database.js";
 import type { Client, Clients } from "./clients.js";
 import { isResourceIndicator } from "./clients.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
-import { acrFor } from "./issuer.js";
+import { acrFor, acrSatisfies } from "./issuer.js";
 import { matchRedirectUri } from "./redirect-uri.js";
 import { formatScope, isOidcScope, parseScope } from "./scopes.js";
 
@@ -325,6 +325,16 @@ export function createAuthorization(deps: {
           return "login";
       }
       if (request.maxAge !== undefined && clock.now() - user.authTime > request.maxAge * 1000) return "login";
+      // acr_values: a sign-in weaker than asked for signs in again once (a user with a second factor is then
+      // asked for it); if the user has nothing stronger, the token says what was achieved (`acr`), as acr_values
+      // is a voluntary request (OpenID Connect Core §5.5.1.1), and the relying party decides.
+      if (
+        request.acrValues !== undefined &&
+        !acrSatisfies(acrFor(user.amr), request.acrValues) &&
+        (request.loginRequestedOver === undefined || request.loginRequestedOver === user.sessionId)
+      ) {
+        return "login";
+      }
       if (client.firstParty && !request.prompt.includes("consent")) return "ready";
       if (request.prompt.includes("consent")) return "consent";
       // No consent record at all means consent, even for an empty scope: a code names the user to the client.

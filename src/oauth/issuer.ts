@@ -27,6 +27,19 @@ export const ACR_MFA = "urn:tessera:acr:mfa";
 export const ACR_PHISHING_RESISTANT = "urn:tessera:acr:phishing-resistant";
 export const ACR_VALUES = [ACR_PASSWORD, ACR_MFA, ACR_PHISHING_RESISTANT] as const;
 
+/**
+ * Whether an achieved acr meets a request's `acr_values` (OpenID Connect Core §3.1.2.1): the levels are ordered
+ * password < mfa < phishing-resistant, and the weakest level asked for must be reached. Values Tessera does not
+ * know are ignored; with none known, anything meets the request.
+ */
+export function acrSatisfies(achieved: string, requested: readonly string[]): boolean {
+  const levels = requested
+    .map((v) => ACR_VALUES.indexOf(v as (typeof ACR_VALUES)[number]))
+    .filter((i) => i >= 0);
+  if (levels.length === 0) return true;
+  return ACR_VALUES.indexOf(achieved as (typeof ACR_VALUES)[number]) >= Math.min(...levels);
+}
+
 /** The acr of a sign-in, from its RFC 8176 amr values. */
 export function acrFor(amr: readonly string[]): string {
   if (amr.includes("hwk")) return ACR_PHISHING_RESISTANT;

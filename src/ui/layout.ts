@@ -16,7 +16,7 @@ import { stylesheetHref } from "./styles.js";
 export type { Flash, UiUser } from "./components.js";
 
 /** Which account page is showing, for `aria-current`. */
-export type AccountSection = "account" | "sessions" | "apps" | "tokens" | "password";
+export type AccountSection = "account" | "sessions" | "security" | "apps" | "tokens" | "password";
 
 /** Signed in (a sign-out form needs the CSRF token) or anonymous. */
 export type LayoutAuth = { user: UiUser; csrfToken: string } | { user?: null; csrfToken?: string };
@@ -35,6 +35,7 @@ export const PRODUCT_NAME = "Tessera";
 const NAV: readonly { section: AccountSection; href: string; text: string }[] = [
   { section: "account", href: "/account", text: "Account" },
   { section: "sessions", href: "/account/sessions", text: "Sessions" },
+  { section: "security", href: "/account/security", text: "Security" },
   { section: "apps", href: "/account/apps", text: "Connected apps" },
   { section: "tokens", href: "/account/tokens", text: "API tokens" },
   { section: "password", href: "/account/password", text: "Password" },

@@ -971,7 +971,6 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
         resource: API,
         expires_in_days: "30",
         allowed_ips: "192.0.2.0/24, 2001:db8::/32",
-        current_password: PASSWORD,
       });
       expect(created.statusCode, created.body.slice(0, 500)).toBe(201);
       expect(created.headers["cache-control"]).toBe("no-store");
@@ -1008,30 +1007,31 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
       expect(final.body).not.toContain("laptop &lt;script&gt;");
     });
 
-    it("refuses creation without the current password or without the CSRF token", async () => {
+    it("sends a stale sign-in to step-up, and refuses creation without the CSRF token", async () => {
       const owner = await newUser({ password: true });
       const page = await signIn(owner.userName);
       await page.get("/account/tokens");
       const fields = { name: "x", expires_in_days: "7" };
-      const wrong = await page.post("/account/tokens", { ...fields, current_password: "not the password" });
-      expect(wrong.statusCode).toBe(401);
-      expect(wrong.body).toContain("The current password is incorrect.");
-      expect(tokenOn(wrong)).toBeUndefined();
-      const missing = await page.post("/account/tokens", fields);
-      expect(missing.statusCode).toBe(401);
-      const forged = await page.post(
-        "/account/tokens",
-        { ...fields, current_password: PASSWORD },
-        { csrf: false },
-      );
+      // A sign-in older than the step-up age: confirm it is you first, then the same form works.
+      t.clock.advance((t.config.stepUpMaxAge + 1) * 1000);
+      const stale = await page.post("/account/tokens", fields);
+      expect(stale.statusCode).toBe(303);
+      expect(stale.headers.location).toBe("/login/step-up?return_to=%2Faccount%2Ftokens");
+      expect(tokenOn(stale)).toBeUndefined();
+      expect(await t.ctx.apiTokens.list({ ownerId: owner.id })).toEqual([]);
+      const stepUp = await page.post("/login/step-up", { password: PASSWORD, return_to: "/account/tokens" });
+      expect(stepUp.statusCode).toBe(303);
+      expect(stepUp.headers.location).toBe("/account/tokens");
+      const forged = await page.post("/account/tokens", fields, { csrf: false });
       expect(forged.statusCode).toBe(403);
-      const foreign = await page.post(
-        "/account/tokens",
-        { ...fields, current_password: PASSWORD },
-        { headers: { origin: "https://evil.example.test" } },
-      );
+      const foreign = await page.post("/account/tokens", fields, {
+        headers: { origin: "https://evil.example.test" },
+      });
       expect(foreign.statusCode).toBe(403);
       expect(await t.ctx.apiTokens.list({ ownerId: owner.id })).toEqual([]);
+      const fresh = await page.post("/account/tokens", fields);
+      expect(fresh.statusCode).toBe(201);
+      expect(tokenOn(fresh)).toMatch(/^tsr_pat_/);
     });
 
     it("refuses Tessera's scopes for a non-admin and an expiry past the maximum, showing the form again", async () => {
@@ -1042,7 +1042,6 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
         name: "x",
         scope: "tessera:admin",
         expires_in_days: "7",
-        current_password: PASSWORD,
       });
       expect(admin.statusCode).toBe(400);
       expect(admin.body).toContain("tessera-admins");
@@ -1050,13 +1049,11 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
       const forever = await page.post("/account/tokens", {
         name: "x",
         expires_in_days: "0",
-        current_password: PASSWORD,
       });
       expect(forever.statusCode).toBe(400);
       const tooLong = await page.post("/account/tokens", {
         name: "x",
         expires_in_days: "400",
-        current_password: PASSWORD,
       });
       expect(tooLong.statusCode).toBe(400);
       // Not a whole number of days: refused, never replaced by the 90-day default.
@@ -1064,14 +1061,13 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
         const odd = await page.post("/account/tokens", {
           name: "x",
           expires_in_days: days,
-          current_password: PASSWORD,
         });
         expect(odd.statusCode, days).toBe(400);
         expect(odd.body).toContain("Choose when the token expires.");
       }
       expect(await t.ctx.apiTokens.list({ ownerId: owner.id })).toEqual([]);
       // Without the field at all: the 90-day default.
-      const plain = await page.post("/account/tokens", { name: "x", current_password: PASSWORD });
+      const plain = await page.post("/account/tokens", { name: "x" });
       expect(plain.statusCode).toBe(201);
       expect((await t.ctx.apiTokens.list({ ownerId: owner.id }))[0]?.expiresAt).toBe(
         t.clock.now() + 90 * 86_400_000,
@@ -1087,7 +1083,6 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
         name: "admin script",
         scope: "tessera:admin",
         expires_in_days: "7",
-        current_password: PASSWORD,
       });
       expect(created.statusCode).toBe(201);
       expect((await get(ADMIN_LIST, tokenOn(created)!)).statusCode).toBe(200);

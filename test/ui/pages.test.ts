@@ -275,6 +275,7 @@ describe("layout", () => {
     expect(links.map((a) => [a.attrs.get("href"), textOf(doc, tags, a)])).toEqual([
       ["/account", "Account"],
       ["/account/sessions", "Sessions"],
+      ["/account/security", "Security"],
       ["/account/apps", "Connected apps"],
       ["/account/tokens", "API tokens"],
       ["/account/password", "Password"],
@@ -282,6 +283,7 @@ describe("layout", () => {
     expect(links.map((a) => a.attrs.get("aria-current"))).toEqual([
       undefined,
       "page",
+      undefined,
       undefined,
       undefined,
       undefined,

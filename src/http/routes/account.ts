@@ -18,8 +18,12 @@ import { newTokenPage, tokensPage } from "../../ui/pages/api-tokens.js";
 import { appsPage } from "../../ui/pages/apps.js";
 import { changePasswordPage } from "../../ui/pages/change-password.js";
 import { messagePage } from "../../ui/pages/message.js";
+import { securityPage } from "../../ui/pages/security.js";
+import { securityKeysSection } from "../../ui/pages/security-keys.js";
+import { totpSection } from "../../ui/pages/security-totp.js";
 import { sessionsPage } from "../../ui/pages/sessions.js";
 import { setSessionCookie } from "../web/cookies.js";
+import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, type Web, type WebAuth } from "../web/web-context.js";
 
 type Flash = { kind: "success" | "info"; message: string };
@@ -30,6 +34,10 @@ const FLASHES: Record<string, Flash> = {
   "others-revoked": { kind: "success", message: "All your other devices are signed out." },
   "app-revoked": { kind: "success", message: "The application is disconnected." },
   "token-revoked": { kind: "success", message: "The token is revoked." },
+  "totp-removed": { kind: "success", message: "The authenticator app is removed." },
+  "key-added": { kind: "success", message: "The security key is registered." },
+  "key-removed": { kind: "success", message: "The security key is removed." },
+  "key-renamed": { kind: "success", message: "The security key is renamed." },
 };
 
 /** Every value of a repeated form field (checkboxes). */
@@ -50,7 +58,7 @@ function flashOf(request: FastifyRequest): Flash | undefined {
   return typeof key === "string" ? FLASHES[key] : undefined;
 }
 
-export function accountRoutes(ctx: AppContext, web: Web) {
+export function accountRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
   const { accounts } = ctx;
 
   async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<WebAuth | undefined> {
@@ -113,6 +121,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
     app.get("/account/password", async (request, reply) => {
       const auth = await signedIn(request, reply);
       if (!auth) return reply;
+      if (!(await flow.requireFresh(request, reply, auth, "/account/password"))) return reply;
       return web.sendPage(reply, passwordPage(auth));
     });
 
@@ -121,6 +130,7 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       if (!auth) return reply;
       const body = request.body;
       if (!web.csrf.verify(request, auth.csrfToken, formField(body, "csrf"))) return refused(reply, auth);
+      if (!(await flow.requireFresh(request, reply, auth, "/account/password"))) return reply;
       const current = formField(body, "current_password") ?? "";
       const next = formField(body, "new_password") ?? "";
       if (next !== (formField(body, "confirm_password") ?? "")) {
@@ -246,6 +256,33 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       return reply.redirect("/account/apps?done=app-revoked", 303);
     });
 
+    app.get("/account/security", async (request, reply) => {
+      const auth = await signedIn(request, reply);
+      if (!auth) return reply;
+      const userId = auth.user.id;
+      const factors = await ctx.mfa.policy.factors(userId);
+      const totp = await ctx.mfa.totp.status(userId);
+      const keys = await ctx.mfa.webauthn.list(userId);
+      return web.sendPage(
+        reply,
+        securityPage({
+          csrfToken: auth.csrfToken,
+          user: auth.user,
+          required: await ctx.mfa.policy.required(userId),
+          hasFactor: factors.totp || factors.webauthn > 0,
+          sections: [
+            totpSection({
+              csrfToken: auth.csrfToken,
+              enrolled: totp.enrolled,
+              recoveryCodesLeft: factors.recoveryCodes,
+            }),
+            securityKeysSection({ csrfToken: auth.csrfToken, keys }),
+          ],
+          flash: flashOf(request),
+        }),
+      );
+    });
+
     async function tokensModel(auth: WebAuth, error?: string) {
       const tokens = (await ctx.apiTokens.list({ kind: "personal", ownerId: auth.user.id })).filter(
         (t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > ctx.clock.now()),
@@ -284,21 +321,9 @@ export function accountRoutes(ctx: AppContext, web: Web) {
       if (!auth) return reply;
       const body = request.body;
       if (!web.csrf.verify(request, auth.csrfToken, formField(body, "csrf"))) return refused(reply, auth);
-      const context = { ip: web.clientIp(request), userAgent: web.userAgent(request) };
+      // A token outlives the session that made it: a sensitive action, so the sign-in must be fresh (step-up).
+      if (!(await flow.requireFresh(request, reply, auth, "/account/tokens"))) return reply;
       try {
-        // A token outlives the session that made it: ask for the password again (step-up).
-        const ok = await accounts.signIn.verifyPassword(
-          auth.user,
-          formField(body, "current_password") ?? "",
-          context,
-        );
-        if (!ok) {
-          return web.sendPage(
-            reply,
-            tokensPage(await tokensModel(auth, "The current password is incorrect.")),
-            401,
-          );
-        }
         // Whole days, 0 for "never" (the domain refuses it unless the organisation allows it). Anything else is
         // refused, not replaced by the default: "7.5" or "-1" must not become 90 days behind the user's back.
         const daysText = formField(body, "expires_in_days") ?? String(DEFAULT_API_TOKEN_LIFETIME / 86_400);
@@ -324,10 +349,6 @@ export function accountRoutes(ctx: AppContext, web: Web) {
           201,
         );
       } catch (error) {
-        if (error instanceof TooManyAttemptsError) {
-          reply.header("retry-after", String(error.retryAfterSeconds));
-          return web.sendPage(reply, tokensPage(await tokensModel(auth, error.message)), 429);
-        }
         if (error instanceof ApiTokenError) {
           return web.sendPage(reply, tokensPage(await tokensModel(auth, error.message)), error.status);
         }

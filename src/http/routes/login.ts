@@ -7,18 +7,59 @@
  * - A successful sign-in always starts a new session with a new token (fixation defence); a session the
  *   browser already had is ended. Then it redirects (303) to a validated same-site `return_to`.
  * - `POST /logout` (CSRF-checked) deletes the session on the server and clears the cookie.
+ * - Multi-factor (src/http/web/mfa-flow.ts): a user who must use a second factor gets a pending sign-in after
+ *   the password, then `GET|POST /login/verify` (authenticator code, recovery code; security keys through
+ *   routes/mfa-webauthn.ts) or `GET /login/enrol`. `GET|POST /login/step-up` renews a session's sign-in time
+ *   for sensitive actions with any one proof: password, authenticator code or security key. Failed
+ *   second-factor attempts are audited and limited (5 per pending sign-in, and the per-user TOTP throttle).
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TooManyAttemptsError } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
+import type { PendingSignIn } from "../../mfa/index.js";
 import type { AppContext } from "../../server/context.js";
 import { loginPage } from "../../ui/pages/login.js";
 import { messagePage } from "../../ui/pages/message.js";
-import { clearSessionCookie, readCookie, setSessionCookie } from "../web/cookies.js";
+import { enrolPage, type FactorChoices, stepUpPage, verifyPage } from "../../ui/pages/mfa-signin.js";
+import { clearPendingCookie, clearSessionCookie } from "../web/cookies.js";
+import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, safeReturnTo, type Web } from "../web/web-context.js";
 
-export function loginRoutes(ctx: AppContext, web: Web) {
-  const { accounts } = ctx;
+export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
+  const { accounts, mfa } = ctx;
+
+  async function choices(userId: string): Promise<FactorChoices> {
+    const factors = await mfa.policy.factors(userId);
+    return { totp: factors.totp, webauthn: factors.webauthn > 0, recoveryCodes: factors.recoveryCodes > 0 };
+  }
+
+  /** The pending sign-in at the `verify` stage, or a redirect to /login (answers undefined). */
+  async function pendingAt(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    stage: PendingSignIn["stage"],
+  ): Promise<PendingSignIn | undefined> {
+    const pending = await flow.loadPending(request);
+    if (pending?.stage === stage) return pending;
+    clearPendingCookie(reply, web.names);
+    await reply.redirect("/login", 303);
+    return undefined;
+  }
+
+  /** Checks an authenticator code or a recovery code from a form; answers the amr it proves, or undefined. */
+  async function secondFactor(
+    request: FastifyRequest,
+    userId: string,
+    body: unknown,
+  ): Promise<string[] | undefined> {
+    const by = { actor: `user:${userId}`, ip: web.clientIp(request), userAgent: web.userAgent(request) };
+    const code = (formField(body, "code") ?? "").replace(/\s+/g, "");
+    if (code !== "") return (await mfa.totp.verify(userId, code, by)) ? ["otp"] : undefined;
+    const recovery = formField(body, "recovery_code") ?? "";
+    if (recovery !== "") return (await mfa.recoveryCodes.verify(userId, recovery, by)) ? ["otp"] : undefined;
+    return undefined;
+  }
+
   return async (app: FastifyInstance) => {
     app.get("/login", async (request, reply) => {
       const query = request.query as Record<string, unknown>;
@@ -70,29 +111,9 @@ export function loginRoutes(ctx: AppContext, web: Web) {
           ip: web.clientIp(request),
           userAgent: web.userAgent(request),
         });
-        const previous = readCookie(request, web.names.session);
-        if (previous) {
-          const old = await accounts.sessions.check(previous);
-          if (old) {
-            await accounts.sessions.revoke(old.user.id, old.session.id);
-            await ctx.oauth.logout.sessionsEnded(old.user.id, [old.session.id]);
-          }
-        }
         const remember = formField(body, "remember") === "on" || formField(body, "remember") === "1";
-        const { token, session } = await accounts.sessions.create({
-          userId: user.id,
-          amr: ["pwd"],
-          remember,
-          ip: web.clientIp(request),
-          userAgent: web.userAgent(request),
-        });
-        setSessionCookie(
-          reply,
-          web.names,
-          token,
-          remember ? Math.floor((session.absoluteExpiresAt - session.createdAt) / 1000) : undefined,
-        );
-        return reply.redirect(returnTo ?? "/account", 303);
+        // A session now, or a pending sign-in that a second factor (or a required enrolment) completes.
+        return reply.redirect(await flow.afterPassword(request, reply, { user, remember, returnTo }), 303);
       } catch (error) {
         if (error instanceof TooManyAttemptsError) {
           reply.header("retry-after", String(error.retryAfterSeconds));
@@ -100,6 +121,125 @@ export function loginRoutes(ctx: AppContext, web: Web) {
         }
         if (error instanceof TesseraError && error.code === "invalid_credentials") {
           return page(401, error.message);
+        }
+        throw error;
+      }
+    });
+
+    app.get("/login/verify", async (request, reply) => {
+      const pending = await pendingAt(request, reply, "verify");
+      if (!pending) return reply;
+      return web.sendPage(
+        reply,
+        verifyPage({ csrfToken: web.anonymousCsrf(request, reply), factors: await choices(pending.userId) }),
+        200,
+        await web.formActionsFor(pending.returnTo ?? undefined),
+      );
+    });
+
+    app.post("/login/verify", async (request, reply) => {
+      const pending = await pendingAt(request, reply, "verify");
+      if (!pending) return reply;
+      const again = async (status: number, error: string) =>
+        web.sendPage(
+          reply,
+          verifyPage({
+            csrfToken: web.anonymousCsrf(request, reply),
+            factors: await choices(pending.userId),
+            error,
+          }),
+          status,
+          await web.formActionsFor(pending.returnTo ?? undefined),
+        );
+      if (!web.verifyAnonymousCsrf(request, formField(request.body, "csrf"))) {
+        return again(403, "This form expired or came from another site. Please try again.");
+      }
+      let methods: string[] | undefined;
+      try {
+        methods = await secondFactor(request, pending.userId, request.body);
+      } catch (error) {
+        if (error instanceof TooManyAttemptsError) {
+          reply.header("retry-after", String(error.retryAfterSeconds));
+          return again(429, error.message);
+        }
+        throw error;
+      }
+      if (!methods) {
+        if (!(await mfa.pending.failedAttempt(pending))) {
+          clearPendingCookie(reply, web.names);
+          return web.sendPage(
+            reply,
+            loginPage({
+              csrfToken: web.anonymousCsrf(request, reply),
+              error: "Too many wrong codes. Sign in again.",
+            }),
+            401,
+          );
+        }
+        return again(401, "That code is not right. Check your authenticator app and try again.");
+      }
+      const next = await flow.completeSignIn(request, reply, pending, methods);
+      return reply.redirect(next ?? "/login", 303);
+    });
+
+    app.get("/login/enrol", async (request, reply) => {
+      const pending = await pendingAt(request, reply, "enrol");
+      if (!pending) return reply;
+      return web.sendPage(reply, enrolPage({ csrfToken: web.anonymousCsrf(request, reply) }));
+    });
+
+    app.get("/login/step-up", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      const returnTo =
+        safeReturnTo((request.query as Record<string, unknown>).return_to) ?? "/account/security";
+      if (!auth) return reply.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
+      return web.sendPage(
+        reply,
+        stepUpPage({
+          csrfToken: auth.csrfToken,
+          user: auth.user,
+          returnTo,
+          factors: await choices(auth.user.id),
+        }),
+      );
+    });
+
+    app.post("/login/step-up", async (request, reply) => {
+      const auth = await web.loadAuth(request, reply);
+      const body = request.body;
+      const returnTo = safeReturnTo(formField(body, "return_to")) ?? "/account/security";
+      if (!auth) return reply.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
+      const again = async (status: number, error: string) =>
+        web.sendPage(
+          reply,
+          stepUpPage({
+            csrfToken: auth.csrfToken,
+            user: auth.user,
+            returnTo,
+            factors: await choices(auth.user.id),
+            error,
+          }),
+          status,
+        );
+      if (!web.csrf.verify(request, auth.csrfToken, formField(body, "csrf"))) {
+        return again(403, "This form expired or came from another site. Please try again.");
+      }
+      const context = { ip: web.clientIp(request), userAgent: web.userAgent(request) };
+      try {
+        const password = formField(body, "password") ?? "";
+        const methods =
+          password !== ""
+            ? (await accounts.signIn.verifyPassword(auth.user, password, context))
+              ? ["pwd"]
+              : undefined
+            : await secondFactor(request, auth.user.id, body);
+        if (!methods) return again(401, "That did not match. Try again.");
+        await flow.stepUp(request, reply, auth, methods);
+        return reply.redirect(returnTo, 303);
+      } catch (error) {
+        if (error instanceof TooManyAttemptsError) {
+          reply.header("retry-after", String(error.retryAfterSeconds));
+          return again(429, error.message);
         }
         throw error;
       }

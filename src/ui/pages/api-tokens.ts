@@ -2,7 +2,8 @@
  * Personal access tokens (`GET /account/tokens`): the user's tokens (name, scopes, expiry, last use, never the
  * secret) with a "Revoke" button each, and a form to create one (`POST /account/tokens`).
  *
- * - Creating a token needs the current password again (a fresh proof, since the token outlives the session).
+ * - Creating a token is a sensitive action: a sign-in older than the step-up age is sent to `/login/step-up`
+ *   first (the token outlives the session that made it).
  * - The new token is shown once, on its own page (`Cache-Control: no-store`), with the advice to store it in a
  *   secret manager; Tessera keeps only its hash.
  * - Expiry choices come from the organisation's maximum; 90 days is preselected.
@@ -108,7 +109,6 @@ ${model.resourceChoices.map(
 ${model.expiryChoices.map((d) => html`<option value="${String(d)}"${d === 90 ? html` selected` : null}>${expiryLabel(d)}</option>`)}
 </select></div>
 ${inputField({ id: "allowed_ips", name: "allowed_ips", label: "Allowed addresses (optional)", type: "text", autocomplete: "off", verbatim: true, hint: "CIDR blocks separated by spaces or commas, e.g. 203.0.113.0/24. Empty: any address." })}
-${inputField({ id: "current_password", name: "current_password", label: "Your current password", type: "password", autocomplete: "current-password", required: true, describedBy: [errorId] })}
 <div class="actions"><button class="button" type="submit">Create token</button></div>
 </form>
 </div>`;

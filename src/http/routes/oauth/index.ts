@@ -200,7 +200,8 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         return redirectError(stored, "login_required", "The user must sign in.", reply);
       }
       const query = new URLSearchParams({ return_to: `/authorize/continue?request=${stored.id}` });
-      if (r.prompt.includes("login") && r.loginRequestedOver === undefined) {
+      // prompt=login and unmet acr_values sign in again once: remember over which session it was asked.
+      if ((r.prompt.includes("login") || r.acrValues !== undefined) && r.loginRequestedOver === undefined) {
         await oauth.authorization.markLoginRequested(stored, auth?.session.id ?? null);
       }
       if (auth) query.set("prompt", "login");
