@@ -23,6 +23,7 @@ export type AuditEventType =
   | "group.updated"
   | "group.deleted"
   | "signin.password"
+  | "signin.passkey"
   | "signout"
   | "session.revoked"
   | "session.revoked_others"
@@ -40,7 +41,21 @@ export type AuditEventType =
   | "service_account.created"
   | "service_account.disabled"
   | "service_account.deleted"
-  | "token.leak_reported";
+  | "token.leak_reported"
+  | "mfa.policy_changed"
+  | "mfa.reset"
+  | "mfa.second_factor_failed"
+  | "mfa.totp_enrolled"
+  | "mfa.totp_removed"
+  | "mfa.totp_failed"
+  | "mfa.recovery_codes_generated"
+  | "mfa.recovery_code_used"
+  | "mfa.recovery_code_failed"
+  | "mfa.webauthn_registered"
+  | "mfa.webauthn_removed"
+  | "mfa.webauthn_renamed"
+  | "mfa.webauthn_failed"
+  | "mfa.webauthn_counter_regression";
 
 export interface AuditEventInput {
   type: AuditEventType;

@@ -55,6 +55,11 @@ export const ERROR_CODES = {
     "SDK (resource servers): the token's authentication is too weak or too old for this route (RFC 9470); the challenge carries `acr_values` and/or `max_age`. HTTP 401.",
   temporarily_unavailable:
     "SDK (resource servers): Tessera could not be reached and nothing cached decides the answer; the token is neither accepted nor called invalid. HTTP 503.",
+  webauthn_failed:
+    "A WebAuthn ceremony was refused: unknown, expired or used challenge, wrong origin or RP ID, bad signature, another user's credential, a counter that went backwards. HTTP 400 (401 when the pending sign-in has ended).",
+  authenticator_not_allowed:
+    "The authenticator's model (AAGUID) is not on the organisation's allow-list (`TESSERA_WEBAUTHN_AAGUIDS`). HTTP 400.",
+  factor_not_found: "No such second factor (security key) for this user. HTTP 404.",
   authorization_pending:
     "OAuth device grant (RFC 8628 §3.5): the user has not answered yet; keep polling at the interval. HTTP 400.",
   slow_down: "OAuth device grant: the device polls too fast; the interval grew by 5 seconds. HTTP 400.",

@@ -41,6 +41,8 @@ export interface PendingSignIns {
   load(token: string | undefined): Promise<PendingSignIn | undefined>;
   /** Counts a failed attempt; false (and the record gone) once the limit is reached. */
   failedAttempt(pending: PendingSignIn): Promise<boolean>;
+  /** Moves an enrolment-stage sign-in to the verify stage (its first factor now exists). */
+  toVerifyStage(pending: PendingSignIn): Promise<void>;
   /** Consumes the pending sign-in (once): true when this call removed it. */
   take(pending: PendingSignIn): Promise<boolean>;
   purgeExpired(): Promise<number>;
@@ -111,6 +113,14 @@ export function createPendingSignIns(deps: { db: Kysely<Database>; clock: Clock 
       if (Number(result.numUpdatedRows) === 1) return true;
       await db.deleteFrom("pending_sign_ins").where("token_hash", "=", pending.tokenHash).execute();
       return false;
+    },
+
+    async toVerifyStage(pending) {
+      await db
+        .updateTable("pending_sign_ins")
+        .set({ stage: "verify" })
+        .where("token_hash", "=", pending.tokenHash)
+        .execute();
     },
 
     async take(pending) {

@@ -151,7 +151,7 @@ describe("single sign-on in Chromium", () => {
     await page.locator("#password").fill(PASSWORD);
     await Promise.all([
       page.waitForURL(/\/authorize\/continue/),
-      page.getByRole("button", { name: "Sign in" }).click(),
+      page.getByRole("button", { name: "Sign in", exact: true }).click(),
     ]);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toContain("Allow Expenses?");
     await Promise.all([

@@ -26,6 +26,7 @@ describe("error codes", () => {
       for (const m of text.matchAll(/(?:\bcode|\berror): "([a-z_]+)"/g)) used.add(m[1]!);
       for (const m of text.matchAll(/new KeyError\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
       for (const m of text.matchAll(/new OAuthError\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/new (?:Mfa|ApiToken|Account)Error\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
       for (const m of text.matchAll(/fail\(\s*"([a-z_]+)"/g)) used.add(m[1]!);
     }
     expect(used.size).toBeGreaterThan(5);

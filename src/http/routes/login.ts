@@ -27,6 +27,9 @@ import { formField, safeReturnTo, type Web } from "../web/web-context.js";
 
 export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
   const { accounts, mfa } = ctx;
+  // The sign-in pages run WebAuthn ceremonies (passkeys, security keys) from same-origin script files.
+  const sendPage = (reply: FastifyReply, html: string, status = 200, formActions: readonly string[] = []) =>
+    web.sendPage(reply, html, status, formActions, { scripts: true });
 
   async function choices(userId: string): Promise<FactorChoices> {
     const factors = await mfa.policy.factors(userId);
@@ -66,7 +69,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const returnTo = safeReturnTo(query.return_to);
       const auth = await web.loadAuth(request, reply);
       if (auth && !query.prompt) return reply.redirect(returnTo ?? "/account", 303);
-      return web.sendPage(
+      return sendPage(
         reply,
         loginPage({
           csrfToken: web.anonymousCsrf(request, reply),
@@ -87,7 +90,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const userName = (formField(body, "username") ?? "").slice(0, 256);
       const formActions = await web.formActionsFor(returnTo);
       const page = (status: number, error: string, retryAfterSeconds?: number) =>
-        web.sendPage(
+        sendPage(
           reply,
           loginPage({
             csrfToken: web.anonymousCsrf(request, reply),
@@ -129,7 +132,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
     app.get("/login/verify", async (request, reply) => {
       const pending = await pendingAt(request, reply, "verify");
       if (!pending) return reply;
-      return web.sendPage(
+      return sendPage(
         reply,
         verifyPage({ csrfToken: web.anonymousCsrf(request, reply), factors: await choices(pending.userId) }),
         200,
@@ -141,7 +144,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const pending = await pendingAt(request, reply, "verify");
       if (!pending) return reply;
       const again = async (status: number, error: string) =>
-        web.sendPage(
+        sendPage(
           reply,
           verifyPage({
             csrfToken: web.anonymousCsrf(request, reply),
@@ -167,7 +170,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       if (!methods) {
         if (!(await mfa.pending.failedAttempt(pending))) {
           clearPendingCookie(reply, web.names);
-          return web.sendPage(
+          return sendPage(
             reply,
             loginPage({
               csrfToken: web.anonymousCsrf(request, reply),
@@ -185,7 +188,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
     app.get("/login/enrol", async (request, reply) => {
       const pending = await pendingAt(request, reply, "enrol");
       if (!pending) return reply;
-      return web.sendPage(reply, enrolPage({ csrfToken: web.anonymousCsrf(request, reply) }));
+      return sendPage(reply, enrolPage({ csrfToken: web.anonymousCsrf(request, reply) }));
     });
 
     app.get("/login/step-up", async (request, reply) => {
@@ -193,7 +196,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const returnTo =
         safeReturnTo((request.query as Record<string, unknown>).return_to) ?? "/account/security";
       if (!auth) return reply.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
-      return web.sendPage(
+      return sendPage(
         reply,
         stepUpPage({
           csrfToken: auth.csrfToken,
@@ -210,7 +213,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const returnTo = safeReturnTo(formField(body, "return_to")) ?? "/account/security";
       if (!auth) return reply.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
       const again = async (status: number, error: string) =>
-        web.sendPage(
+        sendPage(
           reply,
           stepUpPage({
             csrfToken: auth.csrfToken,
@@ -251,7 +254,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       // (SameSite) and must not be able to make the browser delete it (a dead cookie is cleared by loadAuth).
       if (!auth) return reply.redirect("/login", 303);
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf"))) {
-        return web.sendPage(
+        return sendPage(
           reply,
           messagePage({
             title: "Sign-out refused",
@@ -267,7 +270,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       await web.auditUserAction(request, auth, "signout");
       await ctx.oauth.logout.sessionsEnded(auth.user.id, [auth.session.id]);
       clearSessionCookie(reply, web.names);
-      return web.sendPage(
+      return sendPage(
         reply,
         loginPage({ csrfToken: web.anonymousCsrf(request, reply), notice: "You are signed out." }),
       );

@@ -42,6 +42,8 @@ export interface MfaFlow {
     pending: PendingSignIn,
     methods: readonly string[],
   ): Promise<string | undefined>;
+  /** After a first factor was registered during a required enrolment: the next step is to use it. */
+  continueToVerify(pending: PendingSignIn): Promise<void>;
   /** Starts a session for a passwordless sign-in (passkey): answers the redirect target. */
   signInWithoutPassword(
     request: FastifyRequest,
@@ -134,8 +136,18 @@ export function createMfaFlow(ctx: AppContext, web: Web): MfaFlow {
       return pending.returnTo ?? "/account";
     },
 
+    continueToVerify: (pending) => mfa.pending.toVerifyStage(pending),
+
     async signInWithoutPassword(request, reply, input) {
       await startSession(request, reply, { userId: input.userId, amr: [...input.methods], remember: false });
+      await accounts.audit.record({
+        type: "signin.passkey",
+        outcome: "success",
+        userId: input.userId,
+        actor: `user:${input.userId}`,
+        ip: web.clientIp(request),
+        userAgent: web.userAgent(request),
+      });
       return input.returnTo ?? "/account";
     },
 

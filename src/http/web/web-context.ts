@@ -22,9 +22,14 @@ export const PAGE_CSP =
  * consent inside an authorization request) needs the client's redirect URI allowed: Chrome applies
  * `form-action` to every redirect that follows a form submission.
  */
-export function pageCsp(formActions: readonly string[] = []): string {
-  if (formActions.length === 0) return PAGE_CSP;
-  return PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${formActions.join(" ")}`);
+export function pageCsp(formActions: readonly string[] = [], options: { scripts?: boolean } = {}): string {
+  let csp = PAGE_CSP;
+  if (formActions.length > 0)
+    csp = csp.replace("form-action 'self'", `form-action 'self' ${formActions.join(" ")}`);
+  // Pages that run a WebAuthn ceremony: same-origin script files and fetch only (never inline script).
+  if (options.scripts)
+    csp = csp.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';");
+  return csp;
 }
 
 /** The CSP source that allows navigating to `uri`: its origin, or its scheme for a private-use URI. */
@@ -58,8 +63,17 @@ export interface Web {
   anonymousCsrf(request: FastifyRequest, reply: FastifyReply): string;
   /** Checks a sign-in form's CSRF token against the anonymous cookie. */
   verifyAnonymousCsrf(request: FastifyRequest, submitted: unknown): boolean;
-  /** Sends a page with the page CSP; `formActions` adds `form-action` sources (see `pageCsp`). */
-  sendPage(reply: FastifyReply, html: string, status?: number, formActions?: readonly string[]): FastifyReply;
+  /**
+   * Sends a page with the page CSP; `formActions` adds `form-action` sources, `scripts` allows same-origin
+   * script files and fetch (see `pageCsp`).
+   */
+  sendPage(
+    reply: FastifyReply,
+    html: string,
+    status?: number,
+    formActions?: readonly string[],
+    options?: { scripts?: boolean },
+  ): FastifyReply;
   /** The extra `form-action` sources a sign-in form needs when `returnTo` continues an OAuth request. */
   formActionsFor(returnTo: string | undefined): Promise<string[]>;
   clientIp(request: FastifyRequest): string | null;
@@ -128,11 +142,11 @@ export function createWeb(ctx: AppContext): Web {
       const source = stored ? formActionSource(stored.request.redirectUri) : undefined;
       return source ? [source] : [];
     },
-    sendPage(reply, html, status = 200, formActions = []) {
+    sendPage(reply, html, status = 200, formActions = [], options = {}) {
       return (
         reply
           .code(status)
-          .header("content-security-policy", pageCsp(formActions))
+          .header("content-security-policy", pageCsp(formActions, options))
           // Not no-referrer: with it, browsers send `Origin: null` on same-origin form posts. Cross-origin
           // navigations still carry no Referer (reset tokens in URLs stay here).
           .header("referrer-policy", "same-origin")

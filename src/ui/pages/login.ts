@@ -7,6 +7,8 @@
  * - An error (and a rate-limit wait, rounded up to whole minutes from a minute on) is shown above the form in a
  *   `role="alert"` box both fields point at with `aria-describedby`.
  * - Focus starts on the user name, or on the password when the user name is already filled in.
+ * - "Sign in with a passkey" (and passkeys in the user-name autofill, `autocomplete="username webauthn"`) runs
+ *   a WebAuthn ceremony from a same-origin script (the page's CSP allows `script-src 'self'` and nothing inline).
  */
 import {
   checkboxField,
@@ -65,7 +67,8 @@ ${inputField({
   name: "username",
   label: "User name",
   type: "text",
-  autocomplete: "username",
+  // `webauthn` last: browsers then offer passkeys in the user-name autofill (conditional UI).
+  autocomplete: "username webauthn",
   value: model.userName,
   verbatim: true,
   required: true,
@@ -90,6 +93,12 @@ ${checkboxField({
 })}
 <button class="button button--block" type="submit">Sign in</button>
 </form>
+<div id="webauthn-form" data-csrf="${model.csrfToken}" data-return-to="${model.returnTo ?? ""}">
+<div class="actions"><button class="button button--secondary" type="button" id="passkey-sign-in">Sign in with a passkey</button></div>
+<p class="hint" id="passkey-sign-in-status" role="status"></p>
+</div>
+<script src="/assets/simplewebauthn-browser.js" defer></script>
+<script src="/assets/webauthn-passkey.js" defer></script>
 </div>
 <p class="card-footer"><a href="/password/forgot">Forgot your password?</a></p>`;
   return layout({ title: "Sign in", body, csrfToken: model.csrfToken });

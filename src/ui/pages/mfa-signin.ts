@@ -33,8 +33,8 @@ function keyButton(id: string, script: string): SafeHtml {
 <button class="button button--secondary" type="button" id="${id}">Use your security key or passkey</button>
 </div>
 <p class="hint" id="${id}-status" role="status"></p>
-<script src="${script}" defer></script>
-<script src="/assets/simplewebauthn-browser.js" defer></script>`;
+<script src="/assets/simplewebauthn-browser.js" defer></script>
+<script src="${script}" defer></script>`;
 }
 
 export function verifyPage(model: { csrfToken: string; factors: FactorChoices; error?: string }): string {
@@ -45,7 +45,7 @@ ${model.error ? errorSummary("form-error", model.error) : null}
 ${
   model.factors.webauthn
     ? html`<section aria-labelledby="key-heading"><h2 id="key-heading">Security key or passkey</h2>
-<form id="webauthn-form" data-csrf="${model.csrfToken}">${keyButton("webauthn-verify", "/assets/webauthn-verify.js")}</form></section>`
+<div id="webauthn-form" data-csrf="${model.csrfToken}">${keyButton("webauthn-verify", "/assets/webauthn-verify.js")}</div></section>`
     : null
 }
 ${
@@ -102,10 +102,10 @@ ${pageIntro("Confirm it is you", "This action needs a recent sign-in. Confirm wi
 ${model.error ? errorSummary("form-error", model.error) : null}
 ${
   model.factors.webauthn
-    ? html`<form id="webauthn-form" data-csrf="${model.csrfToken}" data-return-to="${model.returnTo}">${keyButton(
+    ? html`<div id="webauthn-form" data-csrf="${model.csrfToken}" data-return-to="${model.returnTo}">${keyButton(
         "webauthn-step-up",
         "/assets/webauthn-step-up.js",
-      )}</form>`
+      )}</div>`
     : null
 }
 ${

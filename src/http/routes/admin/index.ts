@@ -18,6 +18,7 @@ import { adminApiTokenRoutes } from "./api-tokens.js";
 import { adminClientRoutes } from "./clients.js";
 import { adminGroupRoutes } from "./groups.js";
 import { adminKeyRoutes } from "./keys.js";
+import { adminMfaRoutes } from "./mfa.js";
 import { adminResourceServerRoutes } from "./resource-servers.js";
 import { adminSessionRoutes } from "./sessions.js";
 import { adminUserRoutes } from "./users.js";
@@ -34,5 +35,6 @@ export function adminRoutes(ctx: AppContext) {
     await app.register(adminKeyRoutes(ctx));
 
     await app.register(adminApiTokenRoutes(ctx));
+    await app.register(adminMfaRoutes(ctx));
   };
 }
