@@ -1,36 +1,20 @@
 /*
  * /login: sign in with a passkey, without a password.
  * Markup: the user-name input has autocomplete="username webauthn" (the browser then offers passkeys in its
- * autofill: "conditional UI"), and <form id="webauthn-form" data-csrf="…" data-return-to="/…"> holds
+ * autofill: "conditional UI"), and <div id="webauthn-form" data-csrf="…" data-return-to="/…"> holds
  * <button id="passkey-sign-in"> and <p id="passkey-sign-in-status">.
  * POST /login/passkey/options → navigator.credentials.get (autofill, or modal from the button) →
- * POST /login/passkey/verify { response, returnTo }, then follow the `redirect` of the answer.
+ * POST /login/passkey/verify { response, returnTo }, then follow the `redirect` of the answer (webauthn-common.js).
  */
 
 (() => {
   const form = document.getElementById("webauthn-form");
   const button = document.getElementById("passkey-sign-in");
   const status = document.getElementById("passkey-sign-in-status");
-  if (!form) return;
-  const say = (text) => {
-    if (status) status.textContent = text;
-  };
-
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", "x-tessera-csrf": form.dataset.csrf || "" },
-      body: JSON.stringify(body),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (data.redirect) {
-      window.location.assign(data.redirect);
-      return undefined;
-    }
-    if (!response.ok) throw new Error(data.error_description || "Something went wrong. Please try again.");
-    return data;
-  }
+  if (!form || !window.TesseraWebAuthn) return;
+  const { post: postWith, explain, speaker } = window.TesseraWebAuthn;
+  const say = speaker(status);
+  const post = (url, body) => postWith(form, url, body);
 
   /** One ceremony: autofill (conditional UI) or modal. Each asks for a fresh, single-use challenge. */
   async function signIn(browser, autofill) {
@@ -76,11 +60,7 @@
         try {
           await signIn(browser, false);
         } catch (error) {
-          say(
-            error && error.name === "NotAllowedError"
-              ? "The request was cancelled or timed out. Try again."
-              : error?.message || "Something went wrong. Please try again.",
-          );
+          say(explain(error));
           offerAutofill(browser);
         } finally {
           button.disabled = false;

@@ -1,40 +1,16 @@
 /*
  * /login/verify: "Use your security key or passkey" as the second factor after the password.
- * Markup: <form id="webauthn-form" data-csrf="…"> with <button id="webauthn-verify"> and <p id="webauthn-verify-status">.
+ * Markup: <div id="webauthn-form" data-csrf="…"> with <button id="webauthn-verify"> and <p id="webauthn-verify-status">.
  * POST /login/webauthn/options → navigator.credentials.get (via SimpleWebAuthnBrowser) → POST /login/webauthn/verify,
- * then follow the `redirect` of the answer. The CSRF token travels in the `x-tessera-csrf` header.
+ * then follow the `redirect` of the answer (webauthn-common.js).
  */
 
 (() => {
-  const form = document.getElementById("webauthn-form");
+  const holder = document.getElementById("webauthn-form");
   const button = document.getElementById("webauthn-verify");
-  const status = document.getElementById("webauthn-verify-status");
-  if (!form || !button) return;
-  const say = (text) => {
-    if (status) status.textContent = text;
-  };
-
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", "x-tessera-csrf": form.dataset.csrf || "" },
-      body: JSON.stringify(body),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (data.redirect) {
-      window.location.assign(data.redirect);
-      return undefined;
-    }
-    if (!response.ok) throw new Error(data.error_description || "Something went wrong. Please try again.");
-    return data;
-  }
-
-  function explain(error) {
-    if (error && error.name === "NotAllowedError")
-      return "The request was cancelled or timed out. Try again.";
-    return error?.message || "Something went wrong. Please try again.";
-  }
+  if (!holder || !button || !window.TesseraWebAuthn) return;
+  const { post, explain, speaker } = window.TesseraWebAuthn;
+  const say = speaker(document.getElementById("webauthn-verify-status"));
 
   button.addEventListener("click", async () => {
     const browser = window.SimpleWebAuthnBrowser;
@@ -45,11 +21,11 @@
     button.disabled = true;
     say("Follow your browser's instructions to use your security key or passkey.");
     try {
-      const start = await post("/login/webauthn/options", {});
+      const start = await post(holder, "/login/webauthn/options", {});
       if (!start) return;
       const response = await browser.startAuthentication({ optionsJSON: start.options });
       say("Checking…");
-      await post("/login/webauthn/verify", { response });
+      await post(holder, "/login/webauthn/verify", { response });
     } catch (error) {
       say(explain(error));
     } finally {

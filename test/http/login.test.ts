@@ -50,6 +50,7 @@ describe("sign-in pages (https issuer)", () => {
     const scripts = [...page.body.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/gi)];
     expect(scripts.map((m) => /src="([^"]+)"/.exec(m[1] ?? "")?.[1])).toEqual([
       "/assets/simplewebauthn-browser.js",
+      "/assets/webauthn-common.js",
       "/assets/webauthn-passkey.js",
     ]);
     expect(scripts.every((m) => (m[2] ?? "").trim() === "")).toBe(true);

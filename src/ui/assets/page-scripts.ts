@@ -23,6 +23,7 @@ export interface PageScript {
 /** The URL paths of the scripts, for pages that include them. */
 export const SCRIPT_PATHS = {
   simpleWebAuthn: "/assets/simplewebauthn-browser.js",
+  common: "/assets/webauthn-common.js",
   register: "/assets/webauthn-register.js",
   verify: "/assets/webauthn-verify.js",
   stepUp: "/assets/webauthn-step-up.js",
@@ -58,6 +59,7 @@ export function pageScripts(): PageScript[] {
   const own = join(projectRoot(), "assets", "js");
   cached = [
     script(SCRIPT_PATHS.simpleWebAuthn, simpleWebAuthnBundle()),
+    script(SCRIPT_PATHS.common, join(own, "webauthn-common.js")),
     script(SCRIPT_PATHS.register, join(own, "webauthn-register.js")),
     script(SCRIPT_PATHS.verify, join(own, "webauthn-verify.js")),
     script(SCRIPT_PATHS.stepUp, join(own, "webauthn-step-up.js")),

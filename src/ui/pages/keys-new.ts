@@ -46,6 +46,7 @@ ${inputField({
 </form>
 </div>
 <script src="${SCRIPT_PATHS.simpleWebAuthn}" defer></script>
+<script src="${SCRIPT_PATHS.common}" defer></script>
 <script src="${SCRIPT_PATHS.register}" defer></script>`;
   const title = "Add a security key";
   return model.user

@@ -10,6 +10,8 @@
  * - "Sign in with a passkey" (and passkeys in the user-name autofill, `autocomplete="username webauthn"`) runs
  *   a WebAuthn ceremony from a same-origin script (the page's CSP allows `script-src 'self'` and nothing inline).
  */
+
+import { SCRIPT_PATHS } from "../assets/page-scripts.js";
 import {
   checkboxField,
   csrfField,
@@ -97,8 +99,9 @@ ${checkboxField({
 <div class="actions"><button class="button button--secondary" type="button" id="passkey-sign-in">Sign in with a passkey</button></div>
 <p class="hint" id="passkey-sign-in-status" role="status"></p>
 </div>
-<script src="/assets/simplewebauthn-browser.js" defer></script>
-<script src="/assets/webauthn-passkey.js" defer></script>
+<script src="${SCRIPT_PATHS.simpleWebAuthn}" defer></script>
+<script src="${SCRIPT_PATHS.common}" defer></script>
+<script src="${SCRIPT_PATHS.passkey}" defer></script>
 </div>
 <p class="card-footer"><a href="/password/forgot">Forgot your password?</a></p>`;
   return layout({ title: "Sign in", body, csrfToken: model.csrfToken });

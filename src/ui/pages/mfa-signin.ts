@@ -9,6 +9,8 @@
  * - `/login/step-up`: a sensitive action needs a fresh proof: the password, an authenticator code or a security
  *   key (any one, like a "sudo mode"); the session's sign-in time is renewed.
  */
+
+import { SCRIPT_PATHS } from "../assets/page-scripts.js";
 import { csrfField, errorSummary, inputField, pageIntro, type UiUser } from "../components.js";
 import { html, type SafeHtml } from "../html.js";
 import { layout } from "../layout.js";
@@ -33,7 +35,8 @@ function keyButton(id: string, script: string): SafeHtml {
 <button class="button button--secondary" type="button" id="${id}">Use your security key or passkey</button>
 </div>
 <p class="hint" id="${id}-status" role="status"></p>
-<script src="/assets/simplewebauthn-browser.js" defer></script>
+<script src="${SCRIPT_PATHS.simpleWebAuthn}" defer></script>
+<script src="${SCRIPT_PATHS.common}" defer></script>
 <script src="${script}" defer></script>`;
 }
 
@@ -45,7 +48,7 @@ ${model.error ? errorSummary("form-error", model.error) : null}
 ${
   model.factors.webauthn
     ? html`<section aria-labelledby="key-heading"><h2 id="key-heading">Security key or passkey</h2>
-<div id="webauthn-form" data-csrf="${model.csrfToken}">${keyButton("webauthn-verify", "/assets/webauthn-verify.js")}</div></section>`
+<div id="webauthn-form" data-csrf="${model.csrfToken}">${keyButton("webauthn-verify", SCRIPT_PATHS.verify)}</div></section>`
     : null
 }
 ${
@@ -104,7 +107,7 @@ ${
   model.factors.webauthn
     ? html`<div id="webauthn-form" data-csrf="${model.csrfToken}" data-return-to="${model.returnTo}">${keyButton(
         "webauthn-step-up",
-        "/assets/webauthn-step-up.js",
+        SCRIPT_PATHS.stepUp,
       )}</div>`
     : null
 }
