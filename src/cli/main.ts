@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
+import { BFF_HELP, startBff } from "./bff.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
 import { runTokensCommand, TOKEN_FLAGS, TOKENS_HELP } from "./tokens.js";
@@ -32,7 +33,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-${USERS_HELP}${CLIENTS_HELP}${TOKENS_HELP}
+${USERS_HELP}${CLIENTS_HELP}${TOKENS_HELP}${BFF_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -124,6 +125,18 @@ export async function main(argv: string[], env: Record<string, string | undefine
               log.error({ err: error }, "shutdown failed");
               process.exit(1);
             },
+          );
+        };
+        process.once("SIGINT", shutdown);
+        process.once("SIGTERM", shutdown);
+        return -1; // keep running
+      }
+      case "bff": {
+        const { app } = await startBff(env);
+        const shutdown = () => {
+          app.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
           );
         };
         process.once("SIGINT", shutdown);

@@ -43,7 +43,8 @@ export const ERROR_CODES = {
   invalid_target:
     "OAuth: a `resource` (RFC 8707) is not an absolute URI or not one this client may ask tokens for. HTTP 400 (or on the redirect URI).",
   access_denied: "OAuth: the user denied the request on the consent page; sent on the redirect URI.",
-  login_required: "OpenID Connect: `prompt=none` but the user must sign in; sent on the redirect URI.",
+  login_required:
+    "OpenID Connect: `prompt=none` but the user must sign in; sent on the redirect URI. BFF: no session, or its refresh token is dead (HTTP 401); send the user to `/bff/login`.",
   consent_required: "OpenID Connect: `prompt=none` but the user must consent; sent on the redirect URI.",
   request_not_supported:
     "OpenID Connect: request objects (`request`) are not supported; sent on the redirect URI.",
@@ -79,6 +80,12 @@ export const ERROR_CODES = {
   session_not_found: "Admin API: the user has no live session with this id. HTTP 404.",
   config_invalid: "A configuration value is missing or invalid; start-up stops. CLI exit code 2.",
   server_error: "An unexpected internal error; details are in the server log only. HTTP 500.",
+  csrf: "BFF: a state-changing request without `x-bff-csrf: 1`, or from an origin not allowed (`Origin`, else `Sec-Fetch-Site`). HTTP 403.",
+  invalid_return_to:
+    "BFF: `returnTo` on `/bff/login` is not a same-origin path under an allowed prefix (`BFF_RETURN_TO`). HTTP 400.",
+  login_failed:
+    "BFF: the sign-in could not be completed at `/bff/callback` (no or expired login cookie, state or nonce mismatch, refused code). HTTP 400.",
+  bad_gateway: "BFF: the upstream API could not be reached or answered nonsense. HTTP 502.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
