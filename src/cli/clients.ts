@@ -14,7 +14,8 @@ import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
                  [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS]
-                 [--jwks-file FILE] [--opaque-access-tokens] [--json]
+                 [--jwks-file FILE] [--opaque-access-tokens] [--post-logout-redirect-uris U[,U…]]
+                 [--backchannel-logout-uri U] [--json]
                                  (--jwks-file: the client's public JWK Set; it then authenticates with
                                  private_key_jwt and gets no secret)
                                  Register an OAuth client; a confidential client's secret is shown once
@@ -30,6 +31,7 @@ export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--p
 export const CLIENT_FLAGS = {
   "redirect-uris": "string",
   "post-logout-redirect-uris": "string",
+  "backchannel-logout-uri": "string",
   public: "boolean",
   "grant-types": "string",
   scope: "string",
@@ -136,6 +138,9 @@ export async function runClientsCommand(
         authMethod,
         ...(redirectUris ? { redirectUris } : {}),
         ...(postLogout ? { postLogoutRedirectUris: postLogout } : {}),
+        ...(typeof flags["backchannel-logout-uri"] === "string"
+          ? { backchannelLogoutUri: flags["backchannel-logout-uri"] }
+          : {}),
         ...(grantTypes ? { grantTypes } : {}),
         ...(typeof flags.scope === "string" ? { scope: flags.scope } : {}),
         ...(resources ? { resources } : {}),
