@@ -127,6 +127,37 @@ describe("tessera clients and resources", () => {
     expect((await tessera(["clients", "initial-token", "--uses", "0"], env)).code).toBe(2);
   });
 
+  it("registers the post-logout and back-channel logout URIs of a client (a BFF's)", async () => {
+    const r = await tessera(
+      [
+        "clients",
+        "create",
+        "Shop BFF",
+        "--redirect-uris",
+        "https://shop.example.test/bff/callback",
+        "--post-logout-redirect-uris",
+        "https://shop.example.test/",
+        "--backchannel-logout-uri",
+        "https://shop.example.test/bff/backchannel-logout",
+      ],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const id = /client_id: +(\S+)/.exec(r.stdout)?.[1] as string;
+    const storage = await openStorage(db.url);
+    try {
+      const row = await storage.db
+        .selectFrom("oauth_clients")
+        .select(["backchannel_logout_uri", "post_logout_redirect_uris"])
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      expect(row.backchannel_logout_uri).toBe("https://shop.example.test/bff/backchannel-logout");
+      expect(JSON.parse(row.post_logout_redirect_uris)).toEqual(["https://shop.example.test/"]);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it("registers a public client without a secret", async () => {
     const r = await tessera(
       ["clients", "create", "CLI", "--public", "--redirect-uris", "http://127.0.0.1/cb"],
