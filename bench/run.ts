@@ -7,12 +7,19 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { accountsBenchmark } from "./accounts.js";
+import { bffBenchmark } from "./bff.js";
 import { jwtBenchmark } from "./jwt.js";
 import { oauthBenchmark } from "./oauth.js";
 import { type Benchmark, DEFAULT_RUN_OPTIONS, runBenchmark, toMarkdown, writeReport } from "./runner.js";
 import { verifyBenchmark } from "./verify.js";
 
-const BENCHMARKS: readonly Benchmark[] = [jwtBenchmark, accountsBenchmark, oauthBenchmark, verifyBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  jwtBenchmark,
+  accountsBenchmark,
+  oauthBenchmark,
+  verifyBenchmark,
+  bffBenchmark,
+];
 
 /** The directory holding package.json, searched upward from this file (bench/ or dist/bench/). */
 function projectRoot(): string {
