@@ -9,7 +9,7 @@ import type { JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Client, ClientAuthMethod, GrantType } from "../oauth/clients.js";
 import type { AppContext } from "../server/context.js";
-import { table } from "./format.js";
+import { commaList as list, table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
@@ -46,14 +46,6 @@ export const CLIENT_FLAGS = {
   name: "string",
   json: "boolean",
 } as const;
-
-const list = (value: string | boolean | undefined): string[] | undefined =>
-  typeof value === "string"
-    ? value
-        .split(",")
-        .map((v) => v.trim())
-        .filter(Boolean)
-    : undefined;
 
 function summary(client: Client) {
   return {

@@ -11,3 +11,13 @@ export function table(rows: Record<string, unknown>[]): string {
       .trimEnd();
   return [line(cols), ...cells.map(line)].join("\n");
 }
+
+/** A comma-separated flag value as a list (`--redirect-uris a,b`); undefined when the flag was not given. */
+export function commaList(value: string | boolean | undefined): string[] | undefined {
+  return typeof value === "string"
+    ? value
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : undefined;
+}

@@ -8,7 +8,7 @@
 import { type ApiToken, DEFAULT_API_TOKEN_LIFETIME } from "../api-tokens/index.js";
 import { AccountError, ApiTokenError } from "../lib/errors.js";
 import type { AppContext } from "../server/context.js";
-import { table } from "./format.js";
+import { commaList as list, table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
 export const TOKENS_HELP = `  tokens create NAME (--user USERNAME | --service-account NAME) [--scope "S …"] [--resources R[,R…]]
@@ -41,14 +41,6 @@ export const TOKEN_FLAGS = {
   "owner-group": "string",
   json: "boolean",
 } as const;
-
-const list = (value: string | boolean | undefined): string[] | undefined =>
-  typeof value === "string"
-    ? value
-        .split(",")
-        .map((v) => v.trim())
-        .filter(Boolean)
-    : undefined;
 
 const iso = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString());
 

@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import type { AuditEventInput } from "../audit/index.js";
 import { hashToken } from "../crypto/index.js";
 import { throttledAttempt } from "./attempts.js";
+import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, RecoveryCodes } from "./types.js";
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -58,23 +59,13 @@ export function recoveryCodeHash(userId: string, normalised: string): string {
 export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
   const { db, clock, audit, throttle } = deps;
 
-  function record(
+  const record = (
     type: AuditEventInput["type"],
     outcome: AuditEventInput["outcome"],
     userId: string,
     by: MfaActor,
-    details: AuditEventInput["details"],
-  ) {
-    return audit.record({
-      type,
-      outcome,
-      userId,
-      actor: by.actor,
-      ip: by.ip ?? null,
-      userAgent: by.userAgent ?? null,
-      details,
-    });
-  }
+    details?: AuditEventInput["details"],
+  ) => recordMfaEvent(audit, { type, outcome, userId, ...(details ? { details } : {}) }, by);
 
   async function remaining(userId: string): Promise<number> {
     const row = await db

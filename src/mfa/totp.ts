@@ -23,6 +23,7 @@ import { Secret, TOTP } from "otpauth";
 import QRCode from "qrcode";
 import type { AuditEventInput } from "../audit/index.js";
 import { throttledAttempt } from "./attempts.js";
+import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, Totp } from "./types.js";
 
 /** RFC 6238 parameters (the defaults of the `otpauth://` key URI format). */
@@ -108,23 +109,13 @@ export function createTotp(deps: MfaDeps): Totp {
   const load = (userId: string) =>
     db.selectFrom("totp_factors").selectAll().where("user_id", "=", userId).executeTakeFirst();
 
-  function record(
+  const record = (
     type: AuditEventInput["type"],
     outcome: AuditEventInput["outcome"],
     userId: string,
     by: MfaActor,
     details?: AuditEventInput["details"],
-  ) {
-    return audit.record({
-      type,
-      outcome,
-      userId,
-      actor: by.actor,
-      ip: by.ip ?? null,
-      userAgent: by.userAgent ?? null,
-      ...(details ? { details } : {}),
-    });
-  }
+  ) => recordMfaEvent(audit, { type, outcome, userId, ...(details ? { details } : {}) }, by);
 
   const failed = (userId: string, by: MfaActor, stage: "enrol" | "verify", reason: string) =>
     record("mfa.totp_failed", "failure", userId, by, { stage, reason });

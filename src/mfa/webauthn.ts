@@ -32,6 +32,7 @@ import {
 import { decodeClientDataJSON } from "@simplewebauthn/server/helpers";
 import { MfaError } from "../lib/errors.js";
 import type { WebAuthnCredentialsTable } from "../storage/database.js";
+import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, WebAuthn, WebAuthnJson } from "./types.js";
 import { CHALLENGE_TTL_MS, type ChallengePurpose, createChallengeStore } from "./webauthn-challenges.js";
 import { cleanName, cleanTransports, shortId, toCredential } from "./webauthn-credentials.js";
@@ -74,19 +75,20 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
     by: MfaActor,
     input: { userId: string | null; ceremony: string; reason: string; credentialId?: string },
   ): Promise<undefined> {
-    await audit.record({
-      type: "mfa.webauthn_failed",
-      outcome: "failure",
-      userId: input.userId,
-      actor: by.actor,
-      ip: by.ip ?? null,
-      userAgent: by.userAgent ?? null,
-      details: {
-        ceremony: input.ceremony,
-        reason: input.reason,
-        ...(input.credentialId ? { credentialId: shortId(input.credentialId) } : {}),
+    await recordMfaEvent(
+      audit,
+      {
+        type: "mfa.webauthn_failed",
+        outcome: "failure",
+        userId: input.userId,
+        details: {
+          ceremony: input.ceremony,
+          reason: input.reason,
+          ...(input.credentialId ? { credentialId: shortId(input.credentialId) } : {}),
+        },
       },
-    });
+      by,
+    );
     return undefined;
   }
 
@@ -186,20 +188,21 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         // The same id registered concurrently: the primary key decided.
         throw await failed("credential_exists");
       }
-      await audit.record({
-        type: "mfa.webauthn_registered",
-        outcome: "success",
-        userId,
-        actor: by.actor,
-        ip: by.ip ?? null,
-        userAgent: by.userAgent ?? null,
-        details: {
-          credentialId: shortId(row.id),
-          name: row.name,
-          aaguid: row.aaguid,
-          passkey: row.discoverable === 1,
+      await recordMfaEvent(
+        audit,
+        {
+          type: "mfa.webauthn_registered",
+          outcome: "success",
+          userId,
+          details: {
+            credentialId: shortId(row.id),
+            name: row.name,
+            aaguid: row.aaguid,
+            passkey: row.discoverable === 1,
+          },
         },
-      });
+        by,
+      );
       return toCredential(row);
     },
 
@@ -277,15 +280,20 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
       const stored = Number(row.counter);
       const counted = info.newCounter > 0 || stored > 0;
       const regression = async () => {
-        await audit.record({
-          type: "mfa.webauthn_counter_regression",
-          outcome: "failure",
-          userId: row.user_id,
-          actor: by.actor,
-          ip: by.ip ?? null,
-          userAgent: by.userAgent ?? null,
-          details: { credentialId: shortId(row.id), storedCounter: stored, receivedCounter: info.newCounter },
-        });
+        await recordMfaEvent(
+          audit,
+          {
+            type: "mfa.webauthn_counter_regression",
+            outcome: "failure",
+            userId: row.user_id,
+            details: {
+              credentialId: shortId(row.id),
+              storedCounter: stored,
+              receivedCounter: info.newCounter,
+            },
+          },
+          by,
+        );
         return undefined;
       };
       if (counted && info.newCounter <= stored) return regression();
@@ -325,15 +333,16 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         .where("user_id", "=", userId)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
-      await audit.record({
-        type: "mfa.webauthn_renamed",
-        outcome: "success",
-        userId,
-        actor: by.actor,
-        ip: by.ip ?? null,
-        userAgent: by.userAgent ?? null,
-        details: { credentialId: shortId(credentialId), name: label },
-      });
+      await recordMfaEvent(
+        audit,
+        {
+          type: "mfa.webauthn_renamed",
+          outcome: "success",
+          userId,
+          details: { credentialId: shortId(credentialId), name: label },
+        },
+        by,
+      );
       return true;
     },
 
@@ -344,15 +353,16 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         .where("user_id", "=", userId)
         .executeTakeFirst();
       if (Number(result.numDeletedRows) !== 1) return false;
-      await audit.record({
-        type: "mfa.webauthn_removed",
-        outcome: "success",
-        userId,
-        actor: by.actor,
-        ip: by.ip ?? null,
-        userAgent: by.userAgent ?? null,
-        details: { credentialId: shortId(credentialId) },
-      });
+      await recordMfaEvent(
+        audit,
+        {
+          type: "mfa.webauthn_removed",
+          outcome: "success",
+          userId,
+          details: { credentialId: shortId(credentialId) },
+        },
+        by,
+      );
       return true;
     },
   };
