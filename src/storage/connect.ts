@@ -15,6 +15,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { ConfigError } from "../lib/errors.js";
 import type { Database } from "./database.js";
+import { SchemaScopedPostgresDialect } from "./scoped-introspector.js";
 
 export type DialectName = "sqlite" | "postgres";
 
@@ -194,7 +195,12 @@ export async function openStorage(url: string): Promise<Storage> {
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // With a named schema, introspection (which Kysely's migrator runs) looks at that schema only: see
+  // scoped-introspector.ts for the failure that avoids.
+  const dialect = location.schema
+    ? new SchemaScopedPostgresDialect({ pool }, location.schema)
+    : new PostgresDialect({ pool });
+  const db = new Kysely<Database>({ dialect });
   if (location.schema) {
     await sql`create schema if not exists ${sql.id(location.schema)}`.execute(db);
   }
