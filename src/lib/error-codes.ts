@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   unsupported_response_type: "OAuth: only `response_type=code` is supported; sent on the redirect URI.",
   invalid_scope:
     "OAuth: a scope is malformed, outside the client's allow-list, or not accepted by the requested resource. HTTP 400 (or on the redirect URI).",
+  invalid_dpop_proof:
+    'OAuth DPoP (RFC 9449): the `DPoP` proof is missing where the client, code or refresh token requires one, malformed, signed with a key it does not carry, for another method or URL, too old, replayed, or for another key or access token than the one bound. HTTP 400 at the token and PAR endpoints; HTTP 401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof"` at userinfo and resource servers.',
   invalid_target:
     "OAuth: a `resource` (RFC 8707) is not an absolute URI or not one this client may ask tokens for. HTTP 400 (or on the redirect URI).",
   access_denied: "OAuth: the user denied the request on the consent page; sent on the redirect URI.",

@@ -78,6 +78,11 @@ export interface AuthorizationRequest {
   loginRequestedOver?: string | null;
   /** Pushed through the PAR endpoint (RFC 9126): usable only through its `request_uri`. */
   pushed?: boolean;
+  /**
+   * RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`, or the key of the proof
+   * sent to PAR); the token request must carry a proof made with it.
+   */
+  dpopJkt?: string;
 }
 
 export interface StoredRequest {
@@ -257,6 +262,11 @@ export function createAuthorization(deps: {
         const loginHint = single(params, "login_hint");
         const acrValues = single(params, "acr_values");
         const uiLocales = single(params, "ui_locales");
+        const dpopJkt = single(params, "dpop_jkt");
+        // A SHA-256 JWK thumbprint (RFC 7638), base64url without padding.
+        if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+          fail("invalid_request", "dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 7638).");
+        }
         const request: AuthorizationRequest = {
           clientId: client.id,
           redirectUri: redirectUri as string,
@@ -271,6 +281,7 @@ export function createAuthorization(deps: {
           ...(acrValues === undefined ? {} : { acrValues: acrValues.split(" ").filter(Boolean) }),
           ...(uiLocales === undefined ? {} : { uiLocales }),
           ...(options.pushed ? { pushed: true } : {}),
+          ...(dpopJkt === undefined ? {} : { dpopJkt }),
         };
         return { client, request };
       } catch (error) {
@@ -433,6 +444,7 @@ export function createAuthorization(deps: {
             issued_family_id: null,
             issued_jti: null,
             issued_jti_expires_at: null,
+            dpop_jkt: request.dpopJkt ?? null,
           })
           .execute();
       });

@@ -66,6 +66,8 @@ export interface Client {
   accessTokenFormat: "jwt" | "opaque";
   idTokenAlg: JwsAlgorithm;
   requirePar: boolean;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests without a DPoP proof are refused. */
+  dpopBound: boolean;
   /** OpenID Connect Back-Channel Logout: where logout tokens are posted; null when not registered. */
   backchannelLogoutUri: string | null;
   /** private_key_jwt: the public keys the client signs its assertions with. */
@@ -86,6 +88,7 @@ export interface ClientInput {
   accessTokenFormat?: "jwt" | "opaque";
   idTokenAlg?: JwsAlgorithm;
   requirePar?: boolean;
+  dpopBound?: boolean;
   backchannelLogoutUri?: string | null;
   /** Required for private_key_jwt: public keys, each with a `kid`. */
   jwks?: { keys: JsonWebKey[] };
@@ -156,6 +159,7 @@ function toClient(row: Selectable<OAuthClientsTable>): Client {
     accessTokenFormat: row.access_token_format === "opaque" ? "opaque" : "jwt",
     idTokenAlg: row.id_token_alg as JwsAlgorithm,
     requirePar: row.require_par === 1,
+    dpopBound: row.dpop_bound === 1,
     backchannelLogoutUri: row.backchannel_logout_uri,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as { keys: JsonWebKey[] }),
     createdAt: row.created_at,
@@ -324,6 +328,7 @@ export function createClients(deps: {
       access_token_format: input.accessTokenFormat === "opaque" ? "opaque" : "jwt",
       id_token_alg: alg,
       require_par: input.requirePar ? 1 : 0,
+      dpop_bound: input.dpopBound ? 1 : 0,
       backchannel_logout_uri: backchannel,
       jwks,
     };
@@ -435,6 +440,7 @@ export function createClients(deps: {
       const fields = validate({
         firstParty: current.firstParty,
         requirePar: current.requirePar,
+        dpopBound: current.dpopBound,
         resources: current.resources,
         accessTokenTtl: current.accessTokenTtl,
         accessTokenFormat: current.accessTokenFormat,

@@ -13,6 +13,7 @@ export type OAuthErrorCode =
   | "unsupported_response_type"
   | "invalid_scope"
   | "invalid_target"
+  | "invalid_dpop_proof"
   | "access_denied"
   | "login_required"
   | "consent_required"
@@ -31,6 +32,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   unsupported_response_type: 400,
   invalid_scope: 400,
   invalid_target: 400,
+  invalid_dpop_proof: 400,
   access_denied: 403,
   login_required: 400,
   consent_required: 400,

@@ -15,6 +15,7 @@ import type { Database } from "../storage/database.js";
 import { type Authorization, createAuthorization } from "./authorize.js";
 import { type Clients, createClients } from "./clients.js";
 import { createDeviceFlow, type DeviceFlow } from "./device.js";
+import { createDpopProofs, type DpopProofs } from "./dpop.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
 import { createLogout, type Logout } from "./logout.js";
@@ -30,6 +31,8 @@ export interface OAuth {
   logout: Logout;
   device: DeviceFlow;
   initialTokens: InitialAccessTokens;
+  /** DPoP proofs (RFC 9449) sent to the token endpoint, PAR and userinfo. */
+  dpop: DpopProofs;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
   purgeExpired(): Promise<number>;
 }
@@ -123,8 +126,10 @@ export function createOAuth(options: OAuthOptions): OAuth {
     log: options.log,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
+  const dpop = createDpopProofs({ db, clock, issuer: options.issuer });
   return {
     clients,
+    dpop,
     logout,
     device,
     initialTokens: createInitialAccessTokens({ db, clock }),
@@ -140,6 +145,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
       return (
         Number(assertions.numDeletedRows) +
         (await device.purgeExpired()) +
+        (await dpop.purgeExpired()) +
         (await authorization.purgeExpired()) +
         (await tokens.purgeExpired()) +
         (await issuer.purgeRevoked())

@@ -57,7 +57,9 @@ export function createIntrospection(deps: {
       if (isUser && !user) return { active: false };
       return {
         active: true,
-        token_type: "Bearer",
+        // RFC 9449 §6.2: a bound token is introspected with its binding.
+        token_type: claims.cnf === undefined ? "Bearer" : "DPoP",
+        ...(claims.cnf === undefined ? {} : { cnf: { jkt: claims.cnf.jkt } }),
         scope: claims.scope,
         client_id: claims.client_id,
         sub: claims.sub,
@@ -119,6 +121,7 @@ export function createIntrospection(deps: {
       iss: issuer.issuer,
       exp: seconds(row.expires_at),
       iat: seconds(row.created_at),
+      ...(row.dpop_jkt === null ? {} : { cnf: { jkt: row.dpop_jkt } }),
     };
   }
 
@@ -136,7 +139,8 @@ export function createIntrospection(deps: {
       if (answer.client_id === caller.id) return answer;
       const audience = Array.isArray(answer.aud) ? answer.aud : answer.aud === undefined ? [] : [answer.aud];
       const forCaller =
-        answer.token_type === "Bearer" && audience.some((a) => caller.resources.includes(a as string));
+        (answer.token_type === "Bearer" || answer.token_type === "DPoP") &&
+        audience.some((a) => caller.resources.includes(a as string));
       // (API tokens have no client_id: only the resource servers they name may introspect them.)
       return forCaller ? answer : { active: false };
     },

@@ -66,6 +66,8 @@ export interface AccessTokenInput {
   audience: string[];
   /** Seconds. */
   ttl: number;
+  /** RFC 9449: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  dpopJkt?: string;
 }
 
 export interface IssuedAccessToken {
@@ -87,6 +89,8 @@ export interface AccessTokenClaims extends JwtClaims {
   auth_time?: number;
   acr?: string;
   amr?: string[];
+  /** RFC 7800 / RFC 9449 §6.1: the key the token is bound to. */
+  cnf?: { jkt: string };
 }
 
 export interface Issuer {
@@ -221,6 +225,7 @@ export function createIssuer(deps: {
       ...(row.auth_time === null ? {} : { auth_time: seconds(row.auth_time) }),
       ...(row.acr === null ? {} : { acr: row.acr }),
       ...(row.amr === null ? {} : { amr: row.amr.split(" ") }),
+      ...(row.dpop_jkt === null ? {} : { cnf: { jkt: row.dpop_jkt } }),
     };
   }
 
@@ -247,6 +252,7 @@ export function createIssuer(deps: {
         claims.acr = input.subject.acr;
         claims.amr = input.subject.amr;
       }
+      if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt };
       if (input.format === "opaque") {
         const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
         await db
@@ -263,6 +269,7 @@ export function createIssuer(deps: {
             amr: input.subject ? input.subject.amr.join(" ") : null,
             created_at: now,
             expires_at: exp * 1000,
+            dpop_jkt: input.dpopJkt ?? null,
           })
           .execute();
         return { token, jti, expiresAt: exp * 1000 };

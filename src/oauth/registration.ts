@@ -106,8 +106,14 @@ export function metadataToInput(metadata: Record<string, unknown>): ClientInput 
   if (metadata.jwks_uri !== undefined) {
     throw new OAuthError("invalid_client_metadata", "jwks_uri is not supported; register the keys as jwks.");
   }
+  const dpopBound = metadata.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && typeof dpopBound !== "boolean") {
+    throw new OAuthError("invalid_client_metadata", "dpop_bound_access_tokens must be a boolean.");
+  }
   return {
     name,
+    // RFC 9449 §5.2; absent means false, also on a full replacement (RFC 7592 PUT).
+    dpopBound: dpopBound === true,
     ...(redirectUris ? { redirectUris } : {}),
     ...(postLogout ? { postLogoutRedirectUris: postLogout } : {}),
     ...(grantTypes ? { grantTypes: grantTypes as GrantType[] } : {}),
@@ -134,6 +140,7 @@ export function clientMetadata(client: Client, issuer: string): Record<string, u
     id_token_signed_response_alg: client.idTokenAlg,
     ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri } : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
+    dpop_bound_access_tokens: client.dpopBound,
     registration_client_uri: `${issuer.replace(/\/+$/, "")}/register/${encodeURIComponent(client.id)}`,
   };
 }

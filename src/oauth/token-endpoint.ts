@@ -48,7 +48,8 @@ const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
 export interface TokenResponse {
   access_token: string;
-  token_type: "Bearer";
+  /** `DPoP` when the access token is bound to the key of the request's DPoP proof (RFC 9449 §5). */
+  token_type: "Bearer" | "DPoP";
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -74,8 +75,15 @@ export interface TokenEndpointDeps {
 }
 
 export interface TokenEndpoint {
-  /** Runs the grant named by `params.grant_type` for an authenticated client. */
-  grant(client: Client, params: Record<string, unknown>): Promise<TokenResponse>;
+  /**
+   * Runs the grant named by `params.grant_type` for an authenticated client. `dpopJkt` is the thumbprint of
+   * the key of the request's checked DPoP proof, if it had one: the access token is bound to it.
+   */
+  grant(
+    client: Client,
+    params: Record<string, unknown>,
+    options?: { dpopJkt?: string },
+  ): Promise<TokenResponse>;
   /** Revokes a refresh-token family and the access tokens issued with it; returns how many tokens died. */
   revokeFamily(familyId: string): Promise<number>;
   /** Revokes every refresh-token family (and its access tokens) of a user at a client ("disconnect app"). */
@@ -98,6 +106,13 @@ function single(params: Record<string, unknown>, name: string): string | undefin
 
 function invalidGrant(message = "The grant is invalid, expired or revoked."): never {
   throw new OAuthError("invalid_grant", message);
+}
+
+function wrongDpopKey(what: string): never {
+  throw new OAuthError(
+    "invalid_dpop_proof",
+    `${what} is bound to another DPoP key; send a proof made with that key.`,
+  );
 }
 
 function sealContext(id: string): string {
@@ -145,6 +160,8 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       familyEnd: number;
       now: number;
       access: { jti: string; expiresAt: number };
+      /** The DPoP key the refresh token is bound to (public clients, RFC 9449 §5). */
+      dpopJkt: string | null;
     },
   ): Insertable<RefreshTokensTable> {
     return {
@@ -168,7 +185,16 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       successor: null,
       successor_until: null,
       revoked_at: null,
+      dpop_jkt: next.dpopJkt,
     };
+  }
+
+  /**
+   * RFC 9449 §5: a public client's refresh tokens are bound to the key of the proof sent when they were
+   * first issued; a confidential client's are not (its own authentication already constrains them).
+   */
+  function refreshBinding(client: Client, dpopJkt: string | undefined): string | null {
+    return client.authMethod === "none" && dpopJkt !== undefined ? dpopJkt : null;
   }
 
   function refreshAllowed(client: Client, scopes: readonly string[]): boolean {
@@ -187,6 +213,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     scopes: string[],
     resources: string[],
     nonce: string | null,
+    dpopJkt: string | undefined,
   ) {
     const access = await issuer.mintAccessToken({
       clientId: client.id,
@@ -195,10 +222,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       scopes,
       audience: resources.length > 0 ? resources : [client.id],
       ttl: client.accessTokenTtl,
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     });
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: "Bearer",
+      token_type: dpopJkt === undefined ? "Bearer" : "DPoP",
       expires_in: client.accessTokenTtl,
       scope: formatScope(scopes),
     };
@@ -241,7 +269,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     return rows.length;
   }
 
-  async function authorizationCode(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+  async function authorizationCode(
+    client: Client,
+    params: Record<string, unknown>,
+    dpopJkt: string | undefined,
+  ): Promise<TokenResponse> {
     if (!client.grantTypes.includes("authorization_code")) {
       throw new OAuthError("unauthorized_client", "This client may not use the authorization_code grant.");
     }
@@ -271,12 +303,14 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) {
       invalidGrant("PKCE verification failed.");
     }
+    // RFC 9449 §10: a code asked for with dpop_jkt (or pushed with a proof) is redeemed only with that key.
+    if (row.dpop_jkt !== null && row.dpop_jkt !== dpopJkt) wrongDpopKey("The authorization code");
     await liveUser(row.user_id);
 
     const scopes = parseScope(row.scope);
     const resources = JSON.parse(row.resources) as string[];
     const subject = subjectOf(row);
-    const { access, response } = await tokensFor(client, subject, scopes, resources, row.nonce);
+    const { access, response } = await tokensFor(client, subject, scopes, resources, row.nonce, dpopJkt);
     const withRefresh = refreshAllowed(client, scopes);
     const familyId = withRefresh ? newJti() : null;
     const refresh = withRefresh ? generateOpaqueToken(REFRESH_FORMAT) : undefined;
@@ -298,7 +332,16 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         const familyEnd = now + policy.refreshTokenLifetime * 1000;
         await trx
           .insertInto("refresh_tokens")
-          .values(refreshRow(row, { token: refresh, familyId, familyEnd, now, access }))
+          .values(
+            refreshRow(row, {
+              token: refresh,
+              familyId,
+              familyEnd,
+              now,
+              access,
+              dpopJkt: refreshBinding(client, dpopJkt),
+            }),
+          )
           .execute();
       }
       return true;
@@ -387,7 +430,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     });
   }
 
-  async function refreshToken(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+  async function refreshToken(
+    client: Client,
+    params: Record<string, unknown>,
+    dpopJkt: string | undefined,
+  ): Promise<TokenResponse> {
     if (!client.grantTypes.includes("refresh_token")) {
       throw new OAuthError("unauthorized_client", "This client may not use the refresh_token grant.");
     }
@@ -406,6 +453,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       .executeTakeFirst();
     if (!found || found.client_id !== client.id || found.revoked_at !== null) invalidGrant();
     const { user_active: userActive, ...row } = found;
+    // Checked before anything else, the grace-window retry included: without the key, a stolen bound refresh
+    // token is useless (RFC 9449 §5).
+    if (row.dpop_jkt !== null && row.dpop_jkt !== dpopJkt) wrongDpopKey("The refresh token");
     if (row.rotated_at !== null) return retryOrReuse(row);
     const now = clock.now();
     if (row.expires_at <= now || row.family_expires_at <= now) invalidGrant();
@@ -421,7 +471,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     const scopes = asked.length > 0 ? asked : granted;
     const resources = JSON.parse(row.resources) as string[];
     const subject = subjectOf(row);
-    const { access, response } = await tokensFor(client, subject, scopes, resources, null);
+    const { access, response } = await tokensFor(client, subject, scopes, resources, null, dpopJkt);
     const successor = generateOpaqueToken(REFRESH_FORMAT);
     response.refresh_token = successor;
     const grace = policy.refreshGraceWindow * 1000;
@@ -434,6 +484,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       familyEnd: row.family_expires_at,
       now,
       access,
+      dpopJkt: row.dpop_jkt,
     });
     const rotation = {
       rotated_at: now,
@@ -482,7 +533,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     invalidGrant("The refresh token was already used; the grant has been revoked.");
   }
 
-  async function deviceCode(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+  async function deviceCode(
+    client: Client,
+    params: Record<string, unknown>,
+    dpopJkt: string | undefined,
+  ): Promise<TokenResponse> {
     if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
       throw new OAuthError("unauthorized_client", "This client may not use the device authorization grant.");
     }
@@ -500,7 +555,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       amr: (row.amr as string).split(" "),
       sessionId: row.session_id,
     };
-    const { access, response } = await tokensFor(client, subject, scopes, resources, null);
+    const { access, response } = await tokensFor(client, subject, scopes, resources, null, dpopJkt);
     if (refreshAllowed(client, scopes)) {
       const refresh = generateOpaqueToken(REFRESH_FORMAT);
       const now = clock.now();
@@ -523,6 +578,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
             familyEnd: now + policy.refreshTokenLifetime * 1000,
             now,
             access,
+            dpopJkt: refreshBinding(client, dpopJkt),
           }),
         )
         .execute();
@@ -531,7 +587,11 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     return response;
   }
 
-  async function clientCredentials(client: Client, params: Record<string, unknown>): Promise<TokenResponse> {
+  async function clientCredentials(
+    client: Client,
+    params: Record<string, unknown>,
+    dpopJkt: string | undefined,
+  ): Promise<TokenResponse> {
     if (client.authMethod === "none" || !client.grantTypes.includes("client_credentials")) {
       throw new OAuthError("unauthorized_client", "This client may not use the client_credentials grant.");
     }
@@ -569,27 +629,35 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
       scopes,
       audience: resources.length > 0 ? resources : [client.id],
       ttl: client.accessTokenTtl,
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     });
     return {
       access_token: access.token,
-      token_type: "Bearer",
+      token_type: dpopJkt === undefined ? "Bearer" : "DPoP",
       expires_in: client.accessTokenTtl,
       scope: formatScope(scopes),
     };
   }
 
   return {
-    async grant(client, params) {
+    async grant(client, params, options = {}) {
       const grantType = single(params, "grant_type");
+      const jkt = options.dpopJkt;
+      if (grantType !== undefined && client.dpopBound && jkt === undefined) {
+        throw new OAuthError(
+          "invalid_dpop_proof",
+          "This client is registered with dpop_bound_access_tokens: send a DPoP proof with every token request.",
+        );
+      }
       switch (grantType) {
         case "authorization_code":
-          return authorizationCode(client, params);
+          return authorizationCode(client, params, jkt);
         case "refresh_token":
-          return refreshToken(client, params);
+          return refreshToken(client, params, jkt);
         case "client_credentials":
-          return clientCredentials(client, params);
+          return clientCredentials(client, params, jkt);
         case DEVICE_CODE_GRANT:
-          return deviceCode(client, params);
+          return deviceCode(client, params, jkt);
         case undefined:
           throw new OAuthError("invalid_request", "The grant_type parameter is missing.");
         default:

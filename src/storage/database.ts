@@ -151,6 +151,8 @@ export interface OAuthClientsTable {
   jwks: string | null;
   /** RFC 7592: SHA-256 of the registration access token (dynamically registered clients only). */
   registration_token_hash: string | null;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
+  dpop_bound: IntBool;
   created_at: number;
   updated_at: number;
 }
@@ -192,6 +194,8 @@ export interface AuthorizationCodesTable {
   issued_family_id: string | null;
   issued_jti: string | null;
   issued_jti_expires_at: number | null;
+  /** RFC 9449 §10: the thumbprint of the key the token request's DPoP proof must use. */
+  dpop_jkt: string | null;
 }
 
 export interface OAuthConsentsTable {
@@ -226,6 +230,8 @@ export interface RefreshTokensTable {
   successor: string | null;
   successor_until: number | null;
   revoked_at: number | null;
+  /** RFC 9449 §5: public clients' refresh tokens are bound to their DPoP key. */
+  dpop_jkt: string | null;
 }
 
 export interface InitialAccessTokensTable {
@@ -273,6 +279,13 @@ export interface AccessTokensTable {
   acr: string | null;
   amr: string | null;
   created_at: number;
+  expires_at: number;
+  dpop_jkt: string | null;
+}
+
+export interface DpopProofsTable {
+  /** SHA-256 of the proof key's thumbprint and the proof's jti. */
+  id: string;
   expires_at: number;
 }
 
@@ -391,6 +404,7 @@ export interface Database {
   revoked_access_tokens: RevokedAccessTokensTable;
   access_tokens: AccessTokensTable;
   client_assertions: ClientAssertionsTable;
+  dpop_proofs: DpopProofsTable;
   device_codes: DeviceCodesTable;
   initial_access_tokens: InitialAccessTokensTable;
   service_accounts: ServiceAccountsTable;

@@ -3,11 +3,13 @@
  *
  * - JWT access tokens must carry RFC 9068 §2.2's claims: `sub`, `client_id`, `iat`, `jti` (and `iss`, `aud`,
  *   `exp`, which `verifyJwt` checks); `scope` is a space-separated string when present.
- * - Introspection answers (RFC 7662 §2.2) must be `active: true`, a `Bearer` token, for this issuer (when
+ * - Introspection answers (RFC 7662 §2.2) must be `active: true`, a `Bearer` or `DPoP` token, for this issuer (when
  *   `iss` is given) and for this audience (`aud` required), unexpired (`exp` may be absent only for API
  *   tokens, which may never expire), with a `sub`; `tessera_token_kind` must agree with the token's prefix.
- * - A token bound to a DPoP key (`cnf.jkt`, RFC 9449 §6) is refused: it was presented as a plain bearer
- *   token, which is exactly what the binding forbids. (DPoP proofs are not supported yet.)
+ * - A token bound to a DPoP key (RFC 9449 §6) carries `cnf.jkt`, a non-empty string; it is kept in the claims,
+ *   and the verifier checks the request's proof against it on every use (never here: these claims are cached,
+ *   proofs are per request). An introspection answer with `token_type: "DPoP"` must carry `cnf.jkt`; one with
+ *   `cnf.jkt` counts as bound whatever its `token_type` says (fail closed).
  * - Requirements: every scope asked for must be granted (else 403); step-up (RFC 9470): `acr` among
  *   `acrValues`, and `auth_time` no older than `maxAge` seconds (plus the clock tolerance).
  */
@@ -39,6 +41,11 @@ export interface AccessTokenClaims {
   readonly amr?: readonly string[];
   /** The user's name, when the introspection answer gives one. */
   readonly username?: string;
+  /**
+   * Confirmation (RFC 7800): `jkt` is the RFC 7638 SHA-256 thumbprint of the DPoP key the token is bound to
+   * (RFC 9449 §6). A token with `cnf.jkt` is only accepted with a proof made with that key.
+   */
+  readonly cnf?: { readonly jkt?: string };
   /** Any other claim the token carries. */
   readonly [claim: string]: unknown;
 }
@@ -65,11 +72,16 @@ function splitScope(scope: string): readonly string[] {
 function freezeClaims(claims: Record<string, unknown>): AccessTokenClaims {
   if (Array.isArray(claims.aud)) Object.freeze(claims.aud);
   if (Array.isArray(claims.amr)) Object.freeze(claims.amr);
+  if (typeof claims.cnf === "object" && claims.cnf !== null) Object.freeze(claims.cnf);
   return Object.freeze(claims) as AccessTokenClaims;
 }
 
-function isDpopBound(cnf: unknown): boolean {
-  return typeof cnf === "object" && cnf !== null && "jkt" in cnf;
+/** `cnf`, when present, is an object; its `jkt`, when present, a non-empty string. */
+function isConfirmation(cnf: unknown): boolean {
+  if (cnf === undefined) return true;
+  if (typeof cnf !== "object" || cnf === null || Array.isArray(cnf)) return false;
+  const { jkt } = cnf as { jkt?: unknown };
+  return jkt === undefined || (isString(jkt) && jkt !== "");
 }
 
 /** Checks the common optional claims' types; throws `claims_invalid`. */
@@ -82,11 +94,11 @@ function checkCommon(c: Record<string, unknown>): void {
     !optional(c.iat, isNumber) ||
     !optional(c.auth_time, isNumber) ||
     !optional(c.acr, isString) ||
-    !optional(c.amr, isStringArray)
+    !optional(c.amr, isStringArray) ||
+    !isConfirmation(c.cnf)
   ) {
     throw new Refusal("claims_invalid");
   }
-  if (isDpopBound(c.cnf)) throw new Refusal("dpop_bound");
 }
 
 /** Claims of a JWT whose signature, `typ`, `iss`, `aud`, `exp` and `nbf` `verifyJwt` already checked. */
@@ -112,10 +124,8 @@ export function claimsFromIntrospection(
   expected: { issuer: string; audience: readonly string[]; nowSeconds: number; tolerance: number },
 ): AccessTokenClaims {
   if (body.active !== true) throw new Refusal("inactive");
-  if (
-    body.token_type !== undefined &&
-    (!isString(body.token_type) || body.token_type.toLowerCase() !== "bearer")
-  ) {
+  const tokenType = body.token_type;
+  if (tokenType !== undefined && (!isString(tokenType) || !/^(?:bearer|dpop)$/i.test(tokenType))) {
     throw new Refusal("inactive");
   }
   const tokenKind = body.tessera_token_kind;
@@ -123,6 +133,14 @@ export function claimsFromIntrospection(
     throw new Refusal("kind_mismatch");
   }
   checkCommon(body);
+  // RFC 9449 §6.2: a DPoP token's answer says which key; without it the binding could not be checked.
+  if (
+    isString(tokenType) &&
+    tokenType.toLowerCase() === "dpop" &&
+    (body.cnf as { jkt?: unknown } | undefined)?.jkt === undefined
+  ) {
+    throw new Refusal("claims_invalid");
+  }
   if (body.iss !== undefined && body.iss !== expected.issuer) throw new Refusal("issuer_mismatch");
   const aud = body.aud;
   const audiences = isString(aud) ? [aud] : isStringArray(aud) ? aud : undefined;

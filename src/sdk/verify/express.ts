@@ -1,9 +1,12 @@
 /**
- * Express adapter: `requireAuth(verifier, requirements)` is middleware that verifies the bearer token and puts
- * its claims on `req.auth`, or answers the refusal itself (RFC 6750 status, `WWW-Authenticate`, JSON body).
+ * Express adapter: `requireAuth(verifier, requirements)` is middleware that verifies the access token (bearer,
+ * or DPoP-bound with its proof) and puts its claims on `req.auth`, or answers the refusal itself (RFC 6750 /
+ * RFC 9449 status, `WWW-Authenticate`, JSON body).
  *
  * - The caller's address is `req.ip`, so Express's `trust proxy` setting decides whether `X-Forwarded-For`
  *   counts (it matters for API tokens restricted to networks).
+ * - For DPoP it passes `req.method`, the `DPoP` header, and the URL `req.protocol://req.host` +
+ *   `req.originalUrl` (both honour `trust proxy`); the verifier's `publicOrigin`, when set, replaces the origin.
  * - Express is imported for types only; errors other than refusals go to `next(error)`.
  *
  * @example
@@ -26,6 +29,12 @@ declare global {
   }
 }
 
+/** The request's absolute URL as Express sees it; path + query only when there is no `Host`. */
+function requestUrl(req: Request): string {
+  const host = req.host;
+  return host ? `${req.protocol}://${host}${req.originalUrl}` : req.originalUrl;
+}
+
 /**
  * Express middleware: verifies the request's bearer token against `requirements` and sets `req.auth`.
  * @see RFC 6750 §2.1, §3
@@ -35,7 +44,13 @@ export function requireAuth(verifier: Verifier, requirements: Requirements = {})
   return (req: Request, res: Response, next: NextFunction) => {
     verifier
       .authenticate(
-        { authorization: req.headers.authorization, ip: req.ip, url: req.originalUrl },
+        {
+          authorization: req.headers.authorization,
+          ip: req.ip,
+          url: requestUrl(req),
+          method: req.method,
+          dpop: req.headers.dpop,
+        },
         requirements,
       )
       .then(

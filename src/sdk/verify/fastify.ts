@@ -1,10 +1,12 @@
 /**
  * Fastify adapter: `requireAuth(verifier, requirements)` is a `preHandler` hook for one route;
  * `tesseraAuth` is a plugin that adds it to every route registered inside it. Either sets `request.auth`, or
- * answers the refusal (RFC 6750 status, `WWW-Authenticate`, JSON body).
+ * answers the refusal (RFC 6750 / RFC 9449 status, `WWW-Authenticate`, JSON body).
  *
  * - The caller's address is `request.ip`, so Fastify's `trustProxy` decides whether `X-Forwarded-For`
  *   counts (it matters for API tokens restricted to networks).
+ * - For DPoP it passes `request.method`, the `DPoP` header, and the URL `request.protocol://request.host` +
+ *   `request.url` (both honour `trustProxy`); the verifier's `publicOrigin`, when set, replaces the origin.
  * - The plugin adds its hook to the scope that registers it, as `fastify-plugin` plugins do: register it in
  *   an encapsulated scope with the routes to protect (the example). Fastify is imported for types only.
  *
@@ -39,7 +41,13 @@ export function requireAuth(verifier: Verifier, requirements: Requirements = {})
   return async function tesseraRequireAuth(request: FastifyRequest, reply: FastifyReply) {
     try {
       request.auth = await verifier.authenticate(
-        { authorization: request.headers.authorization, ip: request.ip, url: request.url },
+        {
+          authorization: request.headers.authorization,
+          ip: request.ip,
+          url: request.host ? `${request.protocol}://${request.host}${request.url}` : request.url,
+          method: request.method,
+          dpop: request.headers.dpop,
+        },
         requirements,
       );
     } catch (error) {

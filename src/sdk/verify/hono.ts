@@ -1,11 +1,14 @@
 /**
- * Hono adapter: `requireAuth(verifier, requirements)` is middleware that verifies the bearer token and sets
- * `c.get("auth")`, or answers the refusal (RFC 6750 status, `WWW-Authenticate`, JSON body).
+ * Hono adapter: `requireAuth(verifier, requirements)` is middleware that verifies the access token (bearer, or
+ * DPoP-bound with its proof) and sets `c.get("auth")`, or answers the refusal (RFC 6750 / RFC 9449 status,
+ * `WWW-Authenticate`, JSON body).
  *
  * - Hono has no runtime-neutral client address: by default the Node server's socket address
  *   (`c.env.incoming.socket.remoteAddress`, as `@hono/node-server` provides) is used; pass `getIp` for
  *   other runtimes or to read a trusted proxy header. Without an address, network-restricted API tokens
  *   are refused.
+ * - For DPoP it passes `c.req.method`, the `DPoP` header and `c.req.url` (absolute: on Node, built from the
+ *   `Host` header); behind a proxy set the verifier's `publicOrigin`.
  * - Hono is imported for types only.
  *
  * @example
@@ -48,7 +51,13 @@ export function requireAuth(
     let claims: AccessTokenClaims;
     try {
       claims = await verifier.authenticate(
-        { authorization: c.req.header("authorization"), ip: getIp(c), url: c.req.url },
+        {
+          authorization: c.req.header("authorization"),
+          ip: getIp(c),
+          url: c.req.url,
+          method: c.req.method,
+          dpop: c.req.header("dpop"),
+        },
         requirements,
       );
     } catch (error) {

@@ -9,15 +9,31 @@
  *   until `exp` (bounded), so a repeated token costs a hash and a map look-up; the cache entry is dropped if its
  *   key leaves the JWKS.
  * - Opaque and API tokens: introspection (see `introspection.ts`), then the token's IP allow-list.
- * - Every time, cached or not: the revocation feed's state (`jti`, or `sub` + `iat`), then the route's
- *   requirements: step-up (`acr_values`, `max_age`: 401 `insufficient_user_authentication`) and scopes (403).
+ * - Every time, cached or not: the revocation feed's state (`jti`, or `sub` + `iat`), the DPoP binding, then the
+ *   route's requirements: step-up (`acr_values`, `max_age`: 401 `insufficient_user_authentication`) and scopes
+ *   (403).
+ * - DPoP (RFC 9449 §7): a token with `cnf.jkt` is accepted only with the `DPoP` scheme and one `DPoP` proof that
+ *   `verifyDpopProof` (src/lib/dpop.ts) accepts for this request's method and full URL and this token (`ath`),
+ *   made with the bound key, and never seen before (`dpopReplayCache`). The proof is checked before any network
+ *   call and on every request: the caches hold the token's verdict, never a proof's. A bound token sent as a
+ *   bearer token is refused (§7.2), so is an unbound one sent with the `DPoP` scheme, and with
+ *   `dpop: "required"` every token that is not bound.
  * - Tessera unreachable with nothing cached to decide by: 503 `temporarily_unavailable`. Never a pass.
  */
 import { hashToken } from "../../crypto/hash.js";
 import { JWS_ALGORITHMS, type JwsAlgorithm, MAX_CLOCK_TOLERANCE } from "../../crypto/jwt/policy.js";
 import { verifyJwt } from "../../crypto/jwt/verify.js";
+import {
+  createMemoryDpopReplayCache,
+  DEFAULT_DPOP_MAX_AGE,
+  DPOP_ALGORITHMS,
+  DpopProofError,
+  type DpopReplayCache,
+  type VerifiedDpopProof,
+  verifyDpopProof,
+} from "../../lib/dpop.js";
 import { TokenError } from "../../lib/errors.js";
-import { hasQueryToken, parseAuthorization } from "./authorization.js";
+import { type DpopHeader, hasQueryToken, parseAuthorization, readDpopHeader } from "./authorization.js";
 import {
   type AccessTokenClaims,
   type CheckedRequirements,
@@ -78,12 +94,49 @@ export interface VerifierOptions {
   now?: () => number;
   /** Told about background failures (JWKS refresh, revocation feed); messages hold no token or secret. */
   onWarning?: (message: string) => void;
+  /**
+   * DPoP (RFC 9449): `"allowed"` (default) accepts bearer tokens, and DPoP-bound tokens with their proof;
+   * `"required"` refuses every token that is not DPoP-bound (`dpop_required` / `dpop_not_bound`).
+   */
+  dpop?: "allowed" | "required";
+  /**
+   * This resource server's public origin as clients address it (`https://api.example.com`, no path), for
+   * checking a DPoP proof's `htu`. Set, it replaces the scheme, host and port of the request URL (only its path
+   * and query are used); unset, the request URL must be absolute (the adapters build it from the request's
+   * `Host`, or the framework's trusted-proxy view of it). Set it behind proxies and in production.
+   */
+  publicOrigin?: string;
+  /**
+   * Where used DPoP proofs are remembered until they expire, so each is accepted once (default: in this
+   * process's memory, `createMemoryDpopReplayCache`). Pass a shared one when several instances serve the API.
+   */
+  dpopReplayCache?: DpopReplayCache;
+  /** Accepted DPoP proof algorithms, a non-empty subset of `DPOP_ALGORITHMS` (default all of them). */
+  dpopAlgorithms?: readonly string[];
+  /** How old a DPoP proof's `iat` may be, seconds, 1–300 (default 60). */
+  dpopMaxAge?: number;
 }
 
-/** Per-call options of `verify`: the route's requirements and the caller's address. */
+/** The DPoP proof a token was presented with, for `verify` (the adapters' `authenticate` reads it itself). */
+export interface DpopContext {
+  /** The `DPoP` header value(s) of the request; anything but exactly one proof is refused. */
+  proof: string | readonly string[] | null | undefined;
+  /** The request's method (`GET`, `POST`, …). */
+  method: string;
+  /** The request URL: absolute, or path + query when the verifier has `publicOrigin` (which wins anyway). */
+  url: string;
+}
+
+/** Per-call options of `verify`: the route's requirements, the caller's address and the DPoP proof. */
 export interface VerifyOptions extends Requirements {
   /** The caller's IP address, for API tokens restricted to some networks. */
   ip?: string | undefined;
+  /**
+   * The token was presented with the `DPoP` scheme (`Authorization: DPoP <token>`) and this proof. Without
+   * it a DPoP-bound token is refused (`dpop_bound`); with it, a token that is not bound is refused
+   * (`dpop_not_bound`).
+   */
+  dpop?: DpopContext | undefined;
 }
 
 /** What an adapter knows about a request. */
@@ -92,19 +145,31 @@ export interface RequestInfo {
   authorization: string | readonly string[] | null | undefined;
   /** The caller's IP address. */
   ip?: string | undefined;
-  /** The request URL (path and query suffice), to refuse tokens sent in the query. */
+  /**
+   * The request URL, to refuse tokens sent in the query (path and query suffice for that) and to check a DPoP
+   * proof's `htu` (which needs the absolute URL, unless the verifier has `publicOrigin`).
+   */
   url?: string | undefined;
+  /**
+   * The request's method. Without it the `DPoP` scheme is not recognised (a proof's `htm` could not be
+   * checked): `Authorization: DPoP …` then counts as no token, as before DPoP support. Every adapter sets it.
+   */
+  method?: string | undefined;
+  /** The `DPoP` header value(s): the proof (RFC 9449 §4). */
+  dpop?: string | readonly string[] | null | undefined;
 }
 
 export interface Verifier {
   /**
    * Verifies an access token and the route's requirements; resolves to its claims or throws `VerifyError`.
-   * @see RFC 9068 §4, RFC 7662, RFC 6750 §3.1, RFC 9470 §3
+   * A DPoP-bound token needs `options.dpop` (the proof, method and URL of the request it came with).
+   * @see RFC 9068 §4, RFC 7662, RFC 6750 §3.1, RFC 9470 §3, RFC 9449 §7
    */
   verify(token: string, options?: VerifyOptions): Promise<AccessTokenClaims>;
   /**
-   * Reads the bearer token from a request's `Authorization` header (RFC 6750 §2.1) and verifies it.
-   * @see RFC 6750 §2.1, §3
+   * Reads the token from a request's `Authorization` header (`Bearer`, RFC 6750 §2.1; `DPoP` with its proof,
+   * RFC 9449 §7.1) and verifies it.
+   * @see RFC 6750 §2.1, §3, RFC 9449 §7
    */
   authenticate(request: RequestInfo, requirements?: Requirements): Promise<AccessTokenClaims>;
   /** Loads discovery and keys and the first revocation state; rejects while Tessera cannot be reached. */
@@ -119,6 +184,17 @@ interface JwtEntry {
   readonly until: number;
 }
 
+/** How a token was presented: as a bearer token, or with the `DPoP` scheme and a proof. */
+type Presentation =
+  | { readonly scheme: "Bearer" }
+  | {
+      readonly scheme: "DPoP";
+      readonly proof: DpopHeader;
+      readonly method: string;
+      readonly url: string | undefined;
+    };
+
+const BEARER: Presentation = Object.freeze({ scheme: "Bearer" });
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const UNAVAILABLE: Record<Upstream, RefusalReason> = {
   discovery: "discovery_unavailable",
@@ -138,6 +214,40 @@ function numberOption(
   if (!Number.isFinite(n) || n < min || n > max)
     throw new TypeError(`${name} must be between ${min} and ${max}`);
   return n;
+}
+
+/** `https://host[:port]`, from an origin given with or without a trailing slash; TypeError for anything else. */
+function originOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(String(value));
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined ||
+    (url.protocol !== "https:" && url.protocol !== "http:") ||
+    url.pathname !== "/" ||
+    url.search !== "" ||
+    url.hash !== "" ||
+    url.username !== "" ||
+    url.password !== ""
+  ) {
+    throw new TypeError("publicOrigin must be an http(s) origin such as https://api.example.com");
+  }
+  return url.origin;
+}
+
+/** The path and query of a request URL, absolute or already path + query; undefined if neither. */
+function pathAndQuery(url: string): string | undefined {
+  if (url.startsWith("/")) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -175,6 +285,26 @@ export function createVerifier(options: VerifierOptions): Verifier {
     allowHttp,
   };
   const realm = options.realm;
+  const dpopMode = options.dpop ?? "allowed";
+  if (dpopMode !== "allowed" && dpopMode !== "required")
+    throw new TypeError('dpop must be "allowed" or "required"');
+  const publicOrigin = originOption(options.publicOrigin);
+  const dpopAlgorithms = [...(options.dpopAlgorithms ?? DPOP_ALGORITHMS)];
+  if (
+    dpopAlgorithms.length === 0 ||
+    !dpopAlgorithms.every((alg) => (DPOP_ALGORITHMS as readonly string[]).includes(alg))
+  ) {
+    throw new TypeError(`dpopAlgorithms must be a non-empty subset of ${DPOP_ALGORITHMS.join(", ")}`);
+  }
+  const dpopMaxAge = numberOption(options.dpopMaxAge, DEFAULT_DPOP_MAX_AGE, 1, 300, "dpopMaxAge");
+  const replayCache = options.dpopReplayCache ?? createMemoryDpopReplayCache({ now });
+  /** The challenge base of a request answered in the `Bearer` scheme, and in the `DPoP` scheme. */
+  const bearerChallenge: ChallengeParameters = Object.freeze({ realm });
+  const dpopChallenge: ChallengeParameters = Object.freeze({
+    realm,
+    scheme: "DPoP",
+    dpopAlgs: dpopAlgorithms,
+  });
 
   const discovery = createDiscovery({ http, issuer, now });
   const keys = createKeySet({
@@ -224,17 +354,84 @@ export function createVerifier(options: VerifierOptions): Verifier {
         });
   revocations?.start();
 
-  function refuse(reason: RefusalReason, challenge?: ChallengeParameters): never {
-    throw new VerifyError(reason, { realm, ...challenge });
+  /** Throws the refusal, answered in the scheme of `challenge` (a base from above, plus any parameters). */
+  function refuse(reason: RefusalReason, challenge: ChallengeParameters): never {
+    throw new VerifyError(reason, challenge);
   }
 
   /** Internal failures become the one public error type; anything else is a bug and propagates. */
-  function toVerifyError(error: unknown): unknown {
+  function toVerifyError(error: unknown, challenge: ChallengeParameters): unknown {
     if (error instanceof VerifyError) return error;
-    if (error instanceof Refusal) return new VerifyError(error.reason, { realm });
-    if (error instanceof TokenError) return new VerifyError(error.reason, { realm });
-    if (error instanceof UpstreamError) return new VerifyError(UNAVAILABLE[error.source], { realm });
+    if (error instanceof Refusal) return new VerifyError(error.reason, challenge);
+    if (error instanceof TokenError) return new VerifyError(error.reason, challenge);
+    if (error instanceof UpstreamError) return new VerifyError(UNAVAILABLE[error.source], challenge);
     return error;
+  }
+
+  /** The challenge base for a token presented this way. */
+  function challengeFor(presentation: Presentation): ChallengeParameters {
+    return presentation.scheme === "DPoP" || dpopMode === "required" ? dpopChallenge : bearerChallenge;
+  }
+
+  /** The full request URL a proof's `htu` must match, or undefined when it cannot be known. */
+  function requestUrl(url: string | undefined): string | undefined {
+    if (url === undefined) return undefined;
+    if (publicOrigin !== undefined) {
+      const path = pathAndQuery(url);
+      return path === undefined ? undefined : `${publicOrigin}${path}`;
+    }
+    return /^https?:\/\//i.test(url) ? url : undefined;
+  }
+
+  /** RFC 9449 §4.3 on the request's proof, offline (replay is checked once the token is known good). */
+  function checkProof(
+    token: string,
+    presentation: Extract<Presentation, { scheme: "DPoP" }>,
+    challenge: ChallengeParameters,
+  ): VerifiedDpopProof {
+    const { proof } = presentation;
+    if (proof.kind === "missing") refuse("dpop_proof_missing", challenge);
+    if (proof.kind === "multiple") refuse("dpop_proof_multiple", challenge);
+    const url = requestUrl(presentation.url);
+    if (url === undefined) refuse("dpop_url_unknown", challenge);
+    try {
+      return verifyDpopProof(proof.proof, {
+        method: presentation.method,
+        url,
+        accessToken: token,
+        now: now(),
+        maxAge: dpopMaxAge,
+        algorithms: dpopAlgorithms,
+      });
+    } catch (error) {
+      if (error instanceof DpopProofError) refuse(`dpop_proof_${error.reason}`, challenge);
+      throw error;
+    }
+  }
+
+  /** The token's binding against how it was presented (RFC 9449 §7.1, §7.2), then the proof's first use. */
+  async function checkBinding(
+    claims: AccessTokenClaims,
+    proof: VerifiedDpopProof | undefined,
+    challenge: ChallengeParameters,
+  ): Promise<void> {
+    const jkt = claims.cnf?.jkt;
+    if (proof === undefined) {
+      // Bound but shown as a bearer token: the Bearer challenge, then a DPoP one naming the algorithms.
+      if (jkt !== undefined) refuse("dpop_bound", { ...challenge, dpopAlgs: dpopAlgorithms });
+      if (dpopMode === "required") refuse("dpop_required", challenge);
+      return;
+    }
+    if (jkt === undefined) refuse("dpop_not_bound", challenge);
+    if (jkt !== proof.jkt) refuse("dpop_key_mismatch", challenge);
+    let first: boolean;
+    try {
+      first = await replayCache.firstUse(proof);
+    } catch {
+      onWarning("The DPoP replay cache failed; DPoP requests are refused until it answers.");
+      refuse("dpop_replay_unavailable", challenge);
+    }
+    if (!first) refuse("dpop_proof_replayed", challenge);
   }
 
   function checkJwt(token: string): JwtEntry {
@@ -270,35 +467,55 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return entry.claims;
   }
 
-  async function verifyToken(token: string, options: VerifyOptions, requirements: CheckedRequirements) {
-    if (typeof token !== "string" || token === "") refuse("malformed");
-    // Shape first: a token that cannot be one of Tessera's costs no network call and waits for nothing.
-    const opaque = classifyOpaqueToken(token);
-    if (opaque === undefined && !JWT_SHAPE.test(token)) refuse("prefix_unknown");
-    if (opaque !== undefined && !opaque.wellFormed) refuse("checksum_invalid");
-    if (revocations !== undefined && !revocations.synced) {
-      await revocations.ready().catch(() => refuse("revocations_unavailable"));
+  async function verifyToken(
+    token: string,
+    presentation: Presentation,
+    ip: string | undefined,
+    requirements: CheckedRequirements,
+  ): Promise<AccessTokenClaims> {
+    const challenge = challengeFor(presentation);
+    try {
+      if (typeof token !== "string" || token === "") refuse("malformed", challenge);
+      // Shape first: a token that cannot be one of Tessera's costs no network call and waits for nothing.
+      const opaque = classifyOpaqueToken(token);
+      if (opaque === undefined && !JWT_SHAPE.test(token)) refuse("prefix_unknown", challenge);
+      if (opaque !== undefined && !opaque.wellFormed) refuse("checksum_invalid", challenge);
+      // A bearer token where DPoP is required: refused whatever it is, and before any network call.
+      if (presentation.scheme === "Bearer" && dpopMode === "required") refuse("dpop_required", challenge);
+      // The proof too is checked offline, before anything waits for Tessera.
+      const proof = presentation.scheme === "DPoP" ? checkProof(token, presentation, challenge) : undefined;
+      if (revocations !== undefined && !revocations.synced) {
+        await revocations.ready().catch(() => refuse("revocations_unavailable", challenge));
+      }
+      let claims: AccessTokenClaims;
+      if (opaque === undefined) {
+        claims = await verifyJwtToken(token);
+      } else {
+        const entry = await introspection.check(token, hashToken(token), opaque.kind);
+        if (!entry.active) refuse(entry.reason, challenge);
+        if (entry.allowsIp !== undefined && !entry.allowsIp(ip)) refuse("ip_not_allowed", challenge);
+        claims = entry.claims;
+      }
+      if (revocations?.isRevoked(claims)) refuse("revoked", challenge);
+      // Cached or not, the binding and this request's proof, every time.
+      await checkBinding(claims, proof, challenge);
+      checkStepUp(claims, requirements, challenge);
+      if (requirements.scopes.some((scope) => !claims.scopes.includes(scope))) {
+        refuse("scope_missing", { ...challenge, scope: requirements.scopes });
+      }
+      return claims;
+    } catch (error) {
+      throw toVerifyError(error, challenge);
     }
-    let claims: AccessTokenClaims;
-    if (opaque === undefined) {
-      claims = await verifyJwtToken(token);
-    } else {
-      const entry = await introspection.check(token, hashToken(token), opaque.kind);
-      if (!entry.active) refuse(entry.reason);
-      if (entry.allowsIp !== undefined && !entry.allowsIp(options.ip)) refuse("ip_not_allowed");
-      claims = entry.claims;
-    }
-    if (revocations?.isRevoked(claims)) refuse("revoked");
-    checkStepUp(claims, requirements);
-    if (requirements.scopes.some((scope) => !claims.scopes.includes(scope))) {
-      refuse("scope_missing", { scope: requirements.scopes });
-    }
-    return claims;
   }
 
-  function checkStepUp(claims: AccessTokenClaims, { acrValues, maxAge }: CheckedRequirements): void {
+  function checkStepUp(
+    claims: AccessTokenClaims,
+    { acrValues, maxAge }: CheckedRequirements,
+    base: ChallengeParameters,
+  ): void {
     if (acrValues === undefined && maxAge === undefined) return;
-    const challenge = { acrValues, maxAge };
+    const challenge = { ...base, acrValues, maxAge };
     if (acrValues !== undefined && (claims.acr === undefined || !acrValues.includes(claims.acr))) {
       refuse("acr_not_accepted", challenge);
     }
@@ -323,23 +540,29 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   return {
     async verify(token, verifyOptions = {}) {
-      try {
-        return await verifyToken(token, verifyOptions, checkRequirements(verifyOptions));
-      } catch (error) {
-        throw toVerifyError(error);
-      }
+      const { dpop } = verifyOptions;
+      const presentation: Presentation =
+        dpop === undefined
+          ? BEARER
+          : { scheme: "DPoP", proof: readDpopHeader(dpop.proof), method: dpop.method, url: dpop.url };
+      return verifyToken(token, presentation, verifyOptions.ip, checkRequirements(verifyOptions));
     },
 
     async authenticate(request, requirements) {
-      const header = parseAuthorization(request.authorization);
-      if (hasQueryToken(request.url)) refuse("token_in_query");
-      if (header.kind === "none") refuse("no_token");
-      if (header.kind === "malformed") refuse("header_malformed");
-      try {
-        return await verifyToken(header.token, { ip: request.ip }, checked(requirements));
-      } catch (error) {
-        throw toVerifyError(error);
-      }
+      // The DPoP scheme needs the method for the proof's `htm`; a caller that gives none has not opted in.
+      const method = request.method;
+      const header = parseAuthorization(request.authorization, { dpop: method !== undefined });
+      const presentation: Presentation =
+        header.kind === "dpop" && method !== undefined
+          ? { scheme: "DPoP", proof: readDpopHeader(request.dpop), method, url: request.url }
+          : BEARER;
+      // A malformed `DPoP` header is answered in the scheme it tried to use.
+      const challenge =
+        header.kind === "malformed" && header.scheme === "dpop" ? dpopChallenge : challengeFor(presentation);
+      if (hasQueryToken(request.url)) refuse("token_in_query", challenge);
+      if (header.kind === "none") refuse("no_token", challenge);
+      if (header.kind === "malformed") refuse("header_malformed", challenge);
+      return verifyToken(header.token, presentation, request.ip, checked(requirements));
     },
 
     async ready() {
@@ -348,7 +571,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         await keys.ensureLoaded();
         await revocations?.ready();
       } catch (error) {
-        throw toVerifyError(error);
+        throw toVerifyError(error, bearerChallenge);
       }
     },
 

@@ -8,6 +8,7 @@ import * as m0002 from "./0002_accounts.js";
 import * as m0003 from "./0003_oauth.js";
 import * as m0004 from "./0004_api_tokens.js";
 import * as m0005 from "./0005_mfa.js";
+import * as m0006 from "./0006_dpop.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   "0003_oauth": m0003,
   "0004_api_tokens": m0004,
   "0005_mfa": m0005,
+  "0006_dpop": m0006,
 };

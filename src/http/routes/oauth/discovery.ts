@@ -3,9 +3,11 @@
  * `GET /.well-known/oauth-authorization-server` (RFC 8414): the same document, listing only what Tessera
  * implements. CORS-readable: it is public, and browser-based clients discover with it.
  */
+
 import type { FastifyInstance } from "fastify";
 import { JWS_ALGORITHMS } from "../../../crypto/jwt/policy.js";
 import { PROMPT_VALUES } from "../../../oauth/authorize.js";
+import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
 import { ACR_VALUES } from "../../../oauth/issuer.js";
 import { OIDC_SCOPES } from "../../../oauth/scopes.js";
 import type { AppContext } from "../../../server/context.js";
@@ -60,6 +62,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
     ],
     revocation_endpoint_auth_signing_alg_values_supported: [...JWS_ALGORITHMS],
     code_challenge_methods_supported: ["S256"],
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     prompt_values_supported: [...PROMPT_VALUES],
     acr_values_supported: [...ACR_VALUES],
     claims_supported: [

@@ -14,6 +14,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IP_POLICY } from "../../../accounts/throttle.js";
 import { authenticateAdminToken } from "../../../api-tokens/index.js";
+import { DpopProofError, type VerifiedDpopProof } from "../../../lib/dpop.js";
+import { TokenError } from "../../../lib/errors.js";
 import {
   AuthorizationPageError,
   AuthorizationRedirectError,
@@ -25,7 +27,9 @@ import {
 } from "../../../oauth/authorize.js";
 import { CLIENT_ASSERTION_TYPE, type Client, type ClientCredentials } from "../../../oauth/clients.js";
 import { formatUserCode, normalizeUserCode } from "../../../oauth/device.js";
+import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
 import { OAuthError } from "../../../oauth/errors.js";
+import type { AccessTokenClaims } from "../../../oauth/issuer.js";
 import { clientMetadata, metadataToInput } from "../../../oauth/registration.js";
 import { parseScope } from "../../../oauth/scopes.js";
 import type { AppContext } from "../../../server/context.js";
@@ -146,6 +150,20 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         if (credentials?.method === "client_secret_basic")
           reply.header("www-authenticate", 'Basic realm="tessera"');
       }
+      throw error;
+    }
+  }
+
+  /** The request's DPoP proof for `path`, checked and recorded (RFC 9449 §4.3); a bad one is an OAuth error. */
+  async function dpopProof(request: FastifyRequest, path: string, accessToken?: string) {
+    try {
+      return await oauth.dpop.check(request.headers.dpop, {
+        method: request.method,
+        path,
+        ...(accessToken === undefined ? {} : { accessToken }),
+      });
+    } catch (error) {
+      if (error instanceof DpopProofError) throw new OAuthError("invalid_dpop_proof", error.message);
       throw error;
     }
   }
@@ -519,6 +537,14 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         throw new OAuthError("invalid_request", "request_uri cannot be pushed.");
       }
       const { client_secret: _secret, ...params } = body;
+      // RFC 9449 §10.1: a proof sent to PAR binds the code to its key, like dpop_jkt; both must agree.
+      const proof = await dpopProof(request, "/par");
+      if (proof !== undefined) {
+        if (params.dpop_jkt !== undefined && params.dpop_jkt !== proof.jkt) {
+          throw new OAuthError("invalid_dpop_proof", "dpop_jkt does not match the key of the DPoP proof.");
+        }
+        params.dpop_jkt = proof.jkt;
+      }
       try {
         const { request: validated } = await oauth.authorization.validate(
           { ...params, client_id: client.id },
@@ -539,7 +565,12 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
     app.post("/token", async (request, reply) => {
       const body = formBody(request);
       const client = await authenticate(request, reply, body, { allowPublic: true });
-      const answer = await oauth.tokens.grant(client, body);
+      const proof = await dpopProof(request, "/token");
+      const answer = await oauth.tokens.grant(
+        client,
+        body,
+        proof === undefined ? {} : { dpopJkt: proof.jkt },
+      );
       reply.header("cache-control", "no-store").header("pragma", "no-cache");
       return answer;
     });
@@ -684,38 +715,84 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       return signedOut(reply, target, state);
     });
 
+    /**
+     * Userinfo (OpenID Connect Core §5.3) with bearer tokens (RFC 6750) and DPoP-bound tokens (RFC 9449 §7):
+     * `Authorization: DPoP <token>` with a proof for this request whose key is the token's `cnf.jkt`. A bound
+     * token presented as a bearer token is refused; so is an unbound one under the DPoP scheme.
+     */
     const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
       const header = request.headers.authorization;
       let token: string | undefined;
-      if (typeof header === "string" && /^bearer /i.test(header)) token = header.slice(7).trim();
+      let scheme: "Bearer" | "DPoP" = "Bearer";
+      if (typeof header === "string") {
+        const match = /^(bearer|dpop) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+        if (match) {
+          scheme = (match[1] as string).toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+          token = match[2];
+        }
+      }
       const body = request.body as Record<string, unknown> | undefined;
       if (request.method === "POST" && body && typeof body.access_token === "string") {
         if (token !== undefined) throw new OAuthError("invalid_request", "Send the access token once.");
         token = body.access_token;
       }
-      if (!token) {
+      const refuse = (status: number, error: string, description: string, challengeScheme = scheme) => {
+        const parameters = [
+          ...(challengeScheme === "Bearer" ? ['realm="tessera"'] : [`algs="${DPOP_SIGNING_ALGS.join(" ")}"`]),
+          ...(error === "unauthorized" ? [] : [`error="${error}"`, `error_description="${description}"`]),
+        ];
         return reply
-          .code(401)
-          .header("www-authenticate", 'Bearer realm="tessera"')
-          .send({ error: "unauthorized", error_description: "An access token is required." });
+          .code(status)
+          .header("www-authenticate", `${challengeScheme} ${parameters.join(", ")}`)
+          .send({ error, error_description: description });
+      };
+      if (!token) return refuse(401, "unauthorized", "An access token is required.");
+      let proof: VerifiedDpopProof | undefined;
+      if (scheme === "DPoP") {
+        try {
+          proof = await oauth.dpop.check(request.headers.dpop, {
+            method: request.method,
+            path: "/userinfo",
+            accessToken: token,
+          });
+        } catch (error) {
+          if (error instanceof DpopProofError) return refuse(401, "invalid_dpop_proof", error.message);
+          throw error;
+        }
+        if (proof === undefined) return refuse(401, "invalid_dpop_proof", "A DPoP proof is required.");
       }
-      const claims = await oauth.issuer.verifyAccessToken(token);
+      let claims: AccessTokenClaims;
+      try {
+        claims = await oauth.issuer.verifyAccessToken(token);
+      } catch (error) {
+        if (error instanceof TokenError) return refuse(401, "invalid_token", "The token is invalid.");
+        throw error;
+      }
+      if (claims.cnf?.jkt !== undefined && proof === undefined) {
+        return refuse(
+          401,
+          "invalid_token",
+          "The token is DPoP-bound: present it with the DPoP scheme and a proof.",
+          "DPoP",
+        );
+      }
+      if (proof !== undefined && claims.cnf?.jkt !== proof.jkt) {
+        return refuse(401, "invalid_token", "The token is not bound to the key of this DPoP proof.");
+      }
       if (!claims.scope.split(" ").includes("openid") || claims.auth_time === undefined) {
         return reply
           .code(403)
-          .header("www-authenticate", 'Bearer realm="tessera", error="insufficient_scope", scope="openid"')
+          .header(
+            "www-authenticate",
+            `${scheme} ${scheme === "Bearer" ? 'realm="tessera", ' : ""}error="insufficient_scope", scope="openid"`,
+          )
           .send({
             error: "insufficient_scope",
             error_description: "The token was not granted the openid scope.",
           });
       }
       const answer = await oauth.issuer.userClaims(claims.sub, claims.scope.split(" "));
-      if (!answer) {
-        return reply
-          .code(401)
-          .header("www-authenticate", 'Bearer realm="tessera", error="invalid_token"')
-          .send({ error: "invalid_token", error_description: "The token is invalid." });
-      }
+      if (!answer) return refuse(401, "invalid_token", "The token is invalid.");
       reply.header("cache-control", "no-store");
       return answer;
     };
