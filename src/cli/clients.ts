@@ -13,7 +13,7 @@ import { commaList as list, table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
 export const CLIENTS_HELP = `  clients create NAME --redirect-uris U[,U…] [--public] [--grant-types G[,G…]] [--scope "S …"]
-                 [--resources R[,R…]] [--first-party] [--require-par] [--access-token-ttl SECONDS]
+                 [--resources R[,R…]] [--first-party] [--require-par] [--dpop-bound] [--access-token-ttl SECONDS]
                  [--jwks-file FILE] [--opaque-access-tokens] [--post-logout-redirect-uris U[,U…]]
                  [--backchannel-logout-uri U] [--json]
                                  (--jwks-file: the client's public JWK Set; it then authenticates with
@@ -38,6 +38,7 @@ export const CLIENT_FLAGS = {
   resources: "string",
   "first-party": "boolean",
   "require-par": "boolean",
+  "dpop-bound": "boolean",
   "opaque-access-tokens": "boolean",
   "jwks-file": "string",
   "expires-in": "string",
@@ -138,6 +139,7 @@ export async function runClientsCommand(
         ...(resources ? { resources } : {}),
         ...(flags["first-party"] ? { firstParty: true } : {}),
         ...(flags["require-par"] ? { requirePar: true } : {}),
+        ...(flags["dpop-bound"] ? { dpopBound: true } : {}),
         ...(flags["opaque-access-tokens"] ? { accessTokenFormat: "opaque" as const } : {}),
         ...(typeof ttl === "string" ? { accessTokenTtl: Number(ttl) } : {}),
         ...(jwks ? { jwks } : {}),

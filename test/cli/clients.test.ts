@@ -167,6 +167,29 @@ describe("tessera clients and resources", () => {
     expect(r.stdout).not.toContain("client_secret");
   });
 
+  it("registers a client that must send DPoP proofs (--dpop-bound)", async () => {
+    const r = await tessera(
+      [
+        "clients",
+        "create",
+        "Bound",
+        "--public",
+        "--dpop-bound",
+        "--redirect-uris",
+        "http://127.0.0.1/cb",
+        "--json",
+      ],
+      env,
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: "Bound", dpopBound: true });
+    const plain = await tessera(
+      ["clients", "create", "Plain", "--public", "--redirect-uris", "http://127.0.0.1/cb", "--json"],
+      env,
+    );
+    expect(JSON.parse(plain.stdout)).toMatchObject({ name: "Plain", dpopBound: false });
+  });
+
   it.each([
     [["--redirect-uris", "http://app.example.test/cb"], /http is allowed only on a loopback IP literal/],
     [["--redirect-uris", "https://app.example.test/cb#frag"], /must not contain a fragment/],

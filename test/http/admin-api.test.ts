@@ -495,10 +495,12 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
         name: "Portal 2",
         redirectUris: ["https://portal.example.test/cb2"],
         backchannelLogoutUri: "https://portal.example.test/logout",
+        dpopBound: true,
       });
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toMatchObject({
         id: client.id,
+        dpopBound: true,
         name: "Portal 2",
         redirectUris: ["https://portal.example.test/cb2"],
         firstParty: true,

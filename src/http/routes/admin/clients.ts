@@ -57,6 +57,7 @@ const CLIENT = {
     "accessTokenFormat",
     "idTokenAlg",
     "requirePar",
+    "dpopBound",
     "backchannelLogoutUri",
     "jwks",
     "createdAt",
@@ -84,6 +85,10 @@ const CLIENT = {
     accessTokenFormat: { type: "string", enum: ["jwt", "opaque"] },
     idTokenAlg: { type: "string", enum: [...JWS_ALGORITHMS] },
     requirePar: { type: "boolean", description: "Authorization requests must be pushed (RFC 9126)." },
+    dpopBound: {
+      type: "boolean",
+      description: "Every token request must carry a DPoP proof (RFC 9449 §5.2 dpop_bound_access_tokens).",
+    },
     backchannelLogoutUri: { type: ["string", "null"] },
     jwks: { anyOf: [JWKS, { type: "null" }] },
     createdAt: EPOCH_MS,
@@ -113,6 +118,7 @@ const METADATA = {
   accessTokenFormat: { type: "string", enum: ["jwt", "opaque"] },
   idTokenAlg: { type: "string", enum: [...JWS_ALGORITHMS] },
   requirePar: { type: "boolean" },
+  dpopBound: { type: "boolean" },
   backchannelLogoutUri: NULLABLE_TEXT,
   jwks: { ...JWKS, description: "Required for private_key_jwt: the client's public keys." },
 } as const;
@@ -130,6 +136,7 @@ interface MetadataBody {
   accessTokenFormat?: "jwt" | "opaque";
   idTokenAlg?: ClientInput["idTokenAlg"];
   requirePar?: boolean;
+  dpopBound?: boolean;
   backchannelLogoutUri?: string | null;
   jwks?: { keys: JsonWebKey[] };
 }
@@ -157,6 +164,7 @@ function inputOf(client: Client): ClientInput {
     accessTokenFormat: client.accessTokenFormat,
     idTokenAlg: client.idTokenAlg,
     requirePar: client.requirePar,
+    dpopBound: client.dpopBound,
     backchannelLogoutUri: client.backchannelLogoutUri,
     ...(client.jwks ? { jwks: client.jwks } : {}),
   };
