@@ -8,6 +8,8 @@
  * - Upstreams are `prefix=url` pairs; a prefix starts with `/`, is one or more path segments, and is unique.
  * - returnTo prefixes and allowed origins are validated here so a typo fails at start-up, not at run time.
  */
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { parseMasterKey } from "../crypto/index.js";
 import { ConfigError } from "../lib/errors.js";
 
@@ -47,6 +49,33 @@ export interface BffConfig {
   tlsKey: string | undefined;
   /** Allows an http issuer (tests, local development). */
   allowInsecure: boolean;
+  /**
+   * DPoP (RFC 9449): the private key (EC P-256 or Ed25519) the BFF binds its access tokens to, and proves
+   * with towards Tessera and the upstreams; undefined: bearer tokens.
+   */
+  dpopKey: KeyObject | undefined;
+}
+
+const TRUE = ["1", "true", "yes"];
+
+/** `BFF_DPOP_KEY_FILE` (a PEM private key) or, with `BFF_DPOP=true` alone, a key made for this process. */
+function dpopKey(env: Record<string, string | undefined>): KeyObject | undefined {
+  const file = env.BFF_DPOP_KEY_FILE?.trim();
+  const enabled = TRUE.includes((env.BFF_DPOP ?? "").trim().toLowerCase());
+  if (!file) return enabled ? generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey : undefined;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(readFileSync(file));
+  } catch (error) {
+    throw new ConfigError(
+      `BFF_DPOP_KEY_FILE: cannot read a PEM private key from ${file} (${(error as Error).message})`,
+    );
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (!(key.asymmetricKeyType === "ed25519" || (key.asymmetricKeyType === "ec" && curve === "prime256v1"))) {
+    throw new ConfigError("BFF_DPOP_KEY_FILE: the key must be EC P-256 or Ed25519");
+  }
+  return key;
 }
 
 function required(env: Record<string, string | undefined>, name: string): string {
@@ -156,6 +185,7 @@ export function loadBffConfig(env: Record<string, string | undefined>): BffConfi
     host: env.HOST?.trim() || "127.0.0.1",
     tlsCert,
     tlsKey,
-    allowInsecure: ["1", "true", "yes"].includes((env.BFF_ALLOW_INSECURE ?? "").trim().toLowerCase()),
+    allowInsecure: TRUE.includes((env.BFF_ALLOW_INSECURE ?? "").trim().toLowerCase()),
+    dpopKey: dpopKey(env),
   });
 }

@@ -5,9 +5,10 @@
  *
  * - The client is confidential (`client_secret_basic`).
  * - `allowInsecureRequests` only when configured (an http issuer in tests or local development).
- * - Access tokens are Bearer tokens. DPoP (sender-constrained tokens, RFC 9449) would fit here
- *   (`getDPoPHandle`) once Tessera supports it.
+ * - With a DPoP key (`BFF_DPOP`), every token request, PAR and userinfo carry a proof through openid-client's
+ *   DPoP handle, so Tessera binds the access tokens to the key (RFC 9449); the proxy proves with the same key.
  */
+import { createPublicKey, type KeyObject, webcrypto } from "node:crypto";
 import * as oidc from "openid-client";
 import type { BffConfig } from "./config.js";
 import type { TokenSet } from "./sessions.js";
@@ -47,8 +48,40 @@ function toTokenSet(response: oidc.TokenEndpointResponse & oidc.TokenEndpointRes
   };
 }
 
+/** A node KeyObject as the WebCrypto key pair openid-client's DPoP handle signs with. */
+type DpopKeyPair = Parameters<typeof oidc.getDPoPHandle>[1];
+
+async function cryptoKeyPair(privateKey: KeyObject): Promise<DpopKeyPair> {
+  const algorithm =
+    privateKey.asymmetricKeyType === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" };
+  return {
+    privateKey: (await webcrypto.subtle.importKey(
+      "pkcs8",
+      privateKey.export({ type: "pkcs8", format: "der" }),
+      algorithm,
+      false,
+      ["sign"],
+    )) as DpopKeyPair["privateKey"],
+    publicKey: (await webcrypto.subtle.importKey(
+      "spki",
+      createPublicKey(privateKey).export({ type: "spki", format: "der" }),
+      algorithm,
+      true,
+      ["verify"],
+    )) as DpopKeyPair["publicKey"],
+  };
+}
+
 export function createOidcClient(config: BffConfig, options: { fetch?: typeof fetch } = {}): OidcClient {
   let discovered: Promise<oidc.Configuration> | undefined;
+  let dpopHandle: Promise<oidc.DPoPHandle> | undefined;
+  /** openid-client's options for a request that must carry a proof; empty without DPoP. */
+  async function withDpop(c: oidc.Configuration): Promise<{ DPoP?: oidc.DPoPHandle }> {
+    if (config.dpopKey === undefined) return {};
+    const key = config.dpopKey;
+    dpopHandle ??= cryptoKeyPair(key).then((pair) => oidc.getDPoPHandle(c, pair));
+    return { DPoP: await dpopHandle };
+  }
   const redirectUri = `${config.publicUrl}/bff/callback`;
 
   function configuration(): Promise<oidc.Configuration> {
@@ -89,30 +122,40 @@ export function createOidcClient(config: BffConfig, options: { fetch?: typeof fe
         nonce: pending.nonce,
         ...(config.resource ? { resource: config.resource } : {}),
       };
+      const dpop = await withDpop(c);
+      if (dpop.DPoP) parameters.dpop_jkt = await dpop.DPoP.calculateThumbprint();
       const url = c.serverMetadata().pushed_authorization_request_endpoint
-        ? await oidc.buildAuthorizationUrlWithPAR(c, parameters)
+        ? await oidc.buildAuthorizationUrlWithPAR(c, parameters, dpop)
         : oidc.buildAuthorizationUrl(c, parameters);
       return { url, pending };
     },
     async finishLogin(callbackUrl, pending) {
       const c = await configuration();
-      const response = await oidc.authorizationCodeGrant(c, callbackUrl, {
-        pkceCodeVerifier: pending.codeVerifier,
-        expectedState: pending.state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
+      const dpop = await withDpop(c);
+      const response = await oidc.authorizationCodeGrant(
+        c,
+        callbackUrl,
+        {
+          pkceCodeVerifier: pending.codeVerifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        },
+        undefined,
+        dpop,
+      );
       const tokens = toTokenSet(response);
       let claims: Record<string, unknown> = { ...(tokens.claims ?? {}) };
       // Userinfo adds the profile claims an ID token may leave out; the ID token's own claims win.
       if (c.serverMetadata().userinfo_endpoint && typeof claims.sub === "string") {
-        const userinfo = await oidc.fetchUserInfo(c, tokens.accessToken, claims.sub);
+        const userinfo = await oidc.fetchUserInfo(c, tokens.accessToken, claims.sub, dpop);
         claims = { ...userinfo, ...claims };
       }
       return { tokens, claims };
     },
     async refresh(refreshToken) {
-      return toTokenSet(await oidc.refreshTokenGrant(await configuration(), refreshToken));
+      const c = await configuration();
+      return toTokenSet(await oidc.refreshTokenGrant(c, refreshToken, undefined, await withDpop(c)));
     },
     async revoke(token, hint) {
       await oidc.tokenRevocation(await configuration(), token, { token_type_hint: hint });

@@ -19,6 +19,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { createMasterKey, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
+import { createDpopSigner } from "../lib/dpop.js";
 import { createLogoutTokenVerifier, type LogoutTokenVerifier } from "./backchannel.js";
 import type { BffConfig } from "./config.js";
 import { clearCookie, readCookie, serializeCookie } from "./cookies.js";
@@ -72,6 +73,7 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
       now: () => clock.now(),
     }));
   const client = createOidcClient(config, options.fetch ? { fetch: options.fetch } : {});
+  const dpop = config.dpopKey ? createDpopSigner(config.dpopKey, () => clock.now()) : undefined;
   const sessions = createBffSessions({
     store,
     masterKey,
@@ -231,6 +233,7 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
 
   fastify.register(proxyRoutes, {
     upstreams: config.upstreams,
+    dpop,
     async accessTokenFor(request, reply) {
       const session = await sessionOf(request);
       if (!session) {
@@ -238,7 +241,14 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
         return undefined;
       }
       try {
-        return (await sessions.withFreshAccessToken(session)).accessToken;
+        let fresh = await sessions.withFreshAccessToken(session);
+        // A JWT bound to another key (a DPoP key made by an earlier process, or none: tokens from before DPoP
+        // was turned on) cannot be proved for: a refresh gets one bound to the current key.
+        const binding = dpop ? jwtBinding(fresh.accessToken) : null;
+        if (dpop && binding !== null && binding !== dpop.jkt) {
+          fresh = await sessions.withFreshAccessToken(fresh, { force: true });
+        }
+        return fresh.accessToken;
       } catch (error) {
         if (error instanceof LoginRequiredError) {
           loginRequired(reply);
@@ -249,6 +259,20 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
     },
   });
 };
+
+/** The `cnf.jkt` of a JWT access token (undefined: unbound); null for an opaque token, which cannot be read. */
+function jwtBinding(token: string): string | undefined | null {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1] as string, "base64url").toString("utf8")) as {
+      cnf?: { jkt?: unknown };
+    };
+    return typeof claims.cnf?.jkt === "string" ? claims.cnf.jkt : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The BFF as a Fastify plugin. Encapsulated: its hooks, parsers and error handler stay inside. */
 export const bffPlugin: FastifyPluginAsync<BffOptions> = bffRoutes;

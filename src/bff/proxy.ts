@@ -13,6 +13,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import replyFrom from "@fastify/reply-from";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { DpopSigner } from "../lib/dpop.js";
 import type { BffUpstream } from "./config.js";
 
 const HOP_BY_HOP = [
@@ -38,6 +39,8 @@ function stripConnectionHeaders(headers: Record<string, unknown>) {
 
 export interface ProxyDeps {
   upstreams: readonly BffUpstream[];
+  /** With DPoP: proofs for the upstream requests, made with the key the access tokens are bound to. */
+  dpop?: DpopSigner | undefined;
   /** The access token for this request's session; answers the reply itself (401) when there is none. */
   accessTokenFor(request: FastifyRequest, reply: FastifyReply): Promise<string | undefined>;
 }
@@ -59,6 +62,8 @@ export async function proxyRoutes(fastify: FastifyInstance, deps: ProxyDeps): Pr
       const token = await deps.accessTokenFor(request, reply);
       if (token === undefined) return reply;
       const target = `${upstream.url}${path === "" ? "/" : path}${query < 0 ? "" : raw.slice(query)}`;
+      // RFC 9449 §7: the bound token goes with the DPoP scheme and a proof for this method and URL.
+      const proof = deps.dpop?.proof({ method: request.method, url: target, accessToken: token });
       return reply.from(target, {
         rewriteRequestHeaders(_request, headers: IncomingHttpHeaders) {
           const out: Record<string, unknown> = { ...headers };
@@ -66,7 +71,13 @@ export async function proxyRoutes(fastify: FastifyInstance, deps: ProxyDeps): Pr
           delete out.cookie;
           delete out.authorization;
           delete out["x-bff-csrf"];
-          out.authorization = `Bearer ${token}`;
+          delete out.dpop;
+          if (proof === undefined) {
+            out.authorization = `Bearer ${token}`;
+          } else {
+            out.authorization = `DPoP ${token}`;
+            out.dpop = proof;
+          }
           return out as IncomingHttpHeaders;
         },
         rewriteHeaders(headers) {

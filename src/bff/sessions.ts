@@ -76,8 +76,11 @@ export interface BffSessions {
   create(tokens: TokenSet, claims: Record<string, unknown>): Promise<{ id: string; session: BffSession }>;
   /** The live session behind a cookie value, or undefined (unknown, expired, idle). */
   load(id: string | undefined): Promise<BffSession | undefined>;
-  /** The session with an access token valid for at least the leeway, refreshing it when needed. */
-  withFreshAccessToken(session: BffSession): Promise<BffSession>;
+  /**
+   * The session with an access token valid for at least the leeway, refreshing it when needed (or always, with
+   * `force`: a token bound to a DPoP key the BFF no longer holds).
+   */
+  withFreshAccessToken(session: BffSession, options?: { force?: boolean }): Promise<BffSession>;
   end(id: string): Promise<BffSession | undefined>;
   endBySid(sid: string): Promise<BffSession[]>;
   endBySub(sub: string): Promise<BffSession[]>;
@@ -229,8 +232,8 @@ export function createBffSessions(deps: {
       return opened(stored);
     },
 
-    async withFreshAccessToken(session) {
-      if (clock.now() < session.accessExpiresAt - deps.refreshLeewayMs) return session;
+    async withFreshAccessToken(session, options = {}) {
+      if (!options.force && clock.now() < session.accessExpiresAt - deps.refreshLeewayMs) return session;
       const known = refreshes.get(session.idHash);
       if (known && known.fromGeneration === session.generation) return known.result;
       const result = refreshNow(session);

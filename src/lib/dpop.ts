@@ -18,6 +18,8 @@ import {
   createPublicKey,
   constants as cryptoConstants,
   type KeyObject,
+  randomUUID,
+  sign,
   verify,
 } from "node:crypto";
 
@@ -284,6 +286,49 @@ export function createMemoryDpopReplayCache(
         }
       }
       return true;
+    },
+  };
+}
+
+/** Makes proofs with one key (a client's side: the BFF's proxy). */
+export interface DpopSigner {
+  /** The key's RFC 7638 thumbprint. */
+  readonly jkt: string;
+  readonly alg: "ES256" | "EdDSA";
+  /** A fresh proof for one request; `accessToken` adds its `ath`. */
+  proof(request: { method: string; url: string; accessToken?: string }): string;
+}
+
+/** A proof signer for an EC P-256 (ES256) or Ed25519 (EdDSA) private key. */
+export function createDpopSigner(privateKey: KeyObject, now: () => number = Date.now): DpopSigner {
+  const type = privateKey.asymmetricKeyType;
+  const curve = privateKey.asymmetricKeyDetails?.namedCurve;
+  let alg: "ES256" | "EdDSA";
+  if (type === "ed25519") alg = "EdDSA";
+  else if (type === "ec" && (curve === "prime256v1" || curve === "P-256")) alg = "ES256";
+  else throw new TypeError("A DPoP key must be EC P-256 or Ed25519.");
+  const full = createPublicKey(privateKey).export({ format: "jwk" }) as Record<string, unknown>;
+  const members = THUMBPRINT_MEMBERS[full.kty as string] as readonly string[];
+  const jwk = Object.fromEntries(members.map((m) => [m, full[m]]));
+  const jkt = jwkThumbprint(jwk) as string;
+  const header = Buffer.from(JSON.stringify({ typ: "dpop+jwt", alg, jwk })).toString("base64url");
+  return {
+    jkt,
+    alg,
+    proof(request) {
+      const claims = {
+        jti: randomUUID(),
+        htm: request.method.toUpperCase(),
+        htu: normaliseHtu(request.url) ?? request.url,
+        iat: Math.floor(now() / 1000),
+        ...(request.accessToken === undefined ? {} : { ath: accessTokenHash(request.accessToken) }),
+      };
+      const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+      const signature =
+        alg === "ES256"
+          ? sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" })
+          : sign(null, Buffer.from(input), privateKey);
+      return `${input}.${signature.toString("base64url")}`;
     },
   };
 }

@@ -1,9 +1,10 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomUUID, sign } from "node:crypto";
 import fc from "fast-check";
-import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
+import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, type JWK, jwtVerify, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import {
   accessTokenHash,
+  createDpopSigner,
   createMemoryDpopReplayCache,
   DpopProofError,
   jwkThumbprint,
@@ -240,5 +241,38 @@ describe("DPoP proofs (RFC 9449)", () => {
     // Bounded: older entries go first.
     for (let i = 0; i < 10; i++) await cache.firstUse({ ...p, jti: `j${i}`, expiresAt: now + 60_000 });
     expect(await cache.firstUse({ ...p, jti: "j9", expiresAt: now + 60_000 })).toBe(false);
+  });
+
+  it("createDpopSigner makes proofs that jose and the checker accept (ES256, Ed25519), and refuses other keys", async () => {
+    for (const pair of [generateKeyPairSync("ec", { namedCurve: "P-256" }), generateKeyPairSync("ed25519")]) {
+      const signer = createDpopSigner(pair.privateKey, () => NOW);
+      const p = signer.proof({ method: "get", url: "https://api.example.test/x?y=1", accessToken: "tok" });
+      const { payload, protectedHeader } = await jwtVerify(p, EmbeddedJWK, {
+        typ: "dpop+jwt",
+        currentDate: new Date(NOW),
+      });
+      expect(payload).toMatchObject({
+        htm: "GET",
+        htu: "https://api.example.test/x",
+        ath: accessTokenHash("tok"),
+      });
+      expect(await calculateJwkThumbprint(protectedHeader.jwk as JWK, "sha256")).toBe(signer.jkt);
+      const checked = verifyDpopProof(p, {
+        method: "GET",
+        url: "https://api.example.test/x",
+        accessToken: "tok",
+        now: NOW,
+      });
+      expect(checked.jkt).toBe(signer.jkt);
+      expect(signer.proof({ method: "GET", url: "https://a.test/" })).not.toBe(
+        signer.proof({ method: "GET", url: "https://a.test/" }),
+      );
+    }
+    expect(() => createDpopSigner(generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey)).toThrow(
+      TypeError,
+    );
+    expect(() => createDpopSigner(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey)).toThrow(
+      TypeError,
+    );
   });
 });

@@ -3,8 +3,8 @@
  *
  * - JWT access tokens must carry RFC 9068 §2.2's claims: `sub`, `client_id`, `iat`, `jti` (and `iss`, `aud`,
  *   `exp`, which `verifyJwt` checks); `scope` is a space-separated string when present.
- * - Introspection answers (RFC 7662 §2.2) must be `active: true`, a `Bearer` or `DPoP` token, for this issuer (when
- *   `iss` is given) and for this audience (`aud` required), unexpired (`exp` may be absent only for API
+ * - Introspection answers (RFC 7662 §2.2) must be `active: true`, a `Bearer` or `DPoP` token, for this issuer
+ *   (when `iss` is given) and for this audience (`aud` required), unexpired (`exp` may be absent only for API
  *   tokens, which may never expire), with a `sub`; `tessera_token_kind` must agree with the token's prefix.
  * - A token bound to a DPoP key (RFC 9449 §6) carries `cnf.jkt`, a non-empty string; it is kept in the claims,
  *   and the verifier checks the request's proof against it on every use (never here: these claims are cached,

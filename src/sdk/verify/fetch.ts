@@ -2,14 +2,13 @@
  * Adapter for anything built on the Fetch API (`Request` → `Response`): Deno, Bun, Cloudflare Workers,
  * Next.js route handlers, or Node's own `fetch` types.
  *
- * - For DPoP it passes `request.method`, `request.url` (absolute) and the `DPoP` header (several values
- *   arrive joined with commas and are refused). Behind a proxy that rewrites the URL, set the verifier's
- *   `publicOrigin`.
- *
  * - `createRequestVerifier(verifier, requirements)` returns `(request, { ip }) => claims`, throwing
  *   `VerifyError`; `errorResponse(error)` turns that error into the RFC 6750 `Response`.
  * - A `Request` carries no client address; pass `ip` when API tokens may be restricted to networks (without
  *   it, a restricted token is refused).
+ * - For DPoP it passes `request.method`, `request.url` (absolute) and the `DPoP` header (several values
+ *   arrive joined with commas and are refused). Behind a proxy that rewrites the URL, set the verifier's
+ *   `publicOrigin`.
  *
  * @example
  * const auth = createRequestVerifier(verifier, { scopes: ["orders:read"] });

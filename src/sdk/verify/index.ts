@@ -12,6 +12,7 @@ export {
   createMemoryDpopReplayCache,
   DPOP_ALGORITHMS,
   type DpopReplayCache,
+  dpopReplayKey,
   type VerifiedDpopProof,
 } from "../../lib/dpop.js";
 export {

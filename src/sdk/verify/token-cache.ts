@@ -5,6 +5,9 @@
  * - Each entry carries `until` (epoch ms); an entry is never returned at or after it.
  * - At `maxEntries`, the oldest insertion is dropped (a `Map` iterates in insertion order): O(1), and a flood
  *   of distinct tokens only costs the flood's own entries.
+ * - It holds what is true of the token alone (signature, claims, introspection answer). What is true of one
+ *   request only — a DPoP proof, the caller's address, the revocation state, the route's requirements — is
+ *   checked by the verifier on every use, after the look-up; a cached DPoP-bound token never skips its proof.
  */
 export class TokenCache<V extends { readonly until: number }> {
   readonly #entries = new Map<string, V>();
