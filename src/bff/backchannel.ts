@@ -5,7 +5,9 @@
  * - `iss` is the issuer, `aud` contains the client id, `iat` present, not expired (when `exp` is present).
  * - `events` holds the back-channel logout event as a JSON object.
  * - `sid` or `sub` present; `nonce` absent (it would make the token an ID token look-alike).
- * - Not checked: `jti` replay. A replayed logout token can only end sessions that the original ended.
+ * - `jti` present (§2.4 makes it required) and not seen before; `iat` at most 5 minutes old. Each token is thus
+ *   accepted once: its jti is remembered for as long as its age allows it. A token naming only `sub` would otherwise end, when
+ *   replayed, sessions the user started after the original logout. Remembered in memory, per BFF instance.
  */
 import { createRemoteJWKSet, customFetch, type JWTPayload, jwtVerify } from "jose";
 
@@ -18,6 +20,10 @@ export interface LogoutTarget {
 
 export type LogoutTokenVerifier = (token: string) => Promise<LogoutTarget>;
 
+/** The oldest logout token accepted (seconds since its `iat`), and so how long a `jti` is remembered. */
+const REPLAY_WINDOW_S = 300;
+const REPLAY_MEMORY_MAX = 10_000;
+
 export function createLogoutTokenVerifier(options: {
   issuer: string;
   clientId: string;
@@ -29,19 +35,42 @@ export function createLogoutTokenVerifier(options: {
   const jwks = createRemoteJWKSet(new URL(options.jwksUri), {
     ...(options.fetch ? { [customFetch]: options.fetch } : {}),
   });
+  const seen = new Map<string, number>();
+  function firstUse(jti: string, until: number): boolean {
+    const now = options.now();
+    const known = seen.get(jti);
+    if (known !== undefined && known > now) return false;
+    if (seen.size >= REPLAY_MEMORY_MAX) {
+      for (const [id, expiry] of seen) if (expiry <= now) seen.delete(id);
+      // Still full of live entries: forget the oldest (they were inserted first).
+      for (const id of seen.keys()) {
+        if (seen.size < REPLAY_MEMORY_MAX) break;
+        seen.delete(id);
+      }
+    }
+    seen.set(jti, until);
+    return true;
+  }
   return async (token) => {
     const { payload, protectedHeader } = await jwtVerify(token, jwks, {
       issuer: options.issuer,
       audience: options.clientId,
       algorithms: ["EdDSA", "Ed25519", "ES256", "ES384", "RS256", "PS256"],
-      requiredClaims: ["iat", "events"],
+      requiredClaims: ["iat", "events", "jti"],
+      // Older tokens are refused, so a token is acceptable only while its jti is remembered.
+      maxTokenAge: REPLAY_WINDOW_S,
       clockTolerance: 30,
       currentDate: new Date(options.now()),
     });
     if (protectedHeader.typ !== undefined && protectedHeader.typ.toLowerCase() !== "logout+jwt") {
       throw new Error("logout token has the wrong typ");
     }
-    return checkLogoutClaims(payload);
+    const target = checkLogoutClaims(payload);
+    const until = ((payload.iat as number) + REPLAY_WINDOW_S + 30) * 1000;
+    if (typeof payload.jti !== "string" || payload.jti === "" || !firstUse(payload.jti, until)) {
+      throw new Error("logout token replayed (its jti was seen before)");
+    }
+    return target;
   };
 }
 
