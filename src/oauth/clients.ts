@@ -203,6 +203,14 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
   return Object.freeze(value);
 }
 
+/** The client id asked for is already registered (also when two registrations race for it). */
+export class ClientIdTakenError extends OAuthError {
+  constructor(id: string) {
+    super("invalid_client_metadata", `A client with id "${id}" already exists.`);
+    this.name = "ClientIdTakenError";
+  }
+}
+
 function invalid(message: string): never {
   throw new OAuthError("invalid_client_metadata", message);
 }
@@ -424,7 +432,7 @@ export function createClients(deps: {
           })
           .execute();
       } catch (error) {
-        if (isUniqueViolation(error)) invalid(`A client with id "${id}" already exists.`);
+        if (isUniqueViolation(error)) throw new ClientIdTakenError(id);
         throw error;
       }
       clientRows.delete(id);

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClientIdTakenError } from "../../src/oauth/clients.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
 import { DIALECTS } from "../helpers/databases.js";
@@ -420,6 +421,25 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
   });
 
   describe("clients", () => {
+    it("answers 409 client_exists to concurrent registrations of one client id: exactly one wins", async () => {
+      const body = { id: "racer", name: "Racer", redirectUris: ["https://racer.example.test/cb"] };
+      const answers = await Promise.all(Array.from({ length: 6 }, () => api("POST", "/admin/clients", body)));
+      const statuses = answers.map((a) => a.statusCode).sort();
+      expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+      for (const a of answers.filter((x) => x.statusCode === 409))
+        expect(a.json().error).toBe("client_exists");
+      // The race itself (both past the look-up): the database's unique key decides, and the loser's error is the
+      // one the route answers 409 for.
+      const input = { id: "racer-2", name: "Racer 2", redirectUris: ["https://racer.example.test/cb"] };
+      const both = await Promise.allSettled([
+        t.ctx.oauth.clients.create(input),
+        t.ctx.oauth.clients.create(input),
+      ]);
+      expect(both.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+      const lost = both.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(ClientIdTakenError);
+    });
+
     it("answers a confidential client's secret once at creation, never in list or read", async () => {
       const res = await api("POST", "/admin/clients", {
         name: "Billing",

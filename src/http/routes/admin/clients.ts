@@ -17,6 +17,7 @@ import {
   AUTH_METHODS,
   type Client,
   type ClientAuthMethod,
+  ClientIdTakenError,
   type ClientInput,
   GRANT_TYPES,
   type GrantType,
@@ -242,11 +243,19 @@ export function adminClientRoutes(ctx: AppContext) {
       async (request, reply) => {
         const { id, ...metadata } = request.body;
         if (id !== undefined && (await clients.get(id))) throw clientExists();
-        const { client, secret } = await clients.create({
-          ...toInput(metadata),
-          name: metadata.name,
-          ...(id === undefined ? {} : { id }),
-        });
+        let created: Awaited<ReturnType<typeof clients.create>>;
+        try {
+          created = await clients.create({
+            ...toInput(metadata),
+            name: metadata.name,
+            ...(id === undefined ? {} : { id }),
+          });
+        } catch (error) {
+          // Another request registered the same id between the look-up and the insert.
+          if (error instanceof ClientIdTakenError) throw clientExists();
+          throw error;
+        }
+        const { client, secret } = created;
         request.log.info({ clientId: client.id, admin: request.admin?.tokenId }, "client registered");
         return reply
           .code(201)
