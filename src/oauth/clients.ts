@@ -121,6 +121,14 @@ export interface Clients {
   /** A new secret for a confidential client (the old one stops working). */
   rotateSecret(id: string): Promise<string>;
   /**
+   * A leaked secret or registration access token (RFC 7592) stops working at once: the client's secret is
+   * replaced by one nobody knows (an administrator rotates it to get a working one), or its registration token
+   * is dropped. Answers the client id and which kind it was; undefined when no client has this value.
+   */
+  revokeLeaked(
+    token: string,
+  ): Promise<{ clientId: string; kind: "client_secret" | "registration_token" } | undefined>;
+  /**
    * Authenticates the caller of the token, introspection or revocation endpoint. `credentials` are what
    * the HTTP layer found (Basic header or form fields). Unknown client, wrong secret and wrong method all give
    * the same `invalid_client`.
@@ -497,6 +505,31 @@ export function createClients(deps: {
       clientRows.delete(id);
       const result = await db.deleteFrom("oauth_clients").where("id", "=", id).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
+    },
+
+    async revokeLeaked(token) {
+      const isSecret = isWellFormedOpaqueToken(token, SECRET_FORMAT);
+      const isRegistration = isWellFormedOpaqueToken(token, { prefix: "tsr_rat_", checksum: true });
+      if (!isSecret && !isRegistration) return undefined;
+      const column = isSecret ? "secret_hash" : "registration_token_hash";
+      const row = await db
+        .selectFrom("oauth_clients")
+        .select("id")
+        .where(column, "=", hashToken(token))
+        .executeTakeFirst();
+      if (!row) return undefined;
+      await db
+        .updateTable("oauth_clients")
+        .set(
+          isSecret
+            ? { secret_hash: hashToken(generateOpaqueToken(SECRET_FORMAT)), updated_at: clock.now() }
+            : { registration_token_hash: null, updated_at: clock.now() },
+        )
+        .where("id", "=", row.id)
+        .where(column, "=", hashToken(token))
+        .execute();
+      clientRows.delete(row.id);
+      return { clientId: row.id, kind: isSecret ? "client_secret" : "registration_token" };
     },
 
     async rotateSecret(id) {

@@ -24,6 +24,8 @@ export interface InitialAccessTokens {
   create(options: { ttlSeconds?: number; uses?: number }): Promise<{ id: string; token: string }>;
   /** Uses one registration of the token; false when unknown, expired or used up. */
   consume(token: string): Promise<boolean>;
+  /** Deletes a leaked token; true when it existed. */
+  revokeLeaked(token: string): Promise<boolean>;
 }
 
 export function createInitialAccessTokens(deps: { db: Kysely<Database>; clock: Clock }): InitialAccessTokens {
@@ -44,6 +46,14 @@ export function createInitialAccessTokens(deps: { db: Kysely<Database>; clock: C
         })
         .execute();
       return { id, token };
+    },
+    async revokeLeaked(token) {
+      if (!isWellFormedOpaqueToken(token, INITIAL_TOKEN_FORMAT)) return false;
+      const removed = await db
+        .deleteFrom("initial_access_tokens")
+        .where("token_hash", "=", hashToken(token))
+        .executeTakeFirst();
+      return Number(removed.numDeletedRows) > 0;
     },
     async consume(token) {
       if (!isWellFormedOpaqueToken(token, INITIAL_TOKEN_FORMAT)) return false;

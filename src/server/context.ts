@@ -257,6 +257,17 @@ export async function createContext(config: Config, options: CreateContextOption
           return { kind: "session", userId: found.user.id };
         },
         async (token) => {
+          // A client's secret or registration token: the client stops authenticating (or being managed) with
+          // it at once; the alert names the client (clients have no owning user).
+          const hit = await oauth.clients.revokeLeaked(token);
+          if (!hit) return undefined;
+          return { kind: hit.kind, userId: null, details: { clientId: hit.clientId } };
+        },
+        async (token) => {
+          if (!(await oauth.initialTokens.revokeLeaked(token))) return undefined;
+          return { kind: "initial_access_token", userId: null };
+        },
+        async (token) => {
           if (!token.startsWith("tsr_at_")) return undefined;
           const row = await storage.db
             .selectFrom("access_tokens")

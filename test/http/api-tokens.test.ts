@@ -886,6 +886,72 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
       expect(again.json()).toEqual({ received: 2, recognised: 2, revoked: 0 });
     });
 
+    it("revokes a leaked client secret, registration access token and initial access token", async () => {
+      const { token: initial } = await t.ctx.oauth.initialTokens.create({});
+      const { token: spareInitial } = await t.ctx.oauth.initialTokens.create({});
+      const registered = await t.app.inject({
+        method: "POST",
+        url: "/register",
+        headers: { authorization: `Bearer ${initial}` },
+        payload: { client_name: "Leaky", grant_types: ["client_credentials"] },
+      });
+      expect(registered.statusCode, registered.body).toBe(201);
+      const meta = registered.json() as {
+        client_id: string;
+        client_secret: string;
+        registration_access_token: string;
+      };
+      const leakyAuth = { id: meta.client_id, secret: meta.client_secret };
+      expect((await form("/token", { grant_type: "client_credentials" }, basic(leakyAuth))).statusCode).toBe(
+        200,
+      );
+
+      const response = await reportLeak({
+        tokens: [meta.client_secret, meta.registration_access_token, spareInitial],
+        source: "https://paste.example.test/client",
+      });
+      expect(response.json()).toEqual({ received: 3, recognised: 3, revoked: 3 });
+
+      const refused = await form("/token", { grant_type: "client_credentials" }, basic(leakyAuth));
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json().error).toBe("invalid_client");
+      const managed = await t.app.inject({
+        url: `/register/${meta.client_id}`,
+        headers: { authorization: `Bearer ${meta.registration_access_token}` },
+      });
+      expect(managed.statusCode).toBe(401);
+      const another = await t.app.inject({
+        method: "POST",
+        url: "/register",
+        headers: { authorization: `Bearer ${spareInitial}` },
+        payload: { client_name: "Other", grant_types: ["client_credentials"] },
+      });
+      expect(another.statusCode).toBe(401);
+      const alerts = (await t.ctx.accounts.audit.list({ type: "token.leak_reported" })).filter(
+        (e) => e.details.source === "https://paste.example.test/client",
+      );
+      expect(alerts.map((e) => e.details.kind).sort()).toEqual([
+        "client_secret",
+        "initial_access_token",
+        "registration_token",
+      ]);
+      expect(alerts.find((e) => e.details.kind === "client_secret")?.details.clientId).toBe(meta.client_id);
+      // An administrator rotates the secret to get a working one.
+      const fresh = await t.ctx.oauth.clients.rotateSecret(meta.client_id);
+      const works = await form(
+        "/token",
+        { grant_type: "client_credentials" },
+        basic({ id: meta.client_id, secret: fresh }),
+      );
+      expect(works.statusCode).toBe(200);
+      // Reported again: nothing left to revoke.
+      expect((await reportLeak({ tokens: [meta.client_secret] })).json()).toEqual({
+        received: 1,
+        recognised: 1,
+        revoked: 0,
+      });
+    });
+
     it("accepts GitHub secret scanning's array format", async () => {
       const owner = await newUser();
       const { token } = await pat(owner.id, []);
