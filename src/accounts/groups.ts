@@ -34,7 +34,11 @@ export interface GroupAttributes {
 
 export interface Groups {
   create(attributes: GroupAttributes, by: Actor): Promise<Group>;
-  replace(id: string, attributes: GroupAttributes, by: Actor): Promise<Group>;
+  /**
+   * Replaces the group's name and members. With `expectedVersion` (the version a read-modify-write started
+   * from), a group changed meanwhile is refused with 412 `group_changed` instead of losing that change.
+   */
+  replace(id: string, attributes: GroupAttributes, by: Actor & { expectedVersion?: number }): Promise<Group>;
   get(id: string): Promise<Group | undefined>;
   list(options?: PageOptions): Promise<{
     total: number;
@@ -169,7 +173,7 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
       const members = await checkMembers(attributes.members);
       try {
         await db.transaction().execute(async (trx) => {
-          await trx
+          const result = await trx
             .updateTable("groups")
             .set({
               display_name: displayName,
@@ -179,7 +183,11 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
               version: existing.version + 1,
             })
             .where("id", "=", id)
-            .execute();
+            .where("version", "=", by.expectedVersion ?? existing.version)
+            .executeTakeFirst();
+          if (result.numUpdatedRows !== 1n) {
+            throw new AccountError("group_changed", "The group changed meanwhile; fetch it and retry.", 412);
+          }
           await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
           await insertMembers(trx, id, members);
         });

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   scim_error:
     "A SCIM request was refused; the body is a SCIM Error message with `status` and, for 400/409, `scimType` (RFC 7644 §3.12).",
   user_exists: "A user with this userName already exists (case-insensitive). HTTP 409.",
+  group_changed:
+    "The group changed since it was read (version mismatch), e.g. a concurrent member change; read it again and retry. HTTP 412.",
   user_changed: "The user changed since it was read (version mismatch); read it again and retry. HTTP 412.",
   user_not_found: "No such user. HTTP 404.",
   group_exists: "A group with this displayName already exists. HTTP 409.",

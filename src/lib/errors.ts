@@ -94,6 +94,7 @@ export type AccountErrorCode =
   | "invalid_request"
   | "user_exists"
   | "user_changed"
+  | "group_changed"
   | "user_not_found"
   | "group_exists"
   | "group_not_found"

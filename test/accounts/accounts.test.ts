@@ -186,6 +186,29 @@ describe.each(DIALECTS)("accounts on %s", (dialect) => {
     expect(await code(t.accounts.users.replace(erin.id, { userName: "alice" }, CLI))).toBe("user_exists");
   });
 
+  it("refuses a group replacement from a stale version (a concurrent member change is not lost)", async () => {
+    const a = await t.accounts.users.create({ userName: "gina" }, CLI);
+    const b = await t.accounts.users.create({ userName: "hal" }, CLI);
+    const group = await t.accounts.groups.create({ displayName: "Stale test", members: [] }, CLI);
+    // Two read-modify-writes from the same read: the first wins, the second is refused.
+    const first = await t.accounts.groups.replace(
+      group.id,
+      { displayName: group.displayName, members: [a.id] },
+      { ...CLI, expectedVersion: group.version },
+    );
+    expect(first.version).toBe(group.version + 1);
+    expect(
+      await code(
+        t.accounts.groups.replace(
+          group.id,
+          { displayName: group.displayName, members: [b.id] },
+          { ...CLI, expectedVersion: group.version },
+        ),
+      ),
+    ).toBe("group_changed");
+    expect((await t.accounts.groups.get(group.id))?.members.map((m) => m.id)).toEqual([a.id]);
+  });
+
   it("manages groups and shows memberships on users", async () => {
     const alice = (await t.accounts.users.findByUserName("alice"))!;
     const group = await t.accounts.groups.create({ displayName: "Engineering", members: [alice.id] }, CLI);

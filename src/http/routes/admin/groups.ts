@@ -204,7 +204,7 @@ export function adminGroupRoutes(ctx: AppContext) {
               removeMembers: { ...USER_IDS, description: "User ids to remove." },
             },
           },
-          response: adminResponses({ 200: GROUP }, [404, 409]),
+          response: adminResponses({ 200: GROUP }, [404, 409, 412]),
         },
       },
       async (request) => {
@@ -218,7 +218,8 @@ export function adminGroupRoutes(ctx: AppContext) {
             externalId: body.externalId === undefined ? existing.externalId : body.externalId,
             members: memberIdsAfter(existing, body),
           },
-          adminActor(request),
+          // The member list was computed from `existing`: a change in between is a 412, not a lost update.
+          { ...adminActor(request), expectedVersion: existing.version },
         );
       },
     );

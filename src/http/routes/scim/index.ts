@@ -60,6 +60,7 @@ function toScimError(error: unknown): ScimError | undefined {
     case "not_found":
       return new ScimError({ status: 404, message: error.message });
     case "user_changed":
+    case "group_changed":
       return new ScimError({ status: 412, message: error.message });
     case "invalid_request":
     case "password_rejected":
@@ -278,7 +279,10 @@ export function scimRoutes(ctx: AppContext) {
           const existing = await accounts.groups.get(id);
           if (!existing) return undefined;
           return groupToScim(
-            await accounts.groups.replace(id, applyGroupPatch(existing, operations), by),
+            await accounts.groups.replace(id, applyGroupPatch(existing, operations), {
+              ...by,
+              expectedVersion: existing.version,
+            }),
             base,
           );
         },
