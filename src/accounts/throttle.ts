@@ -33,8 +33,12 @@
  *   that memory throttle too, and the longest wait wins, so failures counted during an outage still apply
  *   once Redis is back. Nothing is logged here (the Redis client's own `error` events are logged where it is
  *   created); limits are then per instance rather than shared.
+ * - Request budgets (`createRateLimiter`, at the end of this file) are a separate, simpler mechanism for
+ *   endpoints anyone may call: a token bucket per key, same storage (memory, or Redis with a memory fallback),
+ *   same hashing of keys and the same `Clock`.
  */
 import { createHash } from "node:crypto";
+import { isIPv4, isIPv6 } from "node:net";
 import type { Redis } from "ioredis";
 import type { Clock } from "../lib/clock.js";
 
@@ -360,4 +364,226 @@ export function createRedisThrottle(options: RedisThrottleOptions): Throttle {
       );
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Request budgets
+
+/**
+ * A plain request budget for endpoints anyone may call (no failure to count, no back-off): at most `limit`
+ * requests in any `windowMs`, as a token bucket of `limit` tokens refilled one every `windowMs / limit` ms
+ * (GCRA: one stored "theoretical arrival time" per key).
+ *
+ * - A fresh key may spend the whole bucket at once; after that one request per `windowMs / limit` ms; an idle
+ *   key has its whole budget back `windowMs` after its last request. No window boundary lets `2 * limit` pass.
+ * - Refused requests are not counted: hammering a limited key does not push its next allowed time back.
+ * - `windowMs` must be a multiple of `limit` so that every step is a whole number of milliseconds.
+ */
+export interface RateLimitPolicy {
+  /** Requests allowed in `windowMs` (and at once, from a full bucket). */
+  limit: number;
+  /** The period over which `limit` requests are allowed, ms. */
+  windowMs: number;
+}
+
+export interface RateLimitKey {
+  /** What is limited, e.g. `"leak-report:ip"`; hashed with `id`, so scopes never share a bucket. */
+  scope: string;
+  id: string;
+  policy: RateLimitPolicy;
+}
+
+export interface RateLimiter {
+  /** Spends one request of the key's budget; refused (with the wait) when none is left. */
+  take(key: RateLimitKey): Promise<ThrottleDecision>;
+}
+
+/** Default Redis key prefix of the request budgets. */
+export const DEFAULT_RATE_LIMIT_PREFIX = "tessera:ratelimit:";
+
+const validatedRates = new WeakSet<RateLimitPolicy>();
+
+function assertRatePolicy(policy: RateLimitPolicy): void {
+  if (validatedRates.has(policy)) return;
+  const { limit, windowMs } = policy;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`rate limit policy: limit must be a positive integer, got ${limit}`);
+  }
+  if (!Number.isSafeInteger(windowMs) || windowMs < limit || windowMs % limit !== 0) {
+    throw new RangeError(`rate limit policy: windowMs must be a positive multiple of limit, got ${windowMs}`);
+  }
+  validatedRates.add(policy);
+}
+
+/** The milliseconds between two requests of a steady client. */
+function intervalOf(policy: RateLimitPolicy): number {
+  return policy.windowMs / policy.limit;
+}
+
+/**
+ * The next theoretical arrival time if this request is allowed, or the wait (ms) if not. `stored` is the key's
+ * last theoretical arrival time (undefined when it has none).
+ */
+function spend(
+  policy: RateLimitPolicy,
+  stored: number | undefined,
+  now: number,
+): { next: number } | { waitMs: number } {
+  const next = Math.max(stored ?? now, now) + intervalOf(policy);
+  const waitMs = next - policy.windowMs - now;
+  return waitMs > 0 ? { waitMs } : { next };
+}
+
+/** The memory request budgets, on already-hashed keys (shared with the Redis fallback). */
+function createMemoryBuckets(maxEntries: number) {
+  // hash → theoretical arrival time. Re-inserted on each allowed request, so the first entry is the one
+  // used least recently; an entry whose time has passed is a full bucket and may be dropped.
+  const entries = new Map<string, number>();
+
+  const sweep = (now: number): void => {
+    for (const [hash, tat] of entries) {
+      if (tat > now) break;
+      entries.delete(hash);
+    }
+  };
+
+  return {
+    take(hash: string, policy: RateLimitPolicy, now: number): ThrottleDecision {
+      sweep(now);
+      const result = spend(policy, entries.get(hash), now);
+      if ("waitMs" in result) return { allowed: false, retryAfterMs: result.waitMs };
+      entries.delete(hash);
+      while (entries.size >= maxEntries) {
+        const oldest = entries.keys().next();
+        if (oldest.done) break;
+        entries.delete(oldest.value);
+      }
+      entries.set(hash, result.next);
+      return ALLOWED;
+    },
+    size: () => entries.size,
+  };
+}
+
+export interface MemoryRateLimiter extends RateLimiter {
+  /** Number of keys currently held (for tests and metrics). */
+  size(): number;
+}
+
+/** Request budgets held in this process (single instance; also the Redis fallback). */
+export function createMemoryRateLimiter(options: { clock: Clock; maxEntries?: number }): MemoryRateLimiter {
+  const { clock } = options;
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw new RangeError(`memory rate limiter: maxEntries must be a positive integer, got ${maxEntries}`);
+  }
+  const buckets = createMemoryBuckets(maxEntries);
+  return {
+    async take(key) {
+      assertRatePolicy(key.policy);
+      return buckets.take(hashKey(key.scope, key.id), key.policy, nowOf(clock));
+    },
+    size: () => buckets.size(),
+  };
+}
+
+/**
+ * KEYS[1] = the key's theoretical arrival time; ARGV[1] = now (ms), ARGV[2] = interval (ms), ARGV[3] =
+ * windowMs. Returns 0 when the request is allowed (and stores the new time, expiring when the bucket is
+ * full again), else the wait in ms (and stores nothing).
+ */
+const RATE_LIMIT_TAKE_LUA = `
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then
+  tat = now
+end
+local nextTat = tat + interval
+local wait = nextTat - window - now
+if wait > 0 then
+  return wait
+end
+redis.call('SET', KEYS[1], string.format('%.0f', nextTat), 'PX', string.format('%.0f', nextTat - now))
+return 0
+`;
+
+const RATE_LIMIT_COMMAND = "tesseraRateLimitTake";
+
+type RateLimitTakeCommand = (
+  key: string,
+  now: number,
+  intervalMs: number,
+  windowMs: number,
+) => Promise<number>;
+
+/**
+ * Request budgets shared by every instance through Redis (one Lua script per request, so concurrent requests
+ * on many instances count exactly; `now` comes from the `Clock`). While Redis cannot be reached, each request
+ * is counted in a per-instance memory budget instead: limits are then per instance rather than shared.
+ */
+export function createRedisRateLimiter(options: RedisThrottleOptions): RateLimiter {
+  const { redis, clock } = options;
+  const prefix = options.prefix ?? DEFAULT_RATE_LIMIT_PREFIX;
+  if (typeof (redis as unknown as Record<string, unknown>)[RATE_LIMIT_COMMAND] !== "function") {
+    redis.defineCommand(RATE_LIMIT_COMMAND, { numberOfKeys: 1, lua: RATE_LIMIT_TAKE_LUA });
+  }
+  const takeCommand = (redis as unknown as Record<string, RateLimitTakeCommand>)[RATE_LIMIT_COMMAND]!.bind(
+    redis,
+  );
+  const fallback = createMemoryBuckets(DEFAULT_MAX_ENTRIES);
+  return {
+    async take(key) {
+      assertRatePolicy(key.policy);
+      const hash = hashKey(key.scope, key.id);
+      const now = nowOf(clock);
+      let waitMs: number;
+      try {
+        waitMs = Number(await takeCommand(prefix + hash, now, intervalOf(key.policy), key.policy.windowMs));
+      } catch {
+        return fallback.take(hash, key.policy, now);
+      }
+      return waitMs > 0 ? { allowed: false, retryAfterMs: waitMs } : ALLOWED;
+    },
+  };
+}
+
+/** Redis-backed budgets when `redis` is given (REDIS_URL), memory ones otherwise. */
+export function createRateLimiter(options: { clock: Clock; redis?: Redis | undefined }): RateLimiter {
+  const { clock, redis } = options;
+  return redis ? createRedisRateLimiter({ redis, clock }) : createMemoryRateLimiter({ clock });
+}
+
+/**
+ * The budget key of a client address: an IPv4 address as it is (an IPv4-mapped IPv6 address as its IPv4
+ * form), an IPv6 address as its /64 (one site or device usually holds a whole /64, so per-address budgets
+ * would not bind). Anything else is returned unchanged.
+ */
+export function clientAddressKey(ip: string): string {
+  const address = ip.split("%")[0] ?? ip;
+  if (isIPv4(address) || !isIPv6(address)) return address;
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const words = groups.map((g) => Number.parseInt(g, 16));
+  if (words.length !== 8 || words.some((w) => !Number.isInteger(w))) return address;
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    const [hi = 0, lo = 0] = words.slice(6);
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return `${words
+    .slice(0, 4)
+    .map((w) => w.toString(16))
+    .join(":")}::/64`;
 }

@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   invalid_credentials:
     "The user name or password is wrong, or the account cannot sign in; deliberately one answer for all three. HTTP 401.",
   too_many_attempts:
-    "Too many failed sign-ins for this account or client; wait `Retry-After` seconds. HTTP 429.",
+    "Too many failed sign-ins for this account or client, or too many requests from one address to an open endpoint (leak reports, passkey sign-in); wait `Retry-After` seconds. HTTP 429.",
   invalid_reset_token: "The password-reset link is unknown, used or expired. HTTP 400.",
   invalid_client:
     "OAuth: client authentication failed (unknown client, wrong secret, wrong method) or is missing (RFC 6749 §5.2). HTTP 401, with `WWW-Authenticate: Basic` when the Basic scheme was tried.",

@@ -5,10 +5,24 @@
  *   `jti`) and `sub` (every token of a subject issued up to `at` died: the user was disabled or deleted).
  * - Events are kept until nothing they name can still be accepted (`keep_until`: the longest access-token
  *   life, 30 minutes, plus margin), then purged.
- * - Readers poll with the cursor they were given. The cursor is a time; each read also returns the last
- *   few seconds before it again, so an event whose transaction committed late (PostgreSQL assigns `at` before
+ * - Readers poll with the cursor they were given. Each read also returns the last few seconds before the
+ *   cursor's time again, so an event whose transaction committed late (PostgreSQL assigns `at` before
  *   commit) is still seen. Readers de-duplicate by id. The SDK's verifier is the reader
  *   (`GET /revocations`, docs/sdk.md).
+ *
+ * Cursors are opaque to readers; there are two forms.
+ *
+ * - A time, `<ms>` (what every read that is not full returns, and the only form older Tessera versions
+ *   returned): the next read returns the events with `at >= ms - CURSOR_OVERLAP_MS`.
+ * - A position, `p.<at>.<id, base64url>[.<horizon>]` (what a full read returns): events are ordered by
+ *   `(at, id)` and the next read returns those strictly after that event, so paging always makes progress,
+ *   however many events share a millisecond. Rows behind the position whose transaction was still open
+ *   during the read can only have `at >= horizon` (the read's time less the overlap, carried over from
+ *   earlier full reads: the smallest one); once a read is no longer full, its time cursor steps back to the
+ *   horizon, so that window is read again and nothing is skipped. Without a horizon nothing behind the
+ *   position can still appear.
+ *
+ * Anything else (not a cursor) is read as "from the start": every live event.
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
@@ -39,14 +53,47 @@ export interface RevocationFeed {
 export const KEEP_EVENTS_MS = 35 * 60_000;
 /** Re-read window behind each cursor: covers transactions that committed after a read passed them. */
 export const CURSOR_OVERLAP_MS = 5_000;
-const READ_LIMIT = 10_000;
+/** Most events one read returns. */
+export const READ_LIMIT = 10_000;
+
+/** Where a read starts: after `(at, id)` (`id` "" is before every id), re-reading from `horizon` later. */
+interface Position {
+  at: number;
+  id: string;
+  horizon: number | undefined;
+}
+
+const TIME_CURSOR = /^\d{1,16}$/;
+const POSITION_CURSOR = /^p\.(\d{1,16})\.([A-Za-z0-9_-]{1,344})(?:\.(\d{1,16}))?$/;
+
+/** The position a cursor stands for; undefined when it is not one (read from the start). */
+function parseCursor(cursor: string | undefined): Position | undefined {
+  if (cursor === undefined) return undefined;
+  if (TIME_CURSOR.test(cursor)) {
+    return { at: Number(cursor) - CURSOR_OVERLAP_MS, id: "", horizon: undefined };
+  }
+  const match = POSITION_CURSOR.exec(cursor);
+  if (match === null) return undefined;
+  const id = Buffer.from(match[2]!, "base64url").toString("utf8");
+  // Only the canonical encoding of a non-empty id: anything else was not written by this feed.
+  if (id === "" || Buffer.from(id, "utf8").toString("base64url") !== match[2]) return undefined;
+  return { at: Number(match[1]), id, horizon: match[3] === undefined ? undefined : Number(match[3]) };
+}
+
+function positionCursor(at: number, id: string, horizon: number | undefined): string {
+  const encoded = `p.${at}.${Buffer.from(id, "utf8").toString("base64url")}`;
+  return horizon === undefined ? encoded : `${encoded}.${Math.max(0, horizon)}`;
+}
 
 export function createRevocationFeed(deps: {
   db: Kysely<Database>;
   clock: Clock;
   intervalMs?: number;
+  /** Most events per read (tests); READ_LIMIT by default. */
+  readLimit?: number;
 }): RevocationFeed {
   const { db, clock } = deps;
+  const limit = deps.readLimit ?? READ_LIMIT;
   return {
     intervalMs: deps.intervalMs ?? 500,
 
@@ -69,22 +116,29 @@ export function createRevocationFeed(deps: {
 
     async read(cursor) {
       const now = clock.now();
-      const since =
-        cursor !== undefined && /^\d{1,16}$/.test(cursor) ? Number(cursor) - CURSOR_OVERLAP_MS : 0;
-      const rows = await db
+      const from = parseCursor(cursor);
+      let query = db
         .selectFrom("revocation_events")
         .select(["id", "type", "value", "at"])
-        .where("at", ">=", since)
-        .where("keep_until", ">", now)
-        .orderBy("at")
-        .limit(READ_LIMIT)
-        .execute();
+        .where("keep_until", ">", now);
+      if (from !== undefined) {
+        // (at, id) > (from.at, from.id), written so that the index on `at` bounds the scan.
+        query = query
+          .where("at", ">=", from.at)
+          .where((eb) => eb.or([eb("at", ">", from.at), eb("id", ">", from.id)]));
+      }
+      const rows = await query.orderBy("at").orderBy("id").limit(limit).execute();
       const events = rows.map((r) => ({ id: r.id, type: r.type, value: r.value, at: Number(r.at) }));
-      // A full page continues from its last event (the overlap is added back, so the next read starts at that
-      // event's time, not five seconds before it); otherwise from now.
+      // Transactions still open during this read can only hold events from `now - overlap` on.
+      const horizon = Math.min(from?.horizon ?? Number.POSITIVE_INFINITY, now - CURSOR_OVERLAP_MS);
       const last = events.at(-1);
-      const next = rows.length === READ_LIMIT && last ? last.at + CURSOR_OVERLAP_MS : now;
-      return { events, cursor: String(next) };
+      if (rows.length === limit && last !== undefined) {
+        // Full: continue right after the last event, and remember the window to read again once caught up
+        // (unless it lies wholly after that event: then it is read anyway).
+        return { events, cursor: positionCursor(last.at, last.id, horizon <= last.at ? horizon : undefined) };
+      }
+      // Caught up: every event before `horizon` has been seen; read from there again (the overlap).
+      return { events, cursor: String(horizon + CURSOR_OVERLAP_MS) };
     },
 
     async purgeExpired() {

@@ -12,7 +12,10 @@
  *     pending sign-in at the `verify` stage; a refusal counts as a failed attempt (the fifth ends it).
  *   - Step-up: `POST /login/step-up/webauthn/options`, `…/verify` `{ response, returnTo }`, for a session.
  *   - Passwordless: `POST /login/passkey/options`, `POST /login/passkey/verify` `{ response, returnTo }`: a
- *     passkey with user verification; the user must be active.
+ *     passkey with user verification; the user must be active. Anyone may ask for options and each answer
+ *     stores a challenge (and a refused verify an audit event), so `/login/passkey/options` and
+ *     `/login/passkey/verify` each have a budget per client address (`PASSKEY_OPTIONS_RATE`; `request.ip`, an
+ *     IPv6 client's /64): past it, 429 `too_many_attempts` with `Retry-After`.
  * - CSRF on the JSON endpoints: the `x-tessera-csrf` header must hold the session's CSRF token (or, before a
  *   session exists, the anonymous one), checked with the request's Origin by web/csrf.ts. A cross-site page
  *   cannot send that header or a JSON body without a CORS preflight, which Tessera never grants.
@@ -24,6 +27,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { User } from "../../accounts/index.js";
+import { clientAddressKey, createRateLimiter, type RateLimitPolicy } from "../../accounts/throttle.js";
 import { MfaError, TesseraError } from "../../lib/errors.js";
 import type { PendingSignIn, WebAuthnJson } from "../../mfa/index.js";
 import type { AppContext } from "../../server/context.js";
@@ -47,6 +51,13 @@ export function amrOfAssertion(result: { userVerified: boolean }): string[] {
 
 /** A passwordless sign-in: the key and the PIN or biometric that unlocked it. */
 export const PASSWORDLESS_AMR = ["hwk", "user", "pin", "mfa"] as const;
+
+/**
+ * Passwordless options: 60 per client address per minute, all at once from a full budget, then one a second.
+ * /login asks once per page view (plus up to three re-armed autofill requests), so this leaves room for many
+ * people behind one NAT while bounding the challenge rows one address can create (each lives five minutes).
+ */
+export const PASSKEY_OPTIONS_RATE: RateLimitPolicy = Object.freeze({ limit: 60, windowMs: 60_000 });
 
 const ceremonyBody = {
   type: "object",
@@ -72,6 +83,7 @@ type Subject =
 
 export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
   const { mfa, accounts } = ctx;
+  const limiter = createRateLimiter({ clock: ctx.clock, redis: ctx.redis });
 
   const by = (request: FastifyRequest, userId: string | null) => ({
     actor: userId ? `user:${userId}` : "anonymous",
@@ -335,14 +347,40 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
 
     // ----- Passwordless sign-in with a passkey -----
 
-    app.post("/login/passkey/options", { schema: { body: optionsBody } }, async (request, reply) => {
-      if (!web.verifyAnonymousCsrf(request, csrfHeader(request))) return refuse(reply, badCsrf());
-      return { options: await mfa.webauthn.passwordlessOptions() };
-    });
+    // Every request counts, before the body is read and whatever its outcome. Options and verify have a budget
+    // each: options stores a challenge, a refused verify writes an audit event.
+    const passkeyBudget = (scope: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const decision = await limiter.take({
+        scope,
+        id: clientAddressKey(request.ip),
+        policy: PASSKEY_OPTIONS_RATE,
+      });
+      if (decision.allowed) return;
+      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      request.log.info({ code: "too_many_attempts", retryAfter: seconds }, "passkey options rate-limited");
+      reply.header("retry-after", String(seconds));
+      return refuse(
+        reply,
+        new TesseraError({
+          code: "too_many_attempts",
+          message: "Too many sign-in attempts from this network. Wait a moment and try again.",
+          status: 429,
+        }),
+      );
+    };
+
+    app.post(
+      "/login/passkey/options",
+      { onRequest: passkeyBudget("passkey-options:ip"), schema: { body: optionsBody } },
+      async (request, reply) => {
+        if (!web.verifyAnonymousCsrf(request, csrfHeader(request))) return refuse(reply, badCsrf());
+        return { options: await mfa.webauthn.passwordlessOptions() };
+      },
+    );
 
     app.post<{ Body: CeremonyBody }>(
       "/login/passkey/verify",
-      { schema: { body: ceremonyBody } },
+      { onRequest: passkeyBudget("passkey-verify:ip"), schema: { body: ceremonyBody } },
       async (request, reply) => {
         if (!web.verifyAnonymousCsrf(request, csrfHeader(request))) return refuse(reply, badCsrf());
         const result = await mfa.webauthn.authenticate(request.body.response ?? {}, {}, by(request, null));
