@@ -107,8 +107,8 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
   RSA: ["e", "kty", "n"],
 };
 
-/** RFC 7638 JWK thumbprint with SHA-256, base64url; undefined for a key type it does not define here. */
-export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+/** The JSON RFC 7638 hashes: the key's required members, sorted, no whitespace; undefined if one is missing. */
+function thumbprintInput(jwk: Record<string, unknown>): string | undefined {
   const members = typeof jwk.kty === "string" ? THUMBPRINT_MEMBERS[jwk.kty] : undefined;
   if (members === undefined) return undefined;
   const parts: string[] = [];
@@ -117,18 +117,29 @@ export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined 
     if (typeof value !== "string" || value.length === 0) return undefined;
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
   }
-  return createHash("sha256")
-    .update(`{${parts.join(",")}}`)
-    .digest("base64url");
+  return `{${parts.join(",")}}`;
 }
+
+/** RFC 7638 JWK thumbprint with SHA-256, base64url; undefined for a key type it does not define here. */
+export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+  const input = thumbprintInput(jwk);
+  return input === undefined ? undefined : createHash("sha256").update(input).digest("base64url");
+}
+
+/**
+ * Imported proof keys by their RFC 7638 members (all that defines the key): a client proves with one key for
+ * many requests, and importing a JWK costs as much as checking the signature. Bounded; cleared when full.
+ */
+const importedKeys = new Map<string, { key: KeyObject; jkt: string }>();
+const IMPORTED_KEYS_MAX = 1024;
 
 /** base64url(SHA-256(access token)): the `ath` claim. */
 export function accessTokenHash(accessToken: string): string {
   return createHash("sha256").update(accessToken, "ascii").digest("base64url");
 }
 
-/** The key the proof's `jwk` describes, checked against `alg`. */
-function proofKey(alg: DpopAlgorithm, jwk: Record<string, unknown>): KeyObject {
+/** The key the proof's `jwk` describes, checked against `alg`, and its thumbprint. */
+function proofKey(alg: DpopAlgorithm, jwk: Record<string, unknown>): { key: KeyObject; jkt: string } {
   for (const member of PRIVATE_MEMBERS) {
     if (member in jwk) refuse("jwk", "The DPoP proof's jwk holds private key material.");
   }
@@ -144,6 +155,10 @@ function proofKey(alg: DpopAlgorithm, jwk: Record<string, unknown>): KeyObject {
   if (jwk.kty !== want.kty || (want.crv !== undefined && jwk.crv !== want.crv)) {
     refuse("jwk", `The DPoP proof's jwk is not a key for ${alg}.`);
   }
+  const input = thumbprintInput(jwk);
+  if (input === undefined) refuse("jwk", "The DPoP proof's jwk lacks a member its key type needs.");
+  const known = importedKeys.get(input);
+  if (known !== undefined) return known;
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk as never, format: "jwk" });
@@ -153,7 +168,10 @@ function proofKey(alg: DpopAlgorithm, jwk: Record<string, unknown>): KeyObject {
   if (want.kty === "RSA" && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
     refuse("jwk", "The DPoP proof's RSA key is shorter than 2048 bits.");
   }
-  return key;
+  const imported = { key, jkt: createHash("sha256").update(input).digest("base64url") };
+  if (importedKeys.size >= IMPORTED_KEYS_MAX) importedKeys.clear();
+  importedKeys.set(input, imported);
+  return imported;
 }
 
 function signatureValid(alg: DpopAlgorithm, key: KeyObject, input: Buffer, signature: Buffer): boolean {
@@ -212,7 +230,7 @@ export function verifyDpopProof(proof: string, request: DpopRequest): VerifiedDp
     refuse("jwk", "The DPoP proof's header has no jwk.");
   }
   const alg = header.alg as DpopAlgorithm;
-  const key = proofKey(alg, jwk as Record<string, unknown>);
+  const { key, jkt } = proofKey(alg, jwk as Record<string, unknown>);
   const signature = Buffer.from(signaturePart, "base64url");
   if (!signatureValid(alg, key, Buffer.from(`${headerPart}.${payloadPart}`, "ascii"), signature)) {
     refuse("signature", "The DPoP proof's signature does not verify with its jwk.");
@@ -241,8 +259,6 @@ export function verifyDpopProof(proof: string, request: DpopRequest): VerifiedDp
       refuse("ath", "The DPoP proof's ath is not the hash of the access token presented with it.");
     }
   }
-  const jkt = jwkThumbprint(jwk as Record<string, unknown>);
-  if (jkt === undefined) refuse("jwk", "The DPoP proof's jwk has no thumbprint.");
   return {
     jkt,
     jti: claims.jti,

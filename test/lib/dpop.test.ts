@@ -275,4 +275,18 @@ describe("DPoP proofs (RFC 9449)", () => {
       TypeError,
     );
   });
+
+  it("reuses an imported key only for the very same key: another point or member value is imported (and checked) anew", async () => {
+    const h = await holder("ES256");
+    expect(refusal(() => verifyDpopProof(handMade(h), request))).toBe("accepted");
+    // Same key with an extra member: same thumbprint, accepted.
+    const withKid = verifyDpopProof(handMade(h, { jwk: { ...h.jwk, kid: "k" } }), request);
+    expect(withKid.jkt).toBe(await calculateJwkThumbprint(h.jwk, "sha256"));
+    // The cached key's x with another y: not a point on the curve, refused.
+    const other = await holder("ES256");
+    const mixed = { ...h.jwk, y: other.jwk.y };
+    expect(refusal(() => verifyDpopProof(handMade(h, { jwk: mixed }), request))).toMatch(/^(jwk|signature)$/);
+    // Another key's jwk over a signature by the cached key: refused.
+    expect(refusal(() => verifyDpopProof(handMade(h, { jwk: other.jwk }), request))).toBe("signature");
+  });
 });
