@@ -410,18 +410,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   /** The token's binding against how it was presented (RFC 9449 §7.1, §7.2), then the proof's first use. */
+  /** A token presented without a proof (synchronous: the common bearer path pays no extra await). */
+  function checkUnproved(claims: AccessTokenClaims, challenge: ChallengeParameters): void {
+    // Bound but shown as a bearer token: the Bearer challenge, then a DPoP one naming the algorithms.
+    if (claims.cnf?.jkt !== undefined) refuse("dpop_bound", { ...challenge, dpopAlgs: dpopAlgorithms });
+    if (dpopMode === "required") refuse("dpop_required", challenge);
+  }
+
   async function checkBinding(
     claims: AccessTokenClaims,
-    proof: VerifiedDpopProof | undefined,
+    proof: VerifiedDpopProof,
     challenge: ChallengeParameters,
   ): Promise<void> {
     const jkt = claims.cnf?.jkt;
-    if (proof === undefined) {
-      // Bound but shown as a bearer token: the Bearer challenge, then a DPoP one naming the algorithms.
-      if (jkt !== undefined) refuse("dpop_bound", { ...challenge, dpopAlgs: dpopAlgorithms });
-      if (dpopMode === "required") refuse("dpop_required", challenge);
-      return;
-    }
     if (jkt === undefined) refuse("dpop_not_bound", challenge);
     if (jkt !== proof.jkt) refuse("dpop_key_mismatch", challenge);
     let first: boolean;
@@ -498,7 +499,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       if (revocations?.isRevoked(claims)) refuse("revoked", challenge);
       // Cached or not, the binding and this request's proof, every time.
-      await checkBinding(claims, proof, challenge);
+      if (proof === undefined) checkUnproved(claims, challenge);
+      else await checkBinding(claims, proof, challenge);
       checkStepUp(claims, requirements, challenge);
       if (requirements.scopes.some((scope) => !claims.scopes.includes(scope))) {
         refuse("scope_missing", { ...challenge, scope: requirements.scopes });
