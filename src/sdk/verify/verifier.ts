@@ -541,13 +541,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   return {
-    async verify(token, verifyOptions = {}) {
+    // Not `async`: returning verifyToken's promise as is saves the ticks of wrapping it in another one. Nothing
+    // here throws synchronously except checkRequirements, whose TypeError (a programming error) is caught below.
+    verify(token, verifyOptions = {}) {
       const { dpop } = verifyOptions;
       const presentation: Presentation =
         dpop === undefined
           ? BEARER
           : { scheme: "DPoP", proof: readDpopHeader(dpop.proof), method: dpop.method, url: dpop.url };
-      return verifyToken(token, presentation, verifyOptions.ip, checkRequirements(verifyOptions));
+      try {
+        return verifyToken(token, presentation, verifyOptions.ip, checkRequirements(verifyOptions));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
 
     async authenticate(request, requirements) {
