@@ -17,6 +17,7 @@
  * `invalid_return_to`, `login_failed`, `invalid_request`, `bad_gateway`, `server_error`.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { decodeJwt } from "jose";
 import { createMasterKey, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createDpopSigner } from "../lib/dpop.js";
@@ -262,13 +263,10 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
 
 /** The `cnf.jkt` of a JWT access token (undefined: unbound); null for an opaque token, which cannot be read. */
 function jwtBinding(token: string): string | undefined | null {
-  const parts = token.split(".");
-  if (parts.length !== 3) return null;
+  if (token.split(".").length !== 3) return null;
   try {
-    const claims = JSON.parse(Buffer.from(parts[1] as string, "base64url").toString("utf8")) as {
-      cnf?: { jkt?: unknown };
-    };
-    return typeof claims.cnf?.jkt === "string" ? claims.cnf.jkt : undefined;
+    const jkt = (decodeJwt(token).cnf as { jkt?: unknown } | undefined)?.jkt;
+    return typeof jkt === "string" ? jkt : undefined;
   } catch {
     return undefined;
   }
