@@ -696,7 +696,14 @@ async function setup(): Promise<BenchSuite> {
   const fixture = await createFixture(dir);
   const load = await LoadGenerator.start();
   const notes: string[] = [];
+  // TESSERA_BENCH_STEPS=session,event (any of session, sign-in, event) runs only those measurements, for
+  // iterating on one of them; the report then says which were skipped.
+  const only = process.env.TESSERA_BENCH_STEPS?.split(",").map((s) => s.trim().toLowerCase());
   const step = async (label: string, run: () => Promise<string[]>) => {
+    if (only && !only.some((s) => label.startsWith(s))) {
+      notes.push(`${label}: skipped (TESSERA_BENCH_STEPS=${only.join(",")}).`);
+      return;
+    }
     const started = Date.now();
     const lines = await run();
     notes.push(...lines);

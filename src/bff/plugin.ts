@@ -20,10 +20,10 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { decodeJwt } from "jose";
 import { createMasterKey, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
+import { clearCookie, readCookie, serializeCookie } from "../lib/cookies.js";
 import { createDpopSigner } from "../lib/dpop.js";
 import { createLogoutTokenVerifier, type LogoutTokenVerifier } from "./backchannel.js";
 import type { BffConfig } from "./config.js";
-import { clearCookie, readCookie, serializeCookie } from "./cookies.js";
 import { isStateChanging, passesCsrfCheck } from "./csrf.js";
 import { createOidcClient, isDeadGrant, type PendingLogin } from "./oidc.js";
 import { proxyRoutes } from "./proxy.js";

@@ -5,7 +5,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
-import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
 import { type Logger, lazyChildLogger, redactUrl } from "../observability/log.js";
@@ -27,7 +26,7 @@ import { openapiRoutes } from "./routes/openapi.js";
 import { passwordResetRoutes } from "./routes/password-reset.js";
 import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
-import { registerSecurityHeaders } from "./security-headers.js";
+import { answerFrameworkError, registerSecurityHeaders } from "./security-headers.js";
 import { createMfaFlow } from "./web/mfa-flow.js";
 import { createWeb } from "./web/web-context.js";
 
@@ -42,6 +41,7 @@ function requestId(req: IncomingMessage): string {
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const { config } = ctx;
   const tls = config.tlsCert && config.tlsKey;
+  const hsts = Boolean(tls) || config.issuer.startsWith("https://");
   const app = Fastify({
     loggerInstance: ctx.log.child(
       {},
@@ -70,6 +70,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     return503OnClosing: true,
+    frameworkErrors: answerFrameworkError({ hsts }),
     // Unknown fields are refused (400), not silently dropped: a typo must not pass for a valid request.
     ajv: { customOptions: { removeAdditional: false } },
     ...(tls
@@ -83,7 +84,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   registerErrorHandling(app);
-  registerSecurityHeaders(app, { hsts: Boolean(tls) || config.issuer.startsWith("https://") });
+  registerSecurityHeaders(app, { hsts });
   registerMetricsHooks(app, ctx.metrics);
 
   // First: it records the routes registered after it (see routes/openapi.ts).
@@ -94,7 +95,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(leakedTokenRoutes(ctx));
   await app.register(adminRoutes(ctx));
 
-  await app.register(cookie);
   const web = createWeb(ctx);
   await app.register(assetRoutes());
   const mfaFlow = createMfaFlow(ctx, web);

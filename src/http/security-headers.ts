@@ -8,26 +8,53 @@
  * - HSTS only when the issuer is https or Tessera serves TLS itself (RFC 6797 §7.2: never over plain http).
  * - `Cache-Control: no-store` unless a route chose a caching policy (RFC 6749 §5.1 for token responses).
  * - The request id is echoed as `X-Request-Id`.
+ *
+ * How: the defaults are put on the reply when the request arrives (`onRequest`, the first hook every routed
+ * request runs, 404s included), and a route that wants another CSP, Referrer-Policy or Cache-Control simply
+ * sets its own, which replaces the default. Error answers keep them (Fastify's error path deletes only
+ * Content-Type and Content-Length). Requests Fastify refuses before routing (a malformed URL) are answered
+ * by `answerFrameworkError`, which sets the same headers. This costs one hook per request and no `onSend`
+ * hook at all: an `onSend` hook puts every response through Fastify's hook runner a second time.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
-  // Fixed for the life of the process: set in one call per response.
-  const always: Record<string, string> = {
+/** The headers every response starts with (routes may replace CSP, Referrer-Policy and Cache-Control). */
+export function securityHeaders(options: { hsts: boolean }): Readonly<Record<string, string>> {
+  return Object.freeze({
+    "content-security-policy": DEFAULT_CSP,
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
     ...(options.hsts ? { "strict-transport-security": "max-age=63072000; includeSubDomains" } : {}),
-  };
-  // Callback style, not async: a hook on every response should not cost a promise.
-  app.addHook("onSend", (request, reply, payload, done) => {
-    if (!reply.hasHeader("content-security-policy")) reply.header("content-security-policy", DEFAULT_CSP);
-    if (!reply.hasHeader("referrer-policy")) reply.header("referrer-policy", "no-referrer");
-    if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
-    reply.headers(always);
-    reply.header("x-request-id", request.id);
-    done(null, payload);
   });
+}
+
+export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
+  const defaults = securityHeaders(options);
+  // Callback style, not async: a hook on every request should not cost a promise.
+  app.addHook("onRequest", (request, reply, done) => {
+    reply.headers(defaults);
+    reply.header("x-request-id", request.id);
+    done();
+  });
+}
+
+/**
+ * Fastify's `frameworkErrors`: a request refused before routing (a malformed URL, a parameter over the
+ * length limit) gets a 400 in Tessera's error format with the security headers, not Fastify's bare answer.
+ */
+export function answerFrameworkError(options: { hsts: boolean }) {
+  const defaults = securityHeaders(options);
+  return (_error: Error, request: FastifyRequest, reply: FastifyReply): void => {
+    reply
+      .headers(defaults)
+      .header("x-request-id", request.id)
+      .code(400)
+      .type("application/json; charset=utf-8")
+      .send({ error: "invalid_request", error_description: "The request URL is malformed." });
+  };
 }

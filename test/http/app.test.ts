@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminToken } from "../../src/api-tokens/index.js";
+import { DEFAULT_CSP } from "../../src/http/security-headers.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
@@ -59,6 +60,60 @@ describe("HTTP behaviour", () => {
     expect(res.headers["referrer-policy"]).toBe("no-referrer");
     expect(res.headers["cache-control"]).toBe("no-store");
     expect(res.headers["strict-transport-security"]).toBeUndefined();
+  });
+
+  const expectSecurityHeaders = (headers: Record<string, unknown>) => {
+    expect(headers["content-security-policy"]).toBe(DEFAULT_CSP);
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["x-frame-options"]).toBe("DENY");
+    expect(headers["referrer-policy"]).toBe("no-referrer");
+    expect(headers["cross-origin-opener-policy"]).toBe("same-origin");
+    expect(headers["cache-control"]).toBe("no-store");
+    expect(headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  };
+
+  it("sets the security headers on 404s, on refusals and on errors raised by Fastify itself", async () => {
+    const notFound = await t.app.inject({ url: "/nope" });
+    expect(notFound.statusCode).toBe(404);
+    expectSecurityHeaders(notFound.headers);
+    const refused = await t.app.inject({ url: "/admin/keys" });
+    expect(refused.statusCode).toBe(401);
+    expectSecurityHeaders(refused.headers);
+    // A JSON body where only forms are accepted: Fastify's content-type parser refuses it (415).
+    const unsupported = await t.app.inject({
+      method: "POST",
+      url: "/token",
+      headers: { "content-type": "text/plain" },
+      payload: "grant_type=client_credentials",
+    });
+    expect(unsupported.statusCode).toBe(415);
+    expectSecurityHeaders(unsupported.headers);
+  });
+
+  it("answers a URL Fastify cannot decode with a 400 in Tessera's format, security headers included", async () => {
+    // A percent-escape that is not UTF-8 in a path parameter: Fastify refuses it before routing.
+    const res = await t.app.inject({ url: "/scim/v2/Users/%E0%A4%A", headers: admin });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: "invalid_request",
+      error_description: "The request URL is malformed.",
+    });
+    expectSecurityHeaders(res.headers);
+  });
+
+  it("lets a route replace the default CSP, Referrer-Policy and Cache-Control, once each", async () => {
+    const page = await t.app.inject({ url: "/login" });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-security-policy"]).not.toBe(DEFAULT_CSP);
+    expect(page.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(page.headers["referrer-policy"]).toBe("same-origin");
+    const jwks = await t.app.inject({ url: "/.well-known/jwks.json" });
+    expect(jwks.headers["cache-control"]).toBe("public, max-age=300");
+    for (const res of [page, jwks]) {
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (name !== "set-cookie") expect(Array.isArray(value), name).toBe(false);
+      }
+    }
   });
 
   it("echoes a well-formed X-Request-Id and replaces a malformed one", async () => {

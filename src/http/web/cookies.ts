@@ -10,8 +10,8 @@
  *   session's absolute lifetime. Either way the server enforces idle and absolute expiry.
  * - The anonymous CSRF cookie (`__Host-tessera_csrf`) binds the sign-in forms before there is a session.
  */
-import "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { clearCookie, readCookie as readCookieHeader, serializeCookie } from "../../lib/cookies.js";
 
 export interface CookieNames {
   session: string;
@@ -28,9 +28,10 @@ export function cookieNames(options: { issuer: string; tls: boolean }): CookieNa
     : { session: "tessera_session", csrf: "tessera_csrf", mfa: "tessera_mfa", secure };
 }
 
+/** Cookie `name` of the request (parsed from the header on demand), if present, non-empty and ≤ 256 chars. */
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
-  const value = request.cookies[name];
-  return typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
+  const value = readCookieHeader(request.headers.cookie, name);
+  return value !== undefined && value.length > 0 && value.length <= 256 ? value : undefined;
 }
 
 export function setSessionCookie(
@@ -39,33 +40,54 @@ export function setSessionCookie(
   token: string,
   maxAgeSeconds: number | undefined,
 ): void {
-  reply.setCookie(names.session, token, {
-    httpOnly: true,
-    secure: names.secure,
-    sameSite: "lax",
-    path: "/",
-    ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
-  });
+  const options = { secure: names.secure, sameSite: "Lax" as const };
+  appendSetCookie(
+    reply,
+    names.session,
+    serializeCookie(
+      names.session,
+      token,
+      maxAgeSeconds === undefined ? options : { ...options, maxAge: maxAgeSeconds },
+    ),
+  );
 }
 
 export function clearSessionCookie(reply: FastifyReply, names: CookieNames): void {
-  reply.clearCookie(names.session, { httpOnly: true, secure: names.secure, sameSite: "lax", path: "/" });
+  appendSetCookie(
+    reply,
+    names.session,
+    clearCookie(names.session, { secure: names.secure, sameSite: "Lax" }),
+  );
 }
 
 export function setCsrfCookie(reply: FastifyReply, names: CookieNames, value: string): void {
-  reply.setCookie(names.csrf, value, { httpOnly: true, secure: names.secure, sameSite: "lax", path: "/" });
+  appendSetCookie(
+    reply,
+    names.csrf,
+    serializeCookie(names.csrf, value, { secure: names.secure, sameSite: "Lax" }),
+  );
 }
 
 export function setPendingCookie(reply: FastifyReply, names: CookieNames, token: string): void {
-  reply.setCookie(names.mfa, token, {
-    httpOnly: true,
-    secure: names.secure,
-    sameSite: "lax",
-    path: "/",
-    maxAge: 600,
-  });
+  appendSetCookie(
+    reply,
+    names.mfa,
+    serializeCookie(names.mfa, token, { secure: names.secure, sameSite: "Lax", maxAge: 600 }),
+  );
 }
 
 export function clearPendingCookie(reply: FastifyReply, names: CookieNames): void {
-  reply.clearCookie(names.mfa, { httpOnly: true, secure: names.secure, sameSite: "lax", path: "/" });
+  appendSetCookie(reply, names.mfa, clearCookie(names.mfa, { secure: names.secure, sameSite: "Lax" }));
+}
+
+/**
+ * Adds `serialized` (from `serializeCookie`) as a `Set-Cookie`, replacing one set earlier for `name` in this reply (the
+ * last write wins: one header per cookie, as a cookie plugin would send).
+ */
+export function appendSetCookie(reply: FastifyReply, name: string, serialized: string): void {
+  const current = reply.getHeader("set-cookie");
+  const previous = current === undefined ? [] : Array.isArray(current) ? current : [String(current)];
+  const kept = previous.filter((line) => !line.startsWith(`${name}=`));
+  reply.removeHeader("set-cookie");
+  reply.header("set-cookie", [...kept, serialized]);
 }

@@ -1,11 +1,12 @@
 /**
- * The BFF's two cookies, written by hand (no cookie plugin, so the BFF can be mounted in an app that has one).
+ * Cookies written and read by hand: no cookie plugin, so every request does not pay for parsing a header
+ * that few routes read, and the BFF can be mounted in an app that has a plugin of its own.
  *
- * - The session cookie holds a random 256-bit id only: `HttpOnly; SameSite=Strict; Path=/`, `Secure` on https
- *   (where its name has the `__Host-` prefix, which binds it to the exact origin).
- * - The login cookie carries the pending authorization request (state, nonce, PKCE verifier, returnTo),
- *   sealed with the master key, for 10 minutes. `SameSite=Lax`: it must come back on the top-level redirect
- *   from Tessera to `/bff/callback`, which `Strict` would drop.
+ * - `serializeCookie` writes `name=value; Path=/; SameSite=…` plus `HttpOnly` (unless turned off), `Secure`
+ *   and `Max-Age` when asked. Values are written as given: Tessera's cookie values are base64url or base62
+ *   (no character that needs encoding), and names are constants.
+ * - `readCookie` finds a name in a `Cookie` header; the first occurrence wins, as in the `cookie` package
+ *   (RFC 6265 §5.4 lists the cookies with the longer path first).
  */
 export interface CookieOptions {
   secure: boolean;
