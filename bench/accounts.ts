@@ -80,6 +80,8 @@ const USER_AGENT = "tessera-bench";
 const BARE = "bare Fastify";
 const TESSERA = "tessera";
 const SHELL = "Tessera shell, constant body";
+/** A second bare app, identical to the first: how far two equal servers drift apart on this machine. */
+const BARE_TWIN = "bare Fastify twin";
 const SHELL_PATH = "/bench/constant-session";
 const RAW_VERIFY = "raw argon2 verify";
 const SIGN_IN_CASE = "tessera signIn";
@@ -108,6 +110,8 @@ interface Fixture {
   tesseraPort: number;
   barePort: number;
   shellPort: number;
+  bareTwin: FastifyInstance;
+  bareTwinPort: number;
   cookie: string;
   users: BenchUser[];
   /** The body `/session` answers for the valid cookie (the bare app answers the same). */
@@ -211,6 +215,10 @@ async function createFixture(dir: string): Promise<Fixture> {
   bare.get("/session", async () => body);
   await bare.listen({ host: "127.0.0.1", port: 0 });
   const barePort = listeningPort(bare);
+  const bareTwin = Fastify();
+  bareTwin.get("/session", async () => body);
+  await bareTwin.listen({ host: "127.0.0.1", port: 0 });
+  const bareTwinPort = listeningPort(bareTwin);
   const shell = await buildApp(ctx);
   shell.get(SHELL_PATH, async () => body);
   await shell.listen({ host: "127.0.0.1", port: 0 });
@@ -224,7 +232,21 @@ async function createFixture(dir: string): Promise<Fixture> {
       throw new Error(`${label} answered ${answer.status}: ${answer.body}`);
     }
   }
-  return { dbPath, ctx, app, bare, shell, tesseraPort, barePort, shellPort, cookie, users, body };
+  return {
+    dbPath,
+    ctx,
+    app,
+    bare,
+    bareTwin,
+    shell,
+    tesseraPort,
+    barePort,
+    bareTwinPort,
+    shellPort,
+    cookie,
+    users,
+    body,
+  };
 }
 
 function signInAs(ctx: AppContext, user: BenchUser): Promise<void> {
@@ -273,6 +295,7 @@ async function measureSessionCheck(fixture: Fixture, load: LoadGenerator): Promi
   });
   const targets: Record<string, { port: number; request: string }> = {
     [BARE]: target(fixture.barePort, "/session"),
+    [BARE_TWIN]: target(fixture.bareTwinPort, "/session"),
     [SHELL]: target(fixture.shellPort, SHELL_PATH),
     [TESSERA]: target(fixture.tesseraPort, "/session"),
   };
@@ -296,7 +319,7 @@ async function measureSessionCheck(fixture: Fixture, load: LoadGenerator): Promi
     };
   };
   // One short unmeasured round each: JIT, connection handling and SQLite caches warm up.
-  const names = [BARE, SHELL, TESSERA];
+  const names = [BARE, SHELL, TESSERA, BARE_TWIN];
   for (const name of names) await round(name, 1000);
   return interleave(names, HTTP.rounds, (name) => round(name, HTTP.durationMs));
 }
@@ -550,6 +573,7 @@ function sessionNotes(samples: Map<string, HttpRound[]>): string[] {
   const b = summarizeSamples(rps(bare), rps(bare));
   const h = summarizeSamples(rps(shell), rps(bare));
   const t = summarizeSamples(rps(tessera), rps(bare));
+  const w = summarizeSamples(rps(samples.get(BARE_TWIN)!), rps(bare));
   const ratio = t.median / b.median;
   const busy = (rounds: HttpRound[]) => median(rounds.map((r) => r.busyUs));
   const elu = (rounds: HttpRound[]) => median(rounds.map((r) => r.utilization)).toFixed(2);
@@ -568,6 +592,10 @@ function sessionNotes(samples: Map<string, HttpRound[]>): string[] {
       `${BARE} ${us(bare)}, shell ${us(shell)}, ${TESSERA} ${us(tessera)}: Tessera's HTTP layer adds ` +
       `${(busy(shell) - busy(bare)).toFixed(1)} µs, the session look-up ` +
       `${(busy(tessera) - busy(shell)).toFixed(1)} µs.`,
+    `Noise control: ${BARE_TWIN} (a second app identical to ${BARE}, in the same rounds) ` +
+      `${int(w.median)} req/s (${range(w, int)}): ${pct(w.median / b.median)} of ${BARE} (paired ` +
+      `${pct(w.pairedRatio)}). Two equal servers differ by this much here, so a ratio within that distance ` +
+      "of the target is not a verdict either way.",
     `Session check latency, ms (median over rounds): ${TESSERA} ${latencyText(medianLatency(tessera))}; ` +
       `shell ${latencyText(medianLatency(shell))}; ${BARE} ${latencyText(medianLatency(bare))}. ` +
       `Event-loop utilisation of the server thread in the window: ${TESSERA} ${elu(tessera)}, shell ` +
@@ -726,6 +754,7 @@ async function setup(): Promise<BenchSuite> {
     await load.close();
     await fixture.app.close();
     await fixture.bare.close();
+    await fixture.bareTwin.close();
     await fixture.shell.close();
   }
   const breakdown = await breakdownGroups(fixture);
