@@ -703,6 +703,7 @@ const SETUP_NOTES = [
 ];
 
 async function countSignIns(ctx: AppContext, outcome: "success" | "failure"): Promise<number> {
+  await ctx.accounts.audit.flush();
   const row = await ctx.storage.db
     .selectFrom("audit_events")
     .select((eb) => eb.fn.countAll<number>().as("n"))

@@ -103,7 +103,12 @@ export interface AccountsOptions {
 
 export function createAccounts(options: AccountsOptions): Accounts {
   const { db, clock } = options;
-  const audit = createAuditLog({ db, clock });
+  const audit = createAuditLog({
+    db,
+    clock,
+    onError: (error, lost) =>
+      options.log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
+  });
   const pool = createHashPool(options.argon2Threads ? { threads: options.argon2Threads } : {});
   const hasher = createPasswordHasher(options.argon2, pool);
   const sessions = createSessions({
@@ -155,6 +160,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     throttle: options.throttle,
     ready: sessions.ready,
     async close() {
+      await audit.close();
       await sessions.close();
       await pool.close();
       await options.revocationBus?.close();

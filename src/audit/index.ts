@@ -3,6 +3,10 @@ export {
   type AuditEventInput,
   type AuditEventType,
   type AuditLog,
+  type AuditLogOptions,
   auditEventId,
   createAuditLog,
+  MAX_ATTEMPTS,
+  MAX_BATCH,
+  MAX_PENDING,
 } from "./audit-log.js";

@@ -49,7 +49,7 @@ function apiTokensWithoutDatabase() {
   const tokens = createApiTokens({
     db,
     clock: manualClock(),
-    audit: { record: failing, list: failing } as AuditLog,
+    audit: { record: failing, list: failing, flush: failing, close: failing } as AuditLog,
     feed: { record: failing, read: failing, purgeExpired: failing, intervalMs: 500 } as RevocationFeed,
     maxLifetime: 0,
     adminGroup: "tessera-admins",

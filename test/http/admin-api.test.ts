@@ -285,6 +285,7 @@ describe.each(DIALECTS)("admin API on %s", (dialect) => {
       const again = new PageClient(t.app, ISSUER);
       await again.get("/login");
       expect((await again.post("/login", { username: "pat", password: PASSWORD })).statusCode).toBe(401);
+      await t.ctx.accounts.audit.flush();
       const audit = await t.ctx.storage.db
         .selectFrom("audit_events")
         .select(["actor"])

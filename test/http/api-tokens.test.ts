@@ -784,6 +784,7 @@ describe.each(DIALECTS)("API tokens over HTTP on %s", (dialect) => {
       expect(opaque).toMatch(/^tsr_at_/);
       const report = await reportLeak({ tokens: [key.token, opaque] });
       expect(report.json()).toEqual({ received: 2, recognised: 2, revoked: 2 });
+      await t.ctx.accounts.audit.flush();
       const events = await t.ctx.storage.db
         .selectFrom("audit_events")
         .select(["user_id", "details"])

@@ -1,0 +1,107 @@
+/**
+ * The audit log writes behind the request, in batches: what that promises (read-your-writes in the process,
+ * a bounded wait, nothing lost to a passing database failure, close writes the queue) and what it refuses.
+ */
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type AuditLog, createAuditLog, MAX_ATTEMPTS, MAX_BATCH } from "../../src/audit/index.js";
+import { manualClock } from "../../src/lib/clock.js";
+import type { Storage } from "../../src/storage/index.js";
+import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+
+describe.each(DIALECTS)("audit log on %s", (dialect) => {
+  let storage: Storage;
+  let audit: AuditLog;
+  let lost: { error: unknown; lost: number }[];
+  const clock = manualClock(Date.UTC(2026, 10, 29, 12));
+
+  const stored = async () =>
+    Number(
+      (
+        await storage.db
+          .selectFrom("audit_events")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  // Moves the table away and back: the database refuses writes for a while, then takes them again.
+  const rename = (from: string, to: string) =>
+    sql`alter table ${sql.id(from)} rename to ${sql.id(to)}`.execute(storage.db);
+
+  beforeEach(async () => {
+    storage = await openTestStorage(dialect);
+    lost = [];
+    audit = createAuditLog({ db: storage.db, clock, onError: (error, n) => lost.push({ error, lost: n }) });
+  });
+  afterEach(async () => {
+    await audit.close();
+    await storage.close();
+  });
+
+  it("returns before writing, lists its own events at once, and writes them within the flush interval", async () => {
+    await audit.record({ type: "signin.password", outcome: "success", userId: "u1", actor: "user:u1" });
+    expect(await stored()).toBe(0);
+    const listed = await audit.list({ userId: "u1" });
+    expect(listed.map((e) => [e.type, e.outcome, e.actor])).toEqual([
+      ["signin.password", "success", "user:u1"],
+    ]);
+    expect(await stored()).toBe(1);
+
+    await audit.record({ type: "signout", outcome: "success", userId: "u1" });
+    const deadline = Date.now() + 2000;
+    while ((await stored()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await stored()).toBe(2);
+  });
+
+  it("writes a burst larger than one INSERT's batch completely, newest first when listed", async () => {
+    const count = MAX_BATCH * 2 + 37;
+    for (let i = 0; i < count; i++) {
+      clock.advance(1);
+      await audit.record({ type: "signin.password", outcome: "failure", details: { n: i } });
+    }
+    await audit.flush();
+    expect(await stored()).toBe(count);
+    const newest = await audit.list({ limit: 3 });
+    expect(newest.map((e) => e.details.n)).toEqual([count - 1, count - 2, count - 3]);
+  });
+
+  it("refuses a secret-named detail at once and queues nothing", async () => {
+    await expect(
+      audit.record({ type: "password.changed", outcome: "success", details: { password: "x" } }),
+    ).rejects.toThrow(/must not carry secrets/);
+    await audit.flush();
+    expect(await stored()).toBe(0);
+  });
+
+  it("keeps events through a passing write failure and writes them when the database takes writes again", async () => {
+    await rename("audit_events", "audit_events_away");
+    await audit.record({ type: "user.created", outcome: "success", userId: "u2" });
+    await audit.record({ type: "user.updated", outcome: "success", userId: "u2" });
+    await audit.flush(); // fails: the table is gone
+    await rename("audit_events_away", "audit_events");
+    expect(await stored()).toBe(0);
+    await audit.flush();
+    expect(await stored()).toBe(2);
+    expect(lost).toEqual([]);
+  });
+
+  it(`reports events lost after ${MAX_ATTEMPTS} failed writes, and goes on with later ones`, async () => {
+    await rename("audit_events", "audit_events_away");
+    await audit.record({ type: "user.deleted", outcome: "success", userId: "u3" });
+    for (let i = 0; i < MAX_ATTEMPTS; i++) await audit.flush();
+    expect(lost.map((l) => l.lost)).toEqual([1]);
+    await rename("audit_events_away", "audit_events");
+    await audit.record({ type: "user.created", outcome: "success", userId: "u4" });
+    await audit.flush();
+    expect((await audit.list()).map((e) => e.userId)).toEqual(["u4"]);
+  });
+
+  it("close writes the queue; an event recorded after close is written at once", async () => {
+    await audit.record({ type: "group.created", outcome: "success" });
+    await audit.close();
+    expect(await stored()).toBe(1);
+    await audit.record({ type: "group.deleted", outcome: "success" });
+    await audit.flush();
+    expect(await stored()).toBe(2);
+  });
+});
