@@ -44,17 +44,23 @@ export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: b
 }
 
 /**
- * Fastify's `frameworkErrors`: a request refused before routing (a malformed URL, a parameter over the
- * length limit) gets a 400 in Tessera's error format with the security headers, not Fastify's bare answer.
+ * Fastify's `frameworkErrors`: a request refused before routing gets Tessera's error format and the security
+ * headers, not Fastify's bare answer: a malformed URL a 400, a path parameter over the length limit a 414.
  */
 export function answerFrameworkError(options: { hsts: boolean }) {
   const defaults = securityHeaders(options);
-  return (_error: Error, request: FastifyRequest, reply: FastifyReply): void => {
+  return (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void => {
+    const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
     reply
       .headers(defaults)
       .header("x-request-id", request.id)
-      .code(400)
+      .code(tooLong ? 414 : 400)
       .type("application/json; charset=utf-8")
-      .send({ error: "invalid_request", error_description: "The request URL is malformed." });
+      .send({
+        error: "invalid_request",
+        error_description: tooLong
+          ? "A path segment of the URL is too long."
+          : "The request URL is malformed.",
+      });
   };
 }

@@ -101,6 +101,16 @@ describe("HTTP behaviour", () => {
     expectSecurityHeaders(res.headers);
   });
 
+  it("answers a path parameter over Fastify's length limit with a 414 in Tessera's format", async () => {
+    const res = await t.app.inject({ url: `/scim/v2/Users/${"a".repeat(101)}`, headers: admin });
+    expect(res.statusCode).toBe(414);
+    expect(res.json()).toEqual({
+      error: "invalid_request",
+      error_description: "A path segment of the URL is too long.",
+    });
+    expectSecurityHeaders(res.headers);
+  });
+
   it("lets a route replace the default CSP, Referrer-Policy and Cache-Control, once each", async () => {
     const page = await t.app.inject({ url: "/login" });
     expect(page.statusCode).toBe(200);
