@@ -77,41 +77,83 @@ export function createLogger(options: { level: string; destination?: Destination
   return options.destination ? pino(config, options.destination) : pino(config);
 }
 
-const LEVEL_METHODS = new Set(["fatal", "error", "warn", "info", "debug", "trace"]);
-const noop = () => undefined;
-
 /**
  * A per-request child logger that is only built when something is logged at an enabled level. Building a
- * pino child with Tessera's redaction paths costs several microseconds; most requests at `warn` or above never
- * log, so they never pay it. Behaves as `parent.child(bindings, options)` for everything it is asked.
+ * pino child with Tessera's redaction paths costs several microseconds; most requests never log, so they never
+ * pay it. Fastify checks, on every request, that the child's seven methods are functions: they are methods on
+ * a class prototype here (a plain property read), not answers of a Proxy trap (which cost a trap call and a
+ * closure each). The methods Tessera and Fastify use are forwarded (the levels, `child`, `level`,
+ * `isLevelEnabled`, `bindings`); a route with its own `logLevel` gets a real child at once.
  */
+class LazyChildLogger {
+  readonly #parent: Logger;
+  readonly #bindings: Record<string, unknown>;
+  readonly #options: Record<string, unknown>;
+  #child: Logger | undefined;
+
+  constructor(parent: Logger, bindings: Record<string, unknown>, options: Record<string, unknown>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+  }
+
+  #real(): Logger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options);
+    return this.#child;
+  }
+
+  #write(level: Level, args: unknown[]): void {
+    if (!(this.#child ?? this.#parent).isLevelEnabled(level)) return;
+    (this.#real()[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#write("fatal", args);
+  }
+  error(...args: unknown[]): void {
+    this.#write("error", args);
+  }
+  warn(...args: unknown[]): void {
+    this.#write("warn", args);
+  }
+  info(...args: unknown[]): void {
+    this.#write("info", args);
+  }
+  debug(...args: unknown[]): void {
+    this.#write("debug", args);
+  }
+  trace(...args: unknown[]): void {
+    this.#write("trace", args);
+  }
+  silent(): void {}
+
+  child(...args: Parameters<Logger["child"]>): Logger {
+    return this.#real().child(...args) as unknown as Logger;
+  }
+
+  get level(): string {
+    return (this.#child ?? this.#parent).level;
+  }
+
+  set level(value: string) {
+    this.#real().level = value;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.#child ?? this.#parent).isLevelEnabled(level);
+  }
+
+  bindings(): Record<string, unknown> {
+    return this.#real().bindings();
+  }
+}
+
 export function lazyChildLogger(
   parent: Logger,
   bindings: Record<string, unknown>,
   options: Record<string, unknown> = {},
 ): Logger {
-  let child: Logger | undefined;
-  const real = () => {
-    child ??= parent.child(bindings, options);
-    return child;
-  };
-  const childOfReal = (...args: Parameters<Logger["child"]>) => real().child(...args);
-  return new Proxy(parent, {
-    get(_target, property) {
-      if (!child) {
-        // Fastify reads every level method and `child` of each request's logger (a check that they are
-        // functions) without calling them: answer with functions that build the real child only when called.
-        if (typeof property === "string" && LEVEL_METHODS.has(property)) {
-          if (!parent.isLevelEnabled(property)) return noop;
-          return (...args: unknown[]) => (real()[property as Level] as (...a: unknown[]) => void)(...args);
-        }
-        if (property === "child") return childOfReal;
-      }
-      const value = Reflect.get(real(), property);
-      return typeof value === "function" ? value.bind(real()) : value;
-    },
-    set(_target, property, value) {
-      return Reflect.set(real(), property, value);
-    },
-  });
+  // A route-level log level changes what is enabled: build the real child (rare).
+  if (options.level !== undefined) return parent.child(bindings, options);
+  return new LazyChildLogger(parent, bindings, options) as unknown as Logger;
 }

@@ -77,4 +77,45 @@ describe("lazy per-request child logger", () => {
     expect(lines.filter((l) => l.msg === "loud route")).toHaveLength(1);
     await app.close();
   });
+
+  it("answers level, isLevelEnabled and Fastify's method check without building the child", () => {
+    const { log } = capture("warn");
+    const spy = vi.spyOn(log, "child");
+    const child = lazyChildLogger(log, { reqId: "r-4" });
+    expect(child.level).toBe("warn");
+    expect(child.isLevelEnabled("info")).toBe(false);
+    expect(child.isLevelEnabled("error")).toBe(true);
+    for (const method of ["info", "error", "debug", "fatal", "warn", "trace", "child"] as const) {
+      expect(typeof child[method]).toBe("function");
+    }
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it("honours a route's own logLevel (a real child at that level)", async () => {
+    const { log, lines } = capture("info");
+    const app = Fastify({
+      loggerInstance: log,
+      disableRequestLogging: true,
+      childLoggerFactory: (logger, bindings, options) =>
+        lazyChildLogger(
+          logger as Logger,
+          bindings as Record<string, unknown>,
+          options as Record<string, unknown>,
+        ),
+    });
+    app.get("/verbose", { logLevel: "debug" }, async (request) => {
+      request.log.debug("debug on this route");
+      return { ok: true };
+    });
+    app.get("/normal", async (request) => {
+      request.log.debug("not written");
+      request.log.info("info written");
+      return { ok: true };
+    });
+    await app.inject({ url: "/verbose" });
+    await app.inject({ url: "/normal" });
+    expect(lines.map((l) => l.msg)).toEqual(["debug on this route", "info written"]);
+    expect(lines.every((l) => typeof l.reqId === "string")).toBe(true);
+    await app.close();
+  });
 });
