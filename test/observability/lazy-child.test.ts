@@ -15,6 +15,20 @@ function capture(level: string) {
   return { log: createLogger({ level, destination }), lines };
 }
 
+/** A Fastify app whose per-request loggers come from `lazyChildLogger`, as `buildApp` sets it up. */
+function fastifyWithLazyChildren(log: Logger, options: { disableRequestLogging?: boolean } = {}) {
+  return Fastify({
+    ...options,
+    loggerInstance: log,
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      lazyChildLogger(
+        logger as Logger,
+        bindings as Record<string, unknown>,
+        childOptions as Record<string, unknown>,
+      ),
+  });
+}
+
 describe("lazy per-request child logger", () => {
   it("writes with the child's bindings and keeps redaction", () => {
     const { log, lines } = capture("info");
@@ -53,15 +67,7 @@ describe("lazy per-request child logger", () => {
   it("is not built by Fastify's per-request logger check, only when the request logs", async () => {
     const { log, lines } = capture("warn");
     const spy = vi.spyOn(log, "child");
-    const app = Fastify({
-      loggerInstance: log,
-      childLoggerFactory: (logger, bindings, options) =>
-        lazyChildLogger(
-          logger as Logger,
-          bindings as Record<string, unknown>,
-          options as Record<string, unknown>,
-        ),
-    });
+    const app = fastifyWithLazyChildren(log);
     app.get("/quiet", async () => ({ ok: true }));
     app.get("/loud", async (request) => {
       request.log.warn("loud route");
@@ -93,16 +99,7 @@ describe("lazy per-request child logger", () => {
 
   it("honours a route's own logLevel (a real child at that level)", async () => {
     const { log, lines } = capture("info");
-    const app = Fastify({
-      loggerInstance: log,
-      disableRequestLogging: true,
-      childLoggerFactory: (logger, bindings, options) =>
-        lazyChildLogger(
-          logger as Logger,
-          bindings as Record<string, unknown>,
-          options as Record<string, unknown>,
-        ),
-    });
+    const app = fastifyWithLazyChildren(log, { disableRequestLogging: true });
     app.get("/verbose", { logLevel: "debug" }, async (request) => {
       request.log.debug("debug on this route");
       return { ok: true };
