@@ -13,8 +13,8 @@
  *   PostgreSQL sees one round trip per batch.
  * - Read-your-writes in the process: `list` and `flush` write the queue first. `close` (at shutdown) writes
  *   it too. What a crash takes with it is at most the last `flushMs` of events.
- * - A failed write is retried with the next batch, up to `MAX_ATTEMPTS` times, then reported through
- *   `onError` with the number of events lost; the queue is bounded (`MAX_PENDING`, oldest first out, also
+ * - A failed write is retried (after `flushMs`, at least 100 ms, or with the next batch), up to `MAX_ATTEMPTS`
+ *   times, then reported through `onError` with the number of events lost (`close` tries as often); the queue is bounded (`MAX_PENDING`, oldest first out, also
  *   reported), so an unreachable database cannot exhaust memory.
  */
 import { randomBytes } from "node:crypto";
@@ -146,7 +146,12 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         const retry = batch.filter((entry) => ++entry.attempts < MAX_ATTEMPTS);
         if (retry.length < batch.length) report(error, batch.length - retry.length);
         pending = [...retry, ...pending];
-        return; // the next flush tries again
+        // Try again after an interval, even if no other event comes (not at once: the database is failing).
+        if (pending.length > 0 && !closed && !timer) {
+          timer = setTimeout(() => void flush(), Math.max(flushMs, 100));
+          timer.unref();
+        }
+        return;
       }
     }
   };
@@ -196,7 +201,11 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     flush,
     async close() {
       closed = true;
-      await flush();
+      for (let attempt = 0; attempt < MAX_ATTEMPTS && pending.length > 0; attempt++) await flush();
+      if (pending.length > 0) {
+        report(new Error("the audit log closed with events it could not write"), pending.length);
+        pending = [];
+      }
     },
     async list(options = {}) {
       await flush();

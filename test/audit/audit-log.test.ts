@@ -85,6 +85,33 @@ describe.each(DIALECTS)("audit log on %s", (dialect) => {
     expect(lost).toEqual([]);
   });
 
+  it("retries a failed write by itself, without another event or an explicit flush", async () => {
+    const slow = createAuditLog({
+      db: storage.db,
+      clock,
+      flushMs: 500,
+      onError: (error, n) => lost.push({ error, lost: n }),
+    });
+    await rename("audit_events", "audit_events_away");
+    await slow.record({ type: "user.enabled", outcome: "success", userId: "u5" });
+    await slow.flush(); // fails while the table is away; a retry is scheduled 500 ms later
+    await rename("audit_events_away", "audit_events");
+    expect(await stored()).toBe(0);
+    const deadline = Date.now() + 3000;
+    while ((await stored()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await stored()).toBe(1);
+    expect(lost).toEqual([]);
+    await slow.close();
+  });
+
+  it("reports what close could not write", async () => {
+    await rename("audit_events", "audit_events_away");
+    await audit.record({ type: "user.disabled", outcome: "success", userId: "u6" });
+    await audit.close();
+    expect(lost.map((l) => l.lost)).toEqual([1]);
+    await rename("audit_events_away", "audit_events");
+  });
+
   it(`reports events lost after ${MAX_ATTEMPTS} failed writes, and goes on with later ones`, async () => {
     await rename("audit_events", "audit_events_away");
     await audit.record({ type: "user.deleted", outcome: "success", userId: "u3" });
