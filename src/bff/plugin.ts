@@ -11,6 +11,13 @@
  * - `POST /bff/backchannel-logout` → Tessera's logout token ends every session of that `sid` (or `sub`).
  * - `ALL /bff<prefix>/*` → the configured upstream, with the access token (see proxy.ts).
  *
+ * Cookies (written by hand, `lib/cookies.ts`, so the BFF can be mounted in an app with a cookie plugin):
+ * - the session cookie holds a random 256-bit id only: `HttpOnly; SameSite=Strict; Path=/`, `Secure` on https
+ *   (where its name has the `__Host-` prefix, which binds it to the exact origin);
+ * - the login cookie carries the pending authorization request (state, nonce, PKCE verifier, returnTo), sealed
+ *   with the master key, for 10 minutes. `SameSite=Lax`: it must come back on the top-level redirect from
+ *   Tessera to `/bff/callback`, which `Strict` would drop.
+ *
  * Rules: every state-changing request passes the CSRF check (csrf.ts) except the back-channel logout, which
  * comes from Tessera's server and is authenticated by its signed logout token. The BFF's own answers are
  * `Cache-Control: no-store`. Refusals are JSON `{ error }` with stable codes: `csrf`, `login_required`,

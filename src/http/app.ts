@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type Logger, lazyChildLogger, redactUrl } from "../observability/log.js";
+import { lazyChildLoggerFactory, redactUrl } from "../observability/log.js";
 import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
 import { registerMetricsHooks } from "./metrics-hooks.js";
@@ -57,12 +57,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     ),
     genReqId: requestId,
     // Build each request's child logger only if the request logs something at an enabled level.
-    childLoggerFactory: (logger, bindings, childOptions) =>
-      lazyChildLogger(
-        logger as Logger,
-        bindings as Record<string, unknown>,
-        childOptions as Record<string, unknown>,
-      ),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.bodyLimit,
     // Fastify accepts a hop count too, though its types omit it.
     trustProxy: config.trustProxy as boolean | string[],

@@ -33,12 +33,19 @@ export function securityHeaders(options: { hsts: boolean }): Readonly<Record<str
   });
 }
 
+function applySecurityHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  defaults: Readonly<Record<string, string>>,
+): FastifyReply {
+  return reply.headers(defaults).header("x-request-id", request.id);
+}
+
 export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
   const defaults = securityHeaders(options);
   // Callback style, not async: a hook on every request should not cost a promise.
   app.addHook("onRequest", (request, reply, done) => {
-    reply.headers(defaults);
-    reply.header("x-request-id", request.id);
+    applySecurityHeaders(request, reply, defaults);
     done();
   });
 }
@@ -51,9 +58,7 @@ export function answerFrameworkError(options: { hsts: boolean }) {
   const defaults = securityHeaders(options);
   return (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void => {
     const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
-    reply
-      .headers(defaults)
-      .header("x-request-id", request.id)
+    applySecurityHeaders(request, reply, defaults)
       .code(tooLong ? 414 : 400)
       .type("application/json; charset=utf-8")
       .send({

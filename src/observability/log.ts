@@ -157,3 +157,12 @@ export function lazyChildLogger(
   if (options.level !== undefined) return parent.child(bindings, options);
   return new LazyChildLogger(parent, bindings, options) as unknown as Logger;
 }
+
+/** Fastify's `childLoggerFactory` giving each request a `lazyChildLogger` (what `buildApp` installs). */
+export function lazyChildLoggerFactory(logger: unknown, bindings: unknown, options: unknown): Logger {
+  return lazyChildLogger(
+    logger as Logger,
+    bindings as Record<string, unknown>,
+    options as Record<string, unknown>,
+  );
+}

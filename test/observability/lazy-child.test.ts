@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import { describe, expect, it, vi } from "vitest";
-import { createLogger, lazyChildLogger } from "../../src/observability/log.js";
+import { createLogger, lazyChildLogger, lazyChildLoggerFactory } from "../../src/observability/log.js";
 
 function capture(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -15,17 +15,12 @@ function capture(level: string) {
   return { log: createLogger({ level, destination }), lines };
 }
 
-/** A Fastify app whose per-request loggers come from `lazyChildLogger`, as `buildApp` sets it up. */
+/** A Fastify app with the per-request logger factory `buildApp` installs. */
 function fastifyWithLazyChildren(log: Logger, options: { disableRequestLogging?: boolean } = {}) {
   return Fastify({
     ...options,
     loggerInstance: log,
-    childLoggerFactory: (logger, bindings, childOptions) =>
-      lazyChildLogger(
-        logger as Logger,
-        bindings as Record<string, unknown>,
-        childOptions as Record<string, unknown>,
-      ),
+    childLoggerFactory: lazyChildLoggerFactory,
   });
 }
 

@@ -34,50 +34,47 @@ export function readCookie(request: FastifyRequest, name: string): string | unde
   return value !== undefined && value.length > 0 && value.length <= 256 ? value : undefined;
 }
 
+/** Sets (or, with `undefined`, clears) cookie `name`: HttpOnly, SameSite=Lax, Path=/, Secure unless dev http. */
+function writeCookie(
+  reply: FastifyReply,
+  names: CookieNames,
+  name: string,
+  value: string | undefined,
+  maxAge?: number,
+): void {
+  const options = { secure: names.secure, sameSite: "Lax" as const };
+  appendSetCookie(
+    reply,
+    name,
+    value === undefined
+      ? clearCookie(name, options)
+      : serializeCookie(name, value, maxAge === undefined ? options : { ...options, maxAge }),
+  );
+}
+
 export function setSessionCookie(
   reply: FastifyReply,
   names: CookieNames,
   token: string,
   maxAgeSeconds: number | undefined,
 ): void {
-  const options = { secure: names.secure, sameSite: "Lax" as const };
-  appendSetCookie(
-    reply,
-    names.session,
-    serializeCookie(
-      names.session,
-      token,
-      maxAgeSeconds === undefined ? options : { ...options, maxAge: maxAgeSeconds },
-    ),
-  );
+  writeCookie(reply, names, names.session, token, maxAgeSeconds);
 }
 
 export function clearSessionCookie(reply: FastifyReply, names: CookieNames): void {
-  appendSetCookie(
-    reply,
-    names.session,
-    clearCookie(names.session, { secure: names.secure, sameSite: "Lax" }),
-  );
+  writeCookie(reply, names, names.session, undefined);
 }
 
 export function setCsrfCookie(reply: FastifyReply, names: CookieNames, value: string): void {
-  appendSetCookie(
-    reply,
-    names.csrf,
-    serializeCookie(names.csrf, value, { secure: names.secure, sameSite: "Lax" }),
-  );
+  writeCookie(reply, names, names.csrf, value);
 }
 
 export function setPendingCookie(reply: FastifyReply, names: CookieNames, token: string): void {
-  appendSetCookie(
-    reply,
-    names.mfa,
-    serializeCookie(names.mfa, token, { secure: names.secure, sameSite: "Lax", maxAge: 600 }),
-  );
+  writeCookie(reply, names, names.mfa, token, 600);
 }
 
 export function clearPendingCookie(reply: FastifyReply, names: CookieNames): void {
-  appendSetCookie(reply, names.mfa, clearCookie(names.mfa, { secure: names.secure, sameSite: "Lax" }));
+  writeCookie(reply, names, names.mfa, undefined);
 }
 
 /**
