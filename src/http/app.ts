@@ -2,7 +2,7 @@
  * Assembles the Fastify application: logging, body parsing, errors, headers, metrics, then one plugin per
  * domain's routes. Domain code never sees Fastify; it is called with plain values from the context.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import formbody from "@fastify/formbody";
@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { lazyChildLoggerFactory, redactUrl } from "../observability/log.js";
 import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
-import { registerMetricsHooks } from "./metrics-hooks.js";
+import { RequestLifecycle } from "./request-lifecycle.js";
 import { accountRoutes } from "./routes/account.js";
 import { adminRoutes } from "./routes/admin/index.js";
 import { assetRoutes } from "./routes/assets.js";
@@ -26,22 +26,32 @@ import { openapiRoutes } from "./routes/openapi.js";
 import { passwordResetRoutes } from "./routes/password-reset.js";
 import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
-import { answerFrameworkError, registerSecurityHeaders } from "./security-headers.js";
+import { answerFrameworkError } from "./security-headers.js";
 import { createMfaFlow } from "./web/mfa-flow.js";
 import { createWeb } from "./web/web-context.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Request ids are this process's random prefix (64 bits, new at every start) and a counter: unique across
+ * instances and restarts for tracing, and no random bytes drawn per request. They are not secrets.
+ */
+const REQUEST_ID_PREFIX = randomBytes(8).toString("hex");
+let requestCounter = 0;
+
 /** Reuses a well-formed incoming `X-Request-Id` (for tracing across a proxy), else makes one. */
 function requestId(req: IncomingMessage): string {
   const incoming = req.headers["x-request-id"];
-  return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  if (typeof incoming === "string" && REQUEST_ID.test(incoming)) return incoming;
+  requestCounter += 1;
+  return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
 }
 
 export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const { config } = ctx;
   const tls = config.tlsCert && config.tlsKey;
   const hsts = Boolean(tls) || config.issuer.startsWith("https://");
+  const lifecycle = new RequestLifecycle({ hsts, metrics: ctx.metrics.http });
   const app = Fastify({
     loggerInstance: ctx.log.child(
       {},
@@ -65,7 +75,9 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     return503OnClosing: true,
-    frameworkErrors: answerFrameworkError({ hsts }),
+    // Security headers, request id, metrics and the one log line per request (see request-lifecycle.ts).
+    logController: lifecycle,
+    frameworkErrors: lifecycle.frameworkErrors(answerFrameworkError),
     // Unknown fields are refused (400), not silently dropped: a typo must not pass for a valid request.
     ajv: { customOptions: { removeAdditional: false } },
     ...(tls
@@ -79,8 +91,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   app.removeContentTypeParser("text/plain");
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   registerErrorHandling(app);
-  registerSecurityHeaders(app, { hsts });
-  registerMetricsHooks(app, ctx.metrics);
 
   // First: it records the routes registered after it (see routes/openapi.ts).
   await app.register(openapiRoutes(ctx));

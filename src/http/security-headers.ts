@@ -9,14 +9,13 @@
  * - `Cache-Control: no-store` unless a route chose a caching policy (RFC 6749 §5.1 for token responses).
  * - The request id is echoed as `X-Request-Id`.
  *
- * How: the defaults are put on the reply when the request arrives (`onRequest`, the first hook every routed
- * request runs, 404s included), and a route that wants another CSP, Referrer-Policy or Cache-Control simply
- * sets its own, which replaces the default. Error answers keep them (Fastify's error path deletes only
- * Content-Type and Content-Length). Requests Fastify refuses before routing (a malformed URL) are answered
- * by `answerFrameworkError`, which sets the same headers. This costs one hook per request and no `onSend`
- * hook at all: an `onSend` hook puts every response through Fastify's hook runner a second time.
+ * How: the defaults are put on the reply as soon as Fastify has built it (request-lifecycle.ts: routed
+ * requests, 404s and requests refused before routing alike), and a route that wants another CSP,
+ * Referrer-Policy or Cache-Control simply sets its own, which replaces the default. Error answers keep them
+ * (Fastify's error path deletes only Content-Type and Content-Length). No hook is involved: an `onSend` hook
+ * would put every response through Fastify's hook runner a second time.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 
 export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -33,39 +32,22 @@ export function securityHeaders(options: { hsts: boolean }): Readonly<Record<str
   });
 }
 
-function applySecurityHeaders(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  defaults: Readonly<Record<string, string>>,
-): FastifyReply {
-  return reply.headers(defaults).header("x-request-id", request.id);
-}
-
-export function registerSecurityHeaders(app: FastifyInstance, options: { hsts: boolean }): void {
-  const defaults = securityHeaders(options);
-  // Callback style, not async: a hook on every request should not cost a promise.
-  app.addHook("onRequest", (request, reply, done) => {
-    applySecurityHeaders(request, reply, defaults);
-    done();
-  });
-}
-
 /**
- * Fastify's `frameworkErrors`: a request refused before routing gets Tessera's error format and the security
- * headers, not Fastify's bare answer: a malformed URL a 400, a path parameter over the length limit a 414.
+ * Fastify's `frameworkErrors`: a request refused before routing gets Tessera's error format, not Fastify's bare
+ * answer: a malformed URL a 400, a path parameter over the length limit a 414. The security headers are on the
+ * reply already: Fastify starts these requests through `RequestLifecycle` too.
  */
-export function answerFrameworkError(options: { hsts: boolean }) {
-  const defaults = securityHeaders(options);
-  return (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void => {
-    const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
-    applySecurityHeaders(request, reply, defaults)
-      .code(tooLong ? 414 : 400)
-      .type("application/json; charset=utf-8")
-      .send({
-        error: "invalid_request",
-        error_description: tooLong
-          ? "A path segment of the URL is too long."
-          : "The request URL is malformed.",
-      });
-  };
+export function answerFrameworkError(
+  error: Error & { code?: string },
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const tooLong = error.code === "FST_ERR_MAX_PARAM_LENGTH";
+  reply
+    .code(tooLong ? 414 : 400)
+    .type("application/json; charset=utf-8")
+    .send({
+      error: "invalid_request",
+      error_description: tooLong ? "A path segment of the URL is too long." : "The request URL is malformed.",
+    });
 }

@@ -4,6 +4,8 @@ import { createAdminToken } from "../../src/api-tokens/index.js";
 import { DEFAULT_CSP } from "../../src/http/security-headers.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 
+/** A generated request id: the process's 64-bit random prefix in hex, then a base-36 counter. */
+const GENERATED_ID = /^[0-9a-f]{16}-[0-9a-z]+$/;
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
@@ -69,7 +71,7 @@ describe("HTTP behaviour", () => {
     expect(headers["referrer-policy"]).toBe("no-referrer");
     expect(headers["cross-origin-opener-policy"]).toBe("same-origin");
     expect(headers["cache-control"]).toBe("no-store");
-    expect(headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(headers["x-request-id"]).toMatch(GENERATED_ID);
   };
 
   it("sets the security headers on 404s, on refusals and on errors raised by Fastify itself", async () => {
@@ -130,7 +132,18 @@ describe("HTTP behaviour", () => {
     const kept = await t.app.inject({ url: "/healthz", headers: { "x-request-id": "abc-123" } });
     expect(kept.headers["x-request-id"]).toBe("abc-123");
     const replaced = await t.app.inject({ url: "/healthz", headers: { "x-request-id": "bad id\n{json}" } });
-    expect(replaced.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(replaced.headers["x-request-id"]).toMatch(GENERATED_ID);
+  });
+
+  it("gives every request its own id: one prefix per process, a counter after it", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++)
+      ids.push(String((await t.app.inject({ url: "/healthz" })).headers["x-request-id"]));
+    expect(new Set(ids).size).toBe(ids.length);
+    const prefixes = new Set(ids.map((id) => id.split("-")[0]));
+    expect(prefixes.size).toBe(1);
+    const counters = ids.map((id) => Number.parseInt(id.split("-")[1] as string, 36));
+    for (let i = 1; i < counters.length; i++) expect(counters[i]).toBe((counters[i - 1] as number) + 1);
   });
 
   it("answers an unknown path with a JSON 404", async () => {
