@@ -24,6 +24,7 @@ import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from ".
 export const SESSION_TOKEN_PREFIX = "tsr_ses_";
 const FORMAT = { prefix: SESSION_TOKEN_PREFIX, checksum: true } as const;
 const TOUCH_INTERVAL_MS = 60_000;
+const TOKEN_LENGTH = generateOpaqueToken(FORMAT).length;
 
 export interface SessionPolicy {
   /** Seconds. */
@@ -151,20 +152,36 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     },
   });
 
-  async function load(
-    tokenHash: string,
-    now: number,
-  ): Promise<{ row: CachedSessionRow | undefined; cached: boolean }> {
-    const hit = cache?.get(tokenHash, now);
-    if (hit) return { row: hit, cached: true };
-    const row = await db
+  /** The session row for a token hash from the database (a cache miss), with its user's fields. */
+  function select(tokenHash: string): Promise<CachedSessionRow | undefined> {
+    return db
       .selectFrom("sessions")
       .innerJoin("users", "users.id", "sessions.user_id")
       .selectAll("sessions")
       .select(["users.user_name", "users.display_name", "users.active"])
       .where("sessions.token_hash", "=", tokenHash)
       .executeTakeFirst();
-    return { row, cached: false };
+  }
+
+  /** The check's verdict on a row (cached or just read), at `now`. */
+  function decide(tokenHash: string, row: CachedSessionRow | undefined, cached: boolean, now: number) {
+    if (row?.active !== 1) return undefined;
+    const pendingTouch = touches.get(row.id);
+    if (pendingTouch !== undefined && pendingTouch > row.last_seen_at) row.last_seen_at = pendingTouch;
+    if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
+      // Refused now; the row itself goes with the next purge (no write on the check path).
+      cache?.deleteToken(tokenHash);
+      return undefined;
+    }
+    if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
+      touches.set(row.id, now);
+      row.last_seen_at = now;
+    }
+    if (!cached) cache?.set(tokenHash, row, now);
+    return {
+      session: toSession(row),
+      user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
+    };
   }
 
   return {
@@ -192,28 +209,18 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return { token, session: toSession(row) };
     },
 
-    async check(token) {
-      if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
+    // Not an async function: a cache hit is answered without awaiting anything (the session check is the
+    // hottest path of the server). A token is hashed only if its length is right; a hash found in the cache
+    // was checked for shape when it was cached, so only a miss checks the shape and checksum before the
+    // database is asked.
+    check(token) {
+      if (typeof token !== "string" || token.length !== TOKEN_LENGTH) return Promise.resolve(undefined);
       const now = clock.now();
       const tokenHash = hashToken(token);
-      const { row, cached } = await load(tokenHash, now);
-      if (row?.active !== 1) return undefined;
-      const pendingTouch = touches.get(row.id);
-      if (pendingTouch !== undefined && pendingTouch > row.last_seen_at) row.last_seen_at = pendingTouch;
-      if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
-        // Refused now; the row itself goes with the next purge (no write on the check path).
-        cache?.deleteToken(tokenHash);
-        return undefined;
-      }
-      if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
-        touches.set(row.id, now);
-        row.last_seen_at = now;
-      }
-      if (!cached) cache?.set(tokenHash, row, now);
-      return {
-        session: toSession(row),
-        user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
-      };
+      const hit = cache?.get(tokenHash, now);
+      if (hit) return Promise.resolve(decide(tokenHash, hit, true, now));
+      if (!isWellFormedOpaqueToken(token, FORMAT)) return Promise.resolve(undefined);
+      return select(tokenHash).then((row) => decide(tokenHash, row, false, now));
     },
 
     async rotate(sessionId) {

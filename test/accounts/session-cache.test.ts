@@ -3,6 +3,7 @@
  * same SQLite file (the CLI), or through another instance sharing PostgreSQL with Redis fan-out.
  */
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { manualClock } from "../../src/lib/clock.js";
@@ -73,6 +74,26 @@ describe("session cache on SQLite", () => {
     expect(await sessions.check(token)).toBeDefined();
     clock.advance(TTL);
     expect(await sessions.check(token)).toBeUndefined();
+  });
+
+  it("with a session cached, any other string of a token's length is refused (shape and checksum still count)", async () => {
+    const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    expect((await sessions.check(token))?.user.id).toBe("u1");
+    const body = token.slice(0, -6);
+    // The same body with a wrong checksum, and a non-base62 character in place of each of a few body ones.
+    const variants = [
+      `${body}AAAAAA`,
+      ...[8, 20, 50].map((i) => `${token.slice(0, i)}-${token.slice(i + 1)}`),
+    ];
+    for (const bad of variants) expect(await sessions.check(bad)).toBeUndefined();
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: token.length, maxLength: token.length }), async (other) => {
+        fc.pre(other !== token);
+        expect(await sessions.check(other)).toBeUndefined();
+      }),
+      { numRuns: 200 },
+    );
+    expect((await sessions.check(token))?.user.id).toBe("u1");
   });
 
   it("a revocation through the domain takes effect at once", async () => {

@@ -3,8 +3,9 @@
  *
  * - With a live session cookie: 200 and the user and the session's expiry (seconds since the epoch), never the
  *   token. Without one, or with a dead one: 401 `unauthorized` with `WWW-Authenticate: Session`.
- * - The cookie is checked on the server at every call (idle, absolute, user active); nothing is cached, so a
- *   revoked session fails at once.
+ * - The cookie is checked on the server at every call (idle, absolute, user active). The look-up may come from
+ *   the session cache, which every revocation empties (sessions/session-cache.ts), so a revoked session fails
+ *   at once.
  */
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../../server/context.js";
