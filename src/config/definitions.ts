@@ -125,7 +125,10 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     kind: "enum",
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
     default: "info",
-    doc: "Log level of the JSON logs (pino).",
+    doc:
+      "Log level of the JSON logs (pino). At `info` every request writes one line (`request completed`: " +
+      "method, redacted URL, client address, status, time); a response that fails while being sent writes " +
+      "`request errored` at `error`.",
   },
   {
     key: "bodyLimit",

@@ -30,10 +30,17 @@ export function clearCookie(name: string, options: Omit<CookieOptions, "maxAge">
 /** The value of cookie `name` in a `Cookie` header; the first one wins. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  // A scan, not a split: this runs on every session check.
+  const length = header.length;
+  let start = 0;
+  while (start < length) {
+    let end = header.indexOf(";", start);
+    if (end === -1) end = length;
+    const eq = header.indexOf("=", start);
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      return header.slice(eq + 1, end).trim();
+    }
+    start = end + 1;
   }
   return undefined;
 }

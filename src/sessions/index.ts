@@ -2,6 +2,7 @@ export { type DeviceDescription, describeDevice } from "./device.js";
 export { createRedisRevocationBus, type RevocationBus, type RevocationEvent } from "./revocation-bus.js";
 export { SessionCache, type SessionCacheOptions } from "./session-cache.js";
 export {
+  type CheckedSession,
   type CreateSessionInput,
   createSessions,
   SESSION_TOKEN_PREFIX,

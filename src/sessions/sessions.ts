@@ -54,6 +54,11 @@ export interface SessionUser {
   displayName: string | null;
 }
 
+export interface CheckedSession {
+  session: Session;
+  user: SessionUser;
+}
+
 export interface CreateSessionInput {
   userId: string;
   amr: string[];
@@ -67,7 +72,12 @@ export interface CreateSessionInput {
 export interface Sessions {
   create(input: CreateSessionInput): Promise<{ token: string; session: Session }>;
   /** The live session and its user for a token, or undefined (unknown, expired, idle, user inactive). */
-  check(token: string): Promise<{ session: Session; user: SessionUser } | undefined>;
+  check(token: string): Promise<CheckedSession | undefined>;
+  /**
+   * The same answer as `check`, given at once when no I/O is needed (a cached session, or a string that cannot
+   * be a session token), else a promise of it. For the hottest path, the session check endpoint.
+   */
+  checkNow(token: string): CheckedSession | undefined | Promise<CheckedSession | undefined>;
   /** A new token for the same session; the old one stops working. */
   rotate(sessionId: string): Promise<string | undefined>;
   /**
@@ -164,7 +174,12 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
   }
 
   /** The check's verdict on a row (cached or just read), at `now`. */
-  function decide(tokenHash: string, row: CachedSessionRow | undefined, cached: boolean, now: number) {
+  function decide(
+    tokenHash: string,
+    row: CachedSessionRow | undefined,
+    cached: boolean,
+    now: number,
+  ): CheckedSession | undefined {
     if (row?.active !== 1) return undefined;
     const pendingTouch = touches.get(row.id);
     if (pendingTouch !== undefined && pendingTouch > row.last_seen_at) row.last_seen_at = pendingTouch;
@@ -182,6 +197,19 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       session: toSession(row),
       user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
     };
+  }
+
+  // A token is hashed only if its length is right; a hash found in the cache was checked for shape when it
+  // was cached, so only a miss checks the shape and checksum before the database is asked. A hit is
+  // answered without awaiting anything.
+  function checkNow(token: string): CheckedSession | undefined | Promise<CheckedSession | undefined> {
+    if (typeof token !== "string" || token.length !== TOKEN_LENGTH) return undefined;
+    const now = clock.now();
+    const tokenHash = hashToken(token);
+    const hit = cache?.get(tokenHash, now);
+    if (hit) return decide(tokenHash, hit, true, now);
+    if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
+    return select(tokenHash).then((row) => decide(tokenHash, row, false, now));
   }
 
   return {
@@ -209,18 +237,10 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return { token, session: toSession(row) };
     },
 
-    // Not an async function: a cache hit is answered without awaiting anything (the session check is the
-    // hottest path of the server). A token is hashed only if its length is right; a hash found in the cache
-    // was checked for shape when it was cached, so only a miss checks the shape and checksum before the
-    // database is asked.
-    check(token) {
-      if (typeof token !== "string" || token.length !== TOKEN_LENGTH) return Promise.resolve(undefined);
-      const now = clock.now();
-      const tokenHash = hashToken(token);
-      const hit = cache?.get(tokenHash, now);
-      if (hit) return Promise.resolve(decide(tokenHash, hit, true, now));
-      if (!isWellFormedOpaqueToken(token, FORMAT)) return Promise.resolve(undefined);
-      return select(tokenHash).then((row) => decide(tokenHash, row, false, now));
+    checkNow,
+
+    async check(token) {
+      return checkNow(token);
     },
 
     async rotate(sessionId) {

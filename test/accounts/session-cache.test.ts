@@ -96,6 +96,23 @@ describe("session cache on SQLite", () => {
     expect((await sessions.check(token))?.user.id).toBe("u1");
   });
 
+  it("checkNow answers a cached session at once, a miss with a promise, and both as check does", async () => {
+    const { token, session } = await sessions.create({ userId: "u1", amr: ["pwd", "otp"], remember: false });
+    const first = sessions.checkNow(token);
+    expect(first).toBeInstanceOf(Promise);
+    const looked = await first;
+    expect(looked?.session.id).toBe(session.id);
+    const cached = sessions.checkNow(token);
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect(cached).toEqual(looked);
+    expect(await sessions.check(token)).toEqual(looked);
+    // Strings that cannot be a token are refused at once, with no look-up.
+    for (const bad of ["", "short", `${token}x`]) expect(sessions.checkNow(bad)).toBeUndefined();
+    // A revoked session is refused at once too: its entry is gone and the database has no row.
+    await sessions.revoke("u1", session.id);
+    expect(await sessions.checkNow(token)).toBeUndefined();
+  });
+
   it("a revocation through the domain takes effect at once", async () => {
     const { token, session } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
     expect(await sessions.check(token)).toBeDefined();

@@ -188,9 +188,17 @@ describe("sign-in pages (https issuer)", () => {
     expect(body.session.amr).toEqual(["pwd"]);
     expect(body.session.expires_at).toBe(Math.floor((t.clock.now() + 30 * 60_000) / 1000));
     expect(JSON.stringify(body)).not.toContain(client.cookies.get(SESSION)!);
+    // The first check read the database; the second is answered from the session cache, identically.
+    const again = await client.get("/session");
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(body);
     const anonymous = await t.app.inject({ url: "/session" });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.json().error).toBe("unauthorized");
+    expect(anonymous.headers["www-authenticate"]).toBe('Session realm="tessera"');
+    const forged = await t.app.inject({ url: "/session", headers: { cookie: `${SESSION}=tsr_ses_forged` } });
+    expect(forged.statusCode).toBe(401);
+    expect(forged.json()).toEqual({ error: "unauthorized", error_description: "No live session." });
   });
 
   it("pages need a session: /account redirects to /login with return_to", async () => {

@@ -7,8 +7,9 @@
  *   the session cache, which every revocation empties (sessions/session-cache.ts), so a revoked session fails
  *   at once.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AppContext } from "../../server/context.js";
+import type { CheckedSession } from "../../sessions/index.js";
 import { readCookie } from "../web/cookies.js";
 import type { Web } from "../web/web-context.js";
 
@@ -46,31 +47,41 @@ const ERROR_ANSWER = {
   properties: { error: { type: "string" }, error_description: { type: "string" } },
 } as const;
 
+/** The answer for a check's result: the 200 body to send, or the 401 sent here. */
+function answer(reply: FastifyReply, found: CheckedSession | undefined) {
+  if (!found) {
+    reply
+      .code(401)
+      .header("www-authenticate", 'Session realm="tessera"')
+      .send({ error: "unauthorized", error_description: "No live session." });
+    return undefined;
+  }
+  const { session, user } = found;
+  return {
+    user: { id: user.id, userName: user.userName, displayName: user.displayName },
+    session: {
+      id: session.id,
+      expires_at: Math.floor(session.expiresAt / 1000),
+      absolute_expires_at: Math.floor(session.absoluteExpiresAt / 1000),
+      auth_time: Math.floor(session.authTime / 1000),
+      amr: session.amr,
+    },
+  };
+}
+
 export function sessionCheckRoutes(ctx: AppContext, web: Web) {
   return async (app: FastifyInstance) => {
     app.get(
       "/session",
       { schema: { response: { 200: SESSION_ANSWER, 401: ERROR_ANSWER } } },
-      async (request, reply) => {
+      // Not an async handler: a cached session is answered in the same turn (Fastify sends the returned body),
+      // only a look-up in the database waits.
+      (request, reply) => {
         const token = readCookie(request, web.names.session);
-        const found = token ? await ctx.accounts.sessions.check(token) : undefined;
-        if (!found) {
-          return reply
-            .code(401)
-            .header("www-authenticate", 'Session realm="tessera"')
-            .send({ error: "unauthorized", error_description: "No live session." });
-        }
-        const { session, user } = found;
-        return {
-          user: { id: user.id, userName: user.userName, displayName: user.displayName },
-          session: {
-            id: session.id,
-            expires_at: Math.floor(session.expiresAt / 1000),
-            absolute_expires_at: Math.floor(session.absoluteExpiresAt / 1000),
-            auth_time: Math.floor(session.authTime / 1000),
-            amr: session.amr,
-          },
-        };
+        const found = token ? ctx.accounts.sessions.checkNow(token) : undefined;
+        return found instanceof Promise
+          ? found.then((result) => answer(reply, result))
+          : answer(reply, found);
       },
     );
   };
