@@ -130,6 +130,8 @@ export interface SessionsDeps {
 export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
   const { db, clock, policy } = deps;
   const cache = deps.cache && deps.cache.ttlMs > 0 ? new SessionCache(deps.cache) : undefined;
+  // Cached tokens leave memory within about two TTLs even if no request comes (see session-cache.ts).
+  const sweeper = cache ? setInterval(() => cache.sweep(clock.now()), deps.cache?.ttlMs).unref() : undefined;
   const ready =
     cache && deps.bus
       ? deps.bus.subscribe((event) => {
@@ -175,7 +177,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
 
   /** The check's verdict on a row (cached or just read), at `now`. */
   function decide(
-    tokenHash: string,
+    token: string,
     row: CachedSessionRow | undefined,
     cached: boolean,
     now: number,
@@ -185,31 +187,30 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (pendingTouch !== undefined && pendingTouch > row.last_seen_at) row.last_seen_at = pendingTouch;
     if (now >= row.expires_at || now >= row.last_seen_at + row.idle_timeout_ms) {
       // Refused now; the row itself goes with the next purge (no write on the check path).
-      cache?.deleteToken(tokenHash);
+      cache?.deleteToken(token);
       return undefined;
     }
     if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
       touches.set(row.id, now);
       row.last_seen_at = now;
     }
-    if (!cached) cache?.set(tokenHash, row, now);
+    if (!cached) cache?.set(token, row, now);
     return {
       session: toSession(row),
       user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
     };
   }
 
-  // A token is hashed only if its length is right; a hash found in the cache was checked for shape when it
-  // was cached, so only a miss checks the shape and checksum before the database is asked. A hit is
-  // answered without awaiting anything.
+  // Only a string of a token's length is looked up in the cache (keyed by the token: no hash on a hit, see
+  // session-cache.ts); a token in the cache was checked for shape when it was inserted, so only a miss checks
+  // the shape and checksum, then asks the database by SHA-256. A hit is answered without awaiting anything.
   function checkNow(token: string): CheckedSession | undefined | Promise<CheckedSession | undefined> {
     if (typeof token !== "string" || token.length !== TOKEN_LENGTH) return undefined;
     const now = clock.now();
-    const tokenHash = hashToken(token);
-    const hit = cache?.get(tokenHash, now);
-    if (hit) return decide(tokenHash, hit, true, now);
+    const hit = cache?.get(token, now);
+    if (hit) return decide(token, hit, true, now);
     if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
-    return select(tokenHash).then((row) => decide(tokenHash, row, false, now));
+    return select(hashToken(token)).then((row) => decide(token, row, false, now));
   }
 
   return {
@@ -306,7 +307,10 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     },
 
     flush: () => touches.flush(),
-    close: () => touches.close(),
+    close: () => {
+      clearInterval(sweeper);
+      return touches.close();
+    },
 
     async purgeExpired() {
       const now = clock.now();

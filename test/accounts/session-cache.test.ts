@@ -13,7 +13,7 @@ import {
   type SessionPolicy,
   type Sessions,
 } from "../../src/sessions/index.js";
-import { VERSION_CHECK_MS } from "../../src/sessions/session-cache.js";
+import { type CachedSessionRow, SessionCache, VERSION_CHECK_MS } from "../../src/sessions/session-cache.js";
 import { openStorage, type Storage } from "../../src/storage/index.js";
 import { openTestStorage } from "../helpers/databases.js";
 
@@ -41,6 +41,62 @@ async function insertUser(storage: Storage, id: string) {
     })
     .execute();
 }
+
+describe("SessionCache: tokens leave memory after the TTL", () => {
+  const row = (id: string) =>
+    ({ id, user_id: "u1", user_name: "u1", display_name: null, active: 1 }) as unknown as CachedSessionRow;
+
+  it("sweep drops the entries older than the TTL and keeps the young ones", () => {
+    const cache = new SessionCache({ ttlMs: 1000 });
+    cache.set("token-a", row("a"), 0);
+    cache.set("token-b", row("b"), 400);
+    cache.set("token-c", row("c"), 900);
+    cache.sweep(1000);
+    expect(cache.size).toBe(2);
+    expect(cache.get("token-a", 1000)).toBeUndefined();
+    cache.sweep(1400);
+    expect(cache.size).toBe(1);
+    expect(cache.get("token-c", 1400)?.id).toBe("c");
+    cache.sweep(5000);
+    expect(cache.size).toBe(0);
+  });
+
+  it("a reloaded entry counts from its new load, and an insert sweeps first", () => {
+    const cache = new SessionCache({ ttlMs: 1000 });
+    cache.set("token-a", row("a"), 0);
+    cache.set("token-b", row("b"), 100);
+    cache.set("token-a", row("a"), 800);
+    // token-b is now the oldest: a sweep at 1100 drops it and keeps the reloaded token-a.
+    cache.sweep(1100);
+    expect(cache.get("token-b", 1100)).toBeUndefined();
+    expect(cache.get("token-a", 1100)?.id).toBe("a");
+    // An insert at 2000 sweeps token-a (loaded at 800) before adding its own entry.
+    cache.set("token-c", row("c"), 2000);
+    expect(cache.size).toBe(1);
+  });
+
+  it("createSessions sweeps on a timer, so an unused token does not stay in memory", async () => {
+    vi.useFakeTimers();
+    try {
+      const storage = await openTestStorage("sqlite");
+      const clock = manualClock();
+      const sessions = createSessions({ db: storage.db, clock, policy: POLICY, cache: { ttlMs: TTL } });
+      await insertUser(storage, "u1");
+      const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+      expect(await sessions.check(token)).toBeDefined();
+      expect(sessions.checkNow(token)).not.toBeInstanceOf(Promise);
+      clock.advance(TTL);
+      vi.advanceTimersByTime(TTL);
+      // Swept by the timer: the next check is a miss (a promise), whatever the clock says after.
+      clock.set(clock.now() - TTL);
+      expect(sessions.checkNow(token)).toBeInstanceOf(Promise);
+      await sessions.close();
+      await storage.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
 
 describe("session cache on SQLite", () => {
   let storage: Storage & { url: string };
