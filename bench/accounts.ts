@@ -540,10 +540,13 @@ async function breakdownGroups(fixture: Fixture): Promise<{ groups: BenchGroup[]
           },
         },
         {
-          name: "sessions.checkNow(), cached (what GET /session calls)",
-          fn: () => {
-            const found = ctx.accounts.sessions.checkNow(token);
-            if (found === undefined || found instanceof Promise) throw new Error("session not cached");
+          // Cached but for one reload per cache TTL; the async wrapper (so a reload can be awaited) costs
+          // every call a promise.
+          name: "sessions.checkNow() (what GET /session calls)",
+          fn: async () => {
+            const now = ctx.accounts.sessions.checkNow(token);
+            if ((now instanceof Promise ? await now : now) === undefined)
+              throw new Error("session not found");
           },
         },
         { name: "hashToken (SHA-256 of the cookie)", fn: () => hashToken(token) },

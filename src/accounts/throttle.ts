@@ -37,7 +37,7 @@
  *   endpoints anyone may call: a token bucket per key, same storage (memory, or Redis with a memory fallback),
  *   same hashing of keys and the same `Clock`.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { Redis } from "ioredis";
 import type { Clock } from "../lib/clock.js";
@@ -149,9 +149,8 @@ interface HashedKey {
 
 /** SHA-256 (base64url) of the unambiguous encoding of `[scope, id]`. */
 function hashKey(scope: string, id: string): string {
-  return createHash("sha256")
-    .update(JSON.stringify([scope, id]), "utf8")
-    .digest("base64url");
+  // One-shot `hash`: no Hash object per key (a sign-in hashes its keys three times).
+  return hash("sha256", JSON.stringify([scope, id]), "base64url");
 }
 
 /** Validates policies, hashes keys and drops duplicates (a key listed twice is counted once). */

@@ -17,7 +17,7 @@
  *   times, then reported through `onError` with the number of events lost (`close` tries as often); the queue is bounded (`MAX_PENDING`, oldest first out, also
  *   reported), so an unreachable database cannot exhaust memory.
  */
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Clock } from "../lib/clock.js";
 import type { AuditEventsTable, Database } from "../storage/database.js";
@@ -117,7 +117,11 @@ export const MAX_PENDING = 50_000;
 export const MAX_ATTEMPTS = 3;
 
 export function auditEventId(at: number): string {
-  return `${at.toString(36).padStart(10, "0")}${randomBytes(8).toString("hex")}`;
+  // 64 random bits from `randomUUID`, which draws from a pool of CSPRNG bytes (one `randomBytes` call per event
+  // was a trip into OpenSSL on the sign-in path): the hex digits of a v4 UUID at 0–7, 9–12 and 24–27 are all
+  // random (the version and variant digits are elsewhere).
+  const uuid = randomUUID();
+  return `${at.toString(36).padStart(10, "0")}${uuid.slice(0, 8)}${uuid.slice(9, 13)}${uuid.slice(24, 28)}`;
 }
 
 export function createAuditLog(options: AuditLogOptions): AuditLog {

@@ -4,7 +4,13 @@
  */
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AuditLog, createAuditLog, MAX_ATTEMPTS, MAX_BATCH } from "../../src/audit/index.js";
+import {
+  type AuditLog,
+  auditEventId,
+  createAuditLog,
+  MAX_ATTEMPTS,
+  MAX_BATCH,
+} from "../../src/audit/index.js";
 import { manualClock } from "../../src/lib/clock.js";
 import type { Storage } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
@@ -130,5 +136,20 @@ describe.each(DIALECTS)("audit log on %s", (dialect) => {
     await audit.record({ type: "group.deleted", outcome: "success" });
     await audit.flush();
     expect(await stored()).toBe(2);
+  });
+});
+
+describe("audit event ids", () => {
+  it("are 10 base-36 digits of the time, then 16 random hex digits: unique, and sorted by time", () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5000; i++) ids.push(auditEventId(Date.UTC(2026, 11, 6) + Math.floor(i / 10)));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-z]{10}[0-9a-f]{16}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    const byTime = ids.map((id) => Number.parseInt(id.slice(0, 10), 36));
+    expect([...ids].sort().map((id) => Number.parseInt(id.slice(0, 10), 36))).toEqual(byTime);
+    // The random part takes every hex digit in every position (no fixed version or variant digit).
+    for (let position = 10; position < 26; position++) {
+      expect(new Set(ids.map((id) => id[position])).size, `position ${position}`).toBe(16);
+    }
   });
 });
