@@ -128,7 +128,7 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     doc:
       "Log level of the JSON logs (pino). At `info` every request writes one line (`request completed`: " +
       "method, redacted URL, client address, status, time); a response that fails while being sent writes " +
-      "`request errored` at `error`.",
+      "`request errored` at `error`; at `debug` also `incoming request` when it starts.",
   },
   {
     key: "bodyLimit",

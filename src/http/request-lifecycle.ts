@@ -16,7 +16,11 @@
  *   `frameworkErrors` wrapper): `http_requests_total` and `http_request_duration_seconds`, labelled by the
  *   route's pattern (`unmatched` for 404s, never the raw URL), then one log line: `request completed` at
  *   `info` (method, redacted URL, client address, status, time), or `request errored` at `error` when the
- *   response failed. Fastify's own `incoming request` line is not written: one line per request, not two.
+ *   response failed. Fastify's own `incoming request` line is written only at `debug`: one line per request,
+ *   not two (a request that never finishes, say its client went away, therefore leaves a trace only at
+ *   `debug`).
+ * - Fastify reports completions only when it has a logger (or hooks): `buildApp` always passes one, and the
+ *   metrics depend on it (test/http/request-lifecycle.test.ts counts responses through `buildApp`).
  */
 import { performance } from "node:perf_hooks";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -37,6 +41,10 @@ export class RequestLifecycle extends LogController {
 
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     reply.headers(this.#defaults).header("x-request-id", request.id);
+    // At debug, a line when the request starts too: a request whose client gave up, or that never got an
+    // answer, has no `finish` and so no completion line.
+    if ((request.log as Logger).isLevelEnabled("debug"))
+      request.log.debug({ req: request }, "incoming request");
   }
 
   override requestCompleted(

@@ -30,16 +30,19 @@ export function clearCookie(name: string, options: Omit<CookieOptions, "maxAge">
 /** The value of cookie `name` in a `Cookie` header; the first one wins. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
-  // A scan, not a split: this runs on every session check.
+  // A scan, not a split: this runs on every session check. Linear: the next "=" is searched for only once the
+  // scan has passed the last one found.
   const length = header.length;
   let start = 0;
+  let eq = -1;
   while (start < length) {
     let end = header.indexOf(";", start);
     if (end === -1) end = length;
-    const eq = header.indexOf("=", start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
-      return header.slice(eq + 1, end).trim();
+    if (eq < start) {
+      eq = header.indexOf("=", start);
+      if (eq === -1) return undefined;
     }
+    if (eq < end && header.slice(start, eq).trim() === name) return header.slice(eq + 1, end).trim();
     start = end + 1;
   }
   return undefined;

@@ -50,6 +50,8 @@ export class SessionCache {
   readonly #externalChangeVersion: (() => number) | undefined;
   #version: number | undefined;
   #versionCheckedAt = Number.NEGATIVE_INFINITY;
+  /** Bumped by every removal: a row read before a revocation must not be inserted after it. */
+  #epoch = 0;
 
   constructor(options: SessionCacheOptions) {
     this.#ttlMs = options.ttlMs;
@@ -70,7 +72,7 @@ export class SessionCache {
       this.#versionCheckedAt = tick;
       const version = this.#externalChangeVersion();
       if (version !== this.#version) {
-        this.#entries.clear();
+        this.clear();
         this.#version = version;
         return undefined;
       }
@@ -84,14 +86,27 @@ export class SessionCache {
     return entry.row;
   }
 
-  set(token: string, row: CachedSessionRow, now: number): void {
+  /** Changes whenever entries are removed by a revocation or an external change (see `set`). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Inserts a row read from the database, unless something was revoked since the read began (`epoch`, taken
+   * before the read, differs): the row may predate that revocation.
+   */
+  set(token: string, row: CachedSessionRow, now: number, epoch: number): void {
+    if (epoch !== this.#epoch) return;
     this.sweep(now);
     if (this.#entries.size >= this.#maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value as string);
     }
+    // A flat copy of the token: the caller's string may be a slice of the whole Cookie header, which the
+    // entry would otherwise keep alive.
+    const key = Buffer.from(token, "latin1").toString("latin1");
     // Delete first so a reloaded entry moves to the end: the map stays in load order for `sweep`.
-    this.#entries.delete(token);
-    this.#entries.set(token, { row, loadedAt: now });
+    this.#entries.delete(key);
+    this.#entries.set(key, { row, loadedAt: now });
   }
 
   /** Drops the entries older than the TTL (they are in load order: it stops at the first young one). */
@@ -103,18 +118,22 @@ export class SessionCache {
   }
 
   deleteToken(token: string): void {
+    this.#epoch++;
     this.#entries.delete(token);
   }
 
   deleteSession(sessionId: string): void {
+    this.#epoch++;
     for (const [token, entry] of this.#entries) if (entry.row.id === sessionId) this.#entries.delete(token);
   }
 
   deleteUser(userId: string): void {
+    this.#epoch++;
     for (const [token, entry] of this.#entries) if (entry.row.user_id === userId) this.#entries.delete(token);
   }
 
   clear(): void {
+    this.#epoch++;
     this.#entries.clear();
   }
 }

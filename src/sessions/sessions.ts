@@ -176,10 +176,11 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
   }
 
   /** The check's verdict on a row (cached or just read), at `now`. */
+  /** `epoch`: the cache's epoch before a database read (undefined for a cached row). */
   function decide(
     token: string,
     row: CachedSessionRow | undefined,
-    cached: boolean,
+    epoch: number | undefined,
     now: number,
   ): CheckedSession | undefined {
     if (row?.active !== 1) return undefined;
@@ -194,7 +195,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       touches.set(row.id, now);
       row.last_seen_at = now;
     }
-    if (!cached) cache?.set(token, row, now);
+    if (epoch !== undefined) cache?.set(token, row, now, epoch);
     return {
       session: toSession(row),
       user: { id: row.user_id, userName: row.user_name, displayName: row.display_name },
@@ -208,9 +209,10 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (typeof token !== "string" || token.length !== TOKEN_LENGTH) return undefined;
     const now = clock.now();
     const hit = cache?.get(token, now);
-    if (hit) return decide(token, hit, true, now);
+    if (hit) return decide(token, hit, undefined, now);
     if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
-    return select(hashToken(token)).then((row) => decide(token, row, false, now));
+    const epoch = cache?.epoch ?? 0;
+    return select(hashToken(token)).then((row) => decide(token, row, epoch, now));
   }
 
   return {
@@ -309,6 +311,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     flush: () => touches.flush(),
     close: () => {
       clearInterval(sweeper);
+      cache?.clear();
       return touches.close();
     },
 

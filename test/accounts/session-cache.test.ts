@@ -48,9 +48,9 @@ describe("SessionCache: tokens leave memory after the TTL", () => {
 
   it("sweep drops the entries older than the TTL and keeps the young ones", () => {
     const cache = new SessionCache({ ttlMs: 1000 });
-    cache.set("token-a", row("a"), 0);
-    cache.set("token-b", row("b"), 400);
-    cache.set("token-c", row("c"), 900);
+    cache.set("token-a", row("a"), 0, cache.epoch);
+    cache.set("token-b", row("b"), 400, cache.epoch);
+    cache.set("token-c", row("c"), 900, cache.epoch);
     cache.sweep(1000);
     expect(cache.size).toBe(2);
     expect(cache.get("token-a", 1000)).toBeUndefined();
@@ -63,16 +63,34 @@ describe("SessionCache: tokens leave memory after the TTL", () => {
 
   it("a reloaded entry counts from its new load, and an insert sweeps first", () => {
     const cache = new SessionCache({ ttlMs: 1000 });
-    cache.set("token-a", row("a"), 0);
-    cache.set("token-b", row("b"), 100);
-    cache.set("token-a", row("a"), 800);
+    cache.set("token-a", row("a"), 0, cache.epoch);
+    cache.set("token-b", row("b"), 100, cache.epoch);
+    cache.set("token-a", row("a"), 800, cache.epoch);
     // token-b is now the oldest: a sweep at 1100 drops it and keeps the reloaded token-a.
     cache.sweep(1100);
     expect(cache.get("token-b", 1100)).toBeUndefined();
     expect(cache.get("token-a", 1100)?.id).toBe("a");
     // An insert at 2000 sweeps token-a (loaded at 800) before adding its own entry.
-    cache.set("token-c", row("c"), 2000);
+    cache.set("token-c", row("c"), 2000, cache.epoch);
     expect(cache.size).toBe(1);
+  });
+
+  it("a row read before a revocation is not inserted after it (the epoch moved)", () => {
+    const cache = new SessionCache({ ttlMs: 1000 });
+    for (const revoke of [
+      () => cache.deleteSession("a"),
+      () => cache.deleteUser("someone else"),
+      () => cache.deleteToken("token-z"),
+      () => cache.clear(),
+    ]) {
+      const before = cache.epoch;
+      revoke();
+      cache.set("token-a", row("a"), 0, before);
+      expect(cache.get("token-a", 0)).toBeUndefined();
+      cache.set("token-a", row("a"), 0, cache.epoch);
+      expect(cache.get("token-a", 0)?.id).toBe("a");
+      cache.clear();
+    }
   });
 
   it("createSessions sweeps on a timer, so an unused token does not stay in memory", async () => {
@@ -90,7 +108,11 @@ describe("SessionCache: tokens leave memory after the TTL", () => {
       // Swept by the timer: the next check is a miss (a promise), whatever the clock says after.
       clock.set(clock.now() - TTL);
       expect(sessions.checkNow(token)).toBeInstanceOf(Promise);
+      await sessions.checkNow(token);
+      expect(sessions.checkNow(token)).not.toBeInstanceOf(Promise);
+      // close empties the cache: no token stays behind.
       await sessions.close();
+      expect(sessions.checkNow(token)).toBeInstanceOf(Promise);
       await storage.close();
     } finally {
       vi.useRealTimers();

@@ -48,6 +48,17 @@ describe("request lifecycle in buildApp", () => {
     }
   });
 
+  it("logs a request refused before routing (malformed URL) once, with its 400", async () => {
+    const before = t.logs().length;
+    const res = await t.app.inject({ url: "/scim/v2/Users/%E0%A4%A" });
+    expect(res.statusCode).toBe(400);
+    const lines = logLines(t.logs().slice(before)).filter(
+      (line) => line.reqId === res.headers["x-request-id"],
+    );
+    expect(lines.map((line) => line.msg)).toEqual(["request completed"]);
+    expect((lines[0] as { res: unknown }).res).toEqual({ statusCode: 400 });
+  });
+
   it("logs refusals and 404s with their status, once each", async () => {
     const before = t.logs().length;
     const missing = await t.app.inject({ url: "/no-such-page" });
@@ -130,6 +141,13 @@ describe("RequestLifecycle on its own", () => {
     const res = await app.inject({ url: "/own-csp" });
     expect(res.headers["content-security-policy"]).toBe("default-src 'self'");
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    await app.close();
+  });
+
+  it("at debug, also logs the start of a request (so one that never finishes leaves a trace)", async () => {
+    const { app, logs } = appWith("debug");
+    await app.inject({ url: "/ok" });
+    expect(logLines(logs()).map((line) => line.msg)).toEqual(["incoming request", "request completed"]);
     await app.close();
   });
 

@@ -44,6 +44,32 @@ describe("cookie helpers", () => {
     expect(readCookie(" s = v ;", "s")).toBe("v");
   });
 
+  it("skips parts without '=' wherever they are, and a value may hold '='", () => {
+    expect(readCookie("flag; other; s=1", "s")).toBe("1");
+    expect(readCookie("a=1; flag; s=x=y; t=2", "s")).toBe("x=y");
+    expect(readCookie("a; b; c", "s")).toBeUndefined();
+    expect(readCookie(`${"x;".repeat(5000)}s=deep`, "s")).toBe("deep");
+    expect(readCookie("s;=v", "s")).toBeUndefined();
+  });
+
+  it("agrees with a split-based reader on arbitrary headers (property)", () => {
+    const reference = (header: string, name: string) => {
+      for (const part of header.split(";")) {
+        const eq = part.indexOf("=");
+        if (eq >= 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+      }
+      return undefined;
+    };
+    const piece = fc.constantFrom("s", "t", "=", ";", " ", "v", "s=", "=s", ";s");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.constantFrom("s", "t"), (pieces, name) => {
+        const header = pieces.join("");
+        expect(readCookie(header, name)).toBe(reference(header, name));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("sends one Set-Cookie per cookie: a later write for the same name replaces the earlier one", async () => {
     const app = Fastify();
     app.get("/", async (_request, reply) => {
