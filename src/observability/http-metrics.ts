@@ -6,8 +6,9 @@
  * object (sorted keys, string building) on the request path, and together they cost about as much as the rest
  * of a cheap request (measured with the session check: 16% of its throughput). Here a response costs one Map
  * look-up each for route, method and status (no key string built), a bucket search over 12 bounds and three
- * additions; the Prometheus exposition is built only when `/metrics` is scraped. Both objects register with prom-client's `Registry` as custom
- * metrics (`get()` answers prom-client's metric shape), so the exposition format is prom-client's own.
+ * additions; the Prometheus exposition is built only when `/metrics` is scraped. Both objects register with
+ * prom-client's `Registry` as custom metrics (`get()` answers prom-client's metric shape), so the exposition
+ * format is prom-client's own.
  */
 import type { Registry } from "prom-client";
 
@@ -35,12 +36,17 @@ export interface HttpMetrics {
 
 /** Creates the two HTTP metrics and registers them with `registry`. */
 export function createHttpMetrics(registry: Registry): HttpMetrics {
-  const series = new Map<string, Series>();
+  // Every series, in creation order (for the exposition); found per response through `index`.
+  const series: Series[] = [];
   // route → method → status code → series. Route patterns and method names are the same string objects on
   // every request (Fastify's route config, Node's parser), so the two look-ups hash nothing new and no key
   // string is built per response.
   const index = new Map<string, Map<string, Map<number, Series>>>();
   const bounds = HTTP_DURATION_BUCKETS;
+  const reset = () => {
+    series.length = 0;
+    index.clear();
+  };
 
   const requests = {
     name: "http_requests_total",
@@ -52,12 +58,9 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
       help: requests.help,
       type: requests.type,
       aggregator: requests.aggregator,
-      values: [...series.values()].map((s): MetricValue => ({ labels: { ...s.labels }, value: s.count })),
+      values: series.map((s): MetricValue => ({ labels: { ...s.labels }, value: s.count })),
     }),
-    reset: () => {
-      series.clear();
-      index.clear();
-    },
+    reset,
   };
 
   const duration = {
@@ -67,7 +70,7 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     aggregator: "sum",
     get: async () => {
       const values: MetricValue[] = [];
-      for (const s of series.values()) {
+      for (const s of series) {
         let cumulative = 0;
         for (let i = 0; i <= bounds.length; i++) {
           cumulative += s.buckets[i] ?? 0;
@@ -88,10 +91,7 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
         values,
       };
     },
-    reset: () => {
-      series.clear();
-      index.clear();
-    },
+    reset,
   };
 
   // prom-client's Registry accepts any object with this shape; its types ask for a full Metric class.
@@ -112,17 +112,13 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
       }
       let s = byStatus.get(statusCode);
       if (s === undefined) {
-        const key = `${method} ${statusCode} ${route}`;
-        s = series.get(key);
-        if (s === undefined) {
-          s = {
-            labels: { method, route, status_code: String(statusCode) },
-            count: 0,
-            sum: 0,
-            buckets: new Float64Array(bounds.length + 1),
-          };
-          series.set(key, s);
-        }
+        s = {
+          labels: { method, route, status_code: String(statusCode) },
+          count: 0,
+          sum: 0,
+          buckets: new Float64Array(bounds.length + 1),
+        };
+        series.push(s);
         byStatus.set(statusCode, s);
       }
       let i = 0;

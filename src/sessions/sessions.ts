@@ -175,8 +175,10 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       .executeTakeFirst();
   }
 
-  /** The check's verdict on a row (cached or just read), at `now`. */
-  /** `epoch`: the cache's epoch before a database read (undefined for a cached row). */
+  /**
+   * The check's verdict on a row at `now`: a cached row (`epoch` undefined), or one just read from the
+   * database, cached if nothing was revoked since `epoch` (the cache's epoch before the read).
+   */
   function decide(
     token: string,
     row: CachedSessionRow | undefined,
