@@ -20,7 +20,12 @@
  *    ≤ 2× idle p99. Two control phases split the excess: 8 loops of the server's own hasher (`verify()` on
  *    the same low-priority hash pool sign-in uses, without the sign-in's database work on the event loop),
  *    and 8 loops of raw `verify()` on libuv's thread pool at normal priority (what hashing costs the event
- *    loop without the pool). The hash threads' scheduling is read back from `/proc/self/task/<tid>/stat`.
+ *    loop without the pool). A floor phase runs 8 minimal sign-in loops in the server process: a prepared
+ *    better-sqlite3 look-up on its own read-only connection plus the same pooled `verify()`, without the
+ *    throttle, the audit insert or Kysely: what any sign-in on this machine costs the event loop. Each round
+ *    also counts the garbage-collection pauses on the server thread (a PerformanceObserver), so GC can be
+ *    told apart from the sign-in's own work. The hash threads' scheduling is read back from
+ *    `/proc/self/task/<tid>/stat`.
  *
  * The report's table (the per-op runner, after the above) breaks the session look-up down in-process (raw
  * better-sqlite3 with and without the users join and statement reuse, Kysely, `sessions.check` and
@@ -34,12 +39,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
 import { verify as argon2Verify } from "@node-rs/argon2";
 import SQLite from "better-sqlite3";
 import Fastify, { type FastifyInstance } from "fastify";
 import { Kysely, SqliteDialect } from "kysely";
-import { OWASP_ARGON2, parseArgon2Parameters } from "../src/accounts/index.js";
+import { OWASP_ARGON2, parseArgon2Parameters, userNameKey } from "../src/accounts/index.js";
 import { loadConfig } from "../src/config/index.js";
 import { createMasterKey, hashToken } from "../src/crypto/index.js";
 import { buildApp } from "../src/http/app.js";
@@ -93,6 +98,7 @@ const IDLE = "idle";
 const LOADED = `${PROBE.signInLoops} sign-in loops`;
 const HASHING = `${PROBE.signInLoops} raw verify loops`;
 const POOL = `${PROBE.signInLoops} hash-pool verify loops`;
+const FLOOR = `${PROBE.signInLoops} minimal sign-in loops`;
 
 // ---- fixture ------------------------------------------------------------------------------------------------
 
@@ -268,6 +274,23 @@ function poolVerify(ctx: AppContext, user: BenchUser): Promise<void> {
   });
 }
 
+/**
+ * The least a password sign-in can do on the event loop: read the account's hash with one prepared
+ * better-sqlite3 statement (no query builder, no throttle, no audit), then verify on the server's hash pool.
+ */
+function floorSignIn(ctx: AppContext, lookup: SQLite.Statement<[string], FloorRow>, user: BenchUser) {
+  const row = lookup.get(userNameKey(user.userName));
+  if (row?.id !== user.id || row.password_hash === null) throw new Error(`no account for ${user.userName}`);
+  return poolVerify(ctx, { ...user, hash: row.password_hash });
+}
+
+interface FloorRow {
+  id: string;
+  user_name: string;
+  active: number;
+  password_hash: string | null;
+}
+
 function rawVerify(user: BenchUser): Promise<void> {
   return argon2Verify(user.hash, PASSWORD).then((ok) => {
     if (!ok) throw new Error(`raw verify refused ${user.userName}'s password`);
@@ -363,11 +386,19 @@ interface ProbeRound {
   utilization: number;
   /** Sign-ins (or verifications) per second completed by the background loops in the window (0 when idle). */
   signInsPerSecond: number;
+  /** Garbage-collection pauses of the server thread during the window (`PerformanceObserver`, type gc). */
+  gcPauses: number;
+  gcMs: number;
+  gcMaxMs: number;
 }
 
 async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<Map<string, ProbeRound[]>> {
   const { ctx, users, tesseraPort } = fixture;
   const request = rawGet(tesseraPort, "/healthz");
+  const floorDb = new SQLite(fixture.dbPath, { readonly: true, fileMustExist: true });
+  const lookup = floorDb.prepare<[string], FloorRow>(
+    "SELECT id, user_name, active, password_hash FROM users WHERE user_name_key = ?",
+  );
   const round = async (name: string): Promise<ProbeRound> => {
     const loops =
       name === LOADED
@@ -376,8 +407,16 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
           ? startLoops(PROBE.signInLoops, (i) => rawVerify(users[i]!))
           : name === POOL
             ? startLoops(PROBE.signInLoops, (i) => poolVerify(ctx, users[i]!))
-            : undefined;
+            : name === FLOOR
+              ? startLoops(PROBE.signInLoops, (i) => floorSignIn(ctx, lookup, users[i]!))
+              : undefined;
     const delay = monitorEventLoopDelay({ resolution: 1 });
+    const gc: number[] = [];
+    let collecting = false;
+    const observer = new PerformanceObserver((list) => {
+      if (collecting) for (const entry of list.getEntries()) gc.push(entry.duration);
+    });
+    observer.observe({ entryTypes: ["gc"] });
     let start = performance.eventLoopUtilization();
     let elu = start;
     let completionsAtOpen = 0;
@@ -399,11 +438,13 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
         (phase) => {
           if (phase === "open") {
             delay.enable();
+            collecting = true;
             start = performance.eventLoopUtilization();
             completionsAtOpen = loops?.completions ?? 0;
             openedAt = performance.now();
           } else {
             delay.disable();
+            collecting = false;
             elu = performance.eventLoopUtilization(start);
             completionsAtClose = loops?.completions ?? 0;
             closedAt = performance.now();
@@ -411,6 +452,7 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
         },
       );
     } finally {
+      observer.disconnect();
       await loops?.stop();
     }
     expectStatuses(`GET /healthz (${name})`, result, "200");
@@ -423,10 +465,17 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
       delayMax: delay.max / 1e6,
       utilization: elu.utilization,
       signInsPerSecond: ((completionsAtClose - completionsAtOpen) * 1000) / (closedAt - openedAt),
+      gcPauses: gc.length,
+      gcMs: gc.reduce((sum, d) => sum + d, 0),
+      gcMaxMs: gc.reduce((max, d) => Math.max(max, d), 0),
     };
   };
-  await round(IDLE);
-  return interleave([IDLE, LOADED, POOL, HASHING], PROBE.rounds, round);
+  try {
+    await round(IDLE);
+    return await interleave([IDLE, LOADED, FLOOR, POOL, HASHING], PROBE.rounds, round);
+  } finally {
+    floorDb.close();
+  }
 }
 
 /**
@@ -660,6 +709,7 @@ function eventLoopNotes(samples: Map<string, ProbeRound[]>): string[] {
   const loaded = samples.get(LOADED)!;
   const pool = samples.get(POOL)!;
   const hashing = samples.get(HASHING)!;
+  const floor = samples.get(FLOOR)!;
   const of = (rounds: ProbeRound[], value: (r: ProbeRound) => number) => median(rounds.map(value));
   const p99 = (rounds: ProbeRound[]) => of(rounds, (r) => r.latencyMs.p99);
   const p50 = (rounds: ProbeRound[]) => of(rounds, (r) => r.latencyMs.p50);
@@ -669,7 +719,7 @@ function eventLoopNotes(samples: Map<string, ProbeRound[]>): string[] {
   const fixed2 = (v: number) => v.toFixed(2);
   const phases = (value: (r: ProbeRound) => number, format: (v: number) => string = ms) =>
     `idle ${format(of(idle, value))}, under load ${format(of(loaded, value))}, ` +
-    `pool control ${format(of(pool, value))}, libuv control ${format(of(hashing, value))}`;
+    `floor ${format(of(floor, value))}, pool control ${format(of(pool, value))}, libuv control ${format(of(hashing, value))}`;
   const ratio = p99(loaded) / p99(idle);
   return [
     `**3. Event loop while hashing** (\`GET /healthz\` probed open-loop at ${PROBE.ratePerSecond}/s ` +
@@ -687,16 +737,25 @@ function eventLoopNotes(samples: Map<string, ProbeRound[]>): string[] {
       `control: p99 ${fixed2(p99(loaded) / p99(pool))}×. The pool control is what the hashing threads ` +
       "cost the event loop by taking the cores; the excess over it is the work the sign-in does on the " +
       "event loop (throttle, one account query, the audit INSERT and the SQLite checkpoints it triggers).",
+    `Floor, ${FLOOR} (the least a password sign-in can do on the event loop: one prepared ` +
+      "better-sqlite3 statement reads the account's hash, then the same hash pool verifies it; no query " +
+      `builder, throttle or audit; ${rate(floor)} sign-ins/s): /healthz p50 ${ms(p50(floor))} ms, ` +
+      `p99 ${ms(p99(floor))} ms (**${fixed2(p99(floor) / p99(idle))}× idle**; per round ${perRound(floor)}). ` +
+      `Under load vs floor: p99 ${fixed2(p99(loaded) / p99(floor))}×.`,
     `Libuv control, ${HASHING} (raw \`verify()\` on libuv's thread pool at normal priority: no ` +
       `Tessera code on the event loop and no low-priority pool, ${rate(hashing)} verifications/s): ` +
       `/healthz p50 ${ms(p50(hashing))} ms, p99 ${ms(p99(hashing))} ms ` +
       `(${fixed2(p99(hashing) / p99(idle))}× idle; per round ${perRound(hashing)}).`,
+    `Garbage collection on the server thread during the probe window (medians over rounds): pauses ` +
+      `${phases((r) => r.gcPauses, String)}; total ms ${phases((r) => r.gcMs)}; longest ms ` +
+      `${phases((r) => r.gcMaxMs)}.`,
     "`monitorEventLoopDelay` during the probe window (1 ms resolution: the interval between ticks, " +
       `ideally about 1 ms), ms: p50 ${phases((r) => r.delayP50)}; p99 ${phases((r) => r.delayP99)}; ` +
       `max ${phases((r) => r.delayMax)}. Event-loop utilisation (wall time outside the I/O wait, so ` +
       `time spent waiting for a core counts too): ${phases((r) => r.utilization, fixed2)}. ` +
       `Probe ticks skipped because all ${PROBE.connections} connections were busy (not sent, so not in ` +
       `the percentiles), all rounds: idle ${skipped(idle)}, under load ${skipped(loaded)}, ` +
+      `floor ${skipped(floor)}, ` +
       `pool control ${skipped(pool)}, libuv control ${skipped(hashing)}.`,
   ];
 }

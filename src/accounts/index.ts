@@ -15,6 +15,7 @@ import {
   type Sessions,
 } from "../sessions/index.js";
 import type { Database } from "../storage/database.js";
+import type { PrepareQuery } from "../storage/index.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
 import { createHashPool } from "./passwords/hash-pool.js";
@@ -82,6 +83,8 @@ export interface Accounts {
 
 export interface AccountsOptions {
   db: Kysely<Database>;
+  /** `storage.prepare`: hot-path queries compiled once (and run directly on SQLite). */
+  prepare?: PrepareQuery;
   clock: Clock;
   log: Logger;
   mailer: Mailer;
@@ -125,6 +128,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
   });
   const users = createUsers({
     db,
+    ...(options.prepare ? { prepare: options.prepare } : {}),
     clock,
     hasher,
     policy: options.passwordPolicy,

@@ -14,7 +14,7 @@ import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
 import type { Database, UserEmailsTable, UsersTable } from "../storage/database.js";
-import { isUniqueViolation } from "../storage/index.js";
+import { createPrepare, isUniqueViolation, type PrepareQuery } from "../storage/index.js";
 import { listPage, type PageOptions } from "./paging.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
 import { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
@@ -73,6 +73,8 @@ export type ListUsersOptions = PageOptions;
 
 export interface UsersDeps {
   db: Kysely<Database>;
+  /** Prepared queries for the hot paths (`storage.prepare`; by default compiled queries run by Kysely). */
+  prepare?: PrepareQuery;
   clock: Clock;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
@@ -159,6 +161,14 @@ export interface Users {
 
 export function createUsers(deps: UsersDeps): Users {
   const { db, clock } = deps;
+  const prepare = deps.prepare ?? createPrepare(db);
+  // The sign-in look-up runs once per password sign-in, while argon2id keeps the caches cold: compiled once.
+  const signInRecord = prepare((db, key: string) =>
+    db
+      .selectFrom("users")
+      .select(["id", "user_name", "active", "password_hash"])
+      .where("user_name_key", "=", key),
+  );
 
   async function load(where: { id?: string; key?: string }): Promise<User | undefined> {
     let query = db.selectFrom("users").selectAll();
@@ -342,11 +352,7 @@ export function createUsers(deps: UsersDeps): Users {
     findByUserName: (userName) => load({ key: userNameKey(userName) }),
 
     async findForSignIn(userName) {
-      const row = await db
-        .selectFrom("users")
-        .select(["id", "user_name", "active", "password_hash"])
-        .where("user_name_key", "=", userNameKey(userName))
-        .executeTakeFirst();
+      const row = await signInRecord.first(userNameKey(userName));
       if (!row) return undefined;
       return {
         id: row.id,

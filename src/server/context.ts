@@ -121,6 +121,7 @@ export async function createContext(config: Config, options: CreateContextOption
         await revocations.record([{ type: "sub", value: userId }]);
       },
       db: storage.db,
+      prepare: storage.prepare,
       clock,
       log,
       mailer,

@@ -15,6 +15,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { ConfigError } from "../lib/errors.js";
 import type { Database } from "./database.js";
+import { createPrepare, type DirectReader, type PrepareQuery } from "./prepared.js";
 import { SchemaScopedPostgresDialect } from "./scoped-introspector.js";
 
 export type DialectName = "sqlite" | "postgres";
@@ -28,6 +29,8 @@ export interface Storage {
   readonly schema: string | undefined;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
+  /** A SELECT compiled once and run with new values (hot paths; see prepared.ts). */
+  readonly prepare: PrepareQuery;
   /**
    * SQLite only: a number that changes whenever another connection (another process, such as the CLI)
    * commits to the database file. Caches use it to notice changes they did not make.
@@ -163,13 +166,18 @@ export async function openStorage(url: string): Promise<Storage> {
     database.pragma("busy_timeout = 5000");
     database.pragma("foreign_keys = ON");
     database.pragma("synchronous = NORMAL");
-    const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(database) }),
-    });
+    const statements = withStatementCache(database);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+    const direct: DirectReader = (text, parameters) => {
+      if (database.inTransaction) return undefined;
+      const statement = statements.prepare(text);
+      if (!statement.reader) throw new TypeError("prepared queries must be SELECTs");
+      return statement.all(parameters);
+    };
     const dataVersion = database.prepare("PRAGMA data_version").pluck();
     const stopCheckpointer =
       location.path === ":memory:" ? undefined : startCheckpointer(database, location.path);
-    const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined);
+    const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined, direct);
     return {
       ...storage,
       externalChangeVersion: () => dataVersion.get() as number,
@@ -212,12 +220,14 @@ function makeStorage(
   dialect: DialectName,
   description: string,
   schema: string | undefined,
+  direct?: DirectReader,
 ): Storage {
   return {
     db,
     dialect,
     description,
     schema,
+    prepare: createPrepare(db, direct),
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -8,5 +8,6 @@ export {
 export type { Database, SigningKeyStatus } from "./database.js";
 export { isUniqueViolation } from "./errors.js";
 export { migrateToLatest } from "./migrate.js";
+export { createPrepare, type PreparedQuery, type PrepareQuery } from "./prepared.js";
 export * as adminTokens from "./repositories/admin-tokens.js";
 export * as signingKeys from "./repositories/signing-keys.js";

@@ -36,6 +36,7 @@ export async function createTestAccounts(dialect: DialectName): Promise<TestAcco
   const build = (argon2: Argon2Parameters) =>
     createAccounts({
       db: storage.db,
+      prepare: storage.prepare,
       clock,
       log,
       mailer: outbox,
