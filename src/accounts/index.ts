@@ -116,6 +116,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const hasher = createPasswordHasher(options.argon2, pool);
   const sessions = createSessions({
     db,
+    ...(options.prepare ? { prepare: options.prepare } : {}),
     clock,
     policy: options.sessionPolicy,
     ...(options.sessionCache ? { cache: options.sessionCache } : {}),

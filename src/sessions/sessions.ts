@@ -17,6 +17,7 @@ import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Database, SessionsTable } from "../storage/database.js";
+import { createPrepare, type PrepareQuery } from "../storage/prepared.js";
 import { createWriteBehind } from "../storage/write-behind.js";
 import type { RevocationBus } from "./revocation-bus.js";
 import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from "./session-cache.js";
@@ -117,6 +118,8 @@ function toSession(row: SessionsTable): Session {
 
 export interface SessionsDeps {
   db: Kysely<Database>;
+  /** Prepared queries for the hot paths (`storage.prepare`; by default compiled queries run by Kysely). */
+  prepare?: PrepareQuery;
   clock: Clock;
   policy: SessionPolicy;
   /** Cache look-ups (see `session-cache.ts`); absent: every check reads the database. */
@@ -129,6 +132,15 @@ export interface SessionsDeps {
 
 export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
   const { db, clock, policy } = deps;
+  // A cache miss reads the session and its user: compiled once (the builder cost several times SQLite's work).
+  const byTokenHash = (deps.prepare ?? createPrepare(db))((db, tokenHash: string) =>
+    db
+      .selectFrom("sessions")
+      .innerJoin("users", "users.id", "sessions.user_id")
+      .selectAll("sessions")
+      .select(["users.user_name", "users.display_name", "users.active"])
+      .where("sessions.token_hash", "=", tokenHash),
+  );
   const cache = deps.cache && deps.cache.ttlMs > 0 ? new SessionCache(deps.cache) : undefined;
   // Cached tokens leave memory within about two TTLs even if no request comes (see session-cache.ts).
   const sweeper = cache ? setInterval(() => cache.sweep(clock.now()), deps.cache?.ttlMs).unref() : undefined;
@@ -166,13 +178,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
 
   /** The session row for a token hash from the database (a cache miss), with its user's fields. */
   function select(tokenHash: string): Promise<CachedSessionRow | undefined> {
-    return db
-      .selectFrom("sessions")
-      .innerJoin("users", "users.id", "sessions.user_id")
-      .selectAll("sessions")
-      .select(["users.user_name", "users.display_name", "users.active"])
-      .where("sessions.token_hash", "=", tokenHash)
-      .executeTakeFirst();
+    return byTokenHash.first(tokenHash);
   }
 
   /**

@@ -11,7 +11,15 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import {
+  type DatabaseConnection,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from "kysely";
 import pg from "pg";
 import { ConfigError } from "../lib/errors.js";
 import type { Database } from "./database.js";
@@ -157,6 +165,34 @@ function startCheckpointer(database: SQLite.Database, path: string): () => Promi
   };
 }
 
+/**
+ * Kysely's SQLite driver, counting who holds its one connection (a query, a transaction, `db.connection()`):
+ * a prepared query reads directly only when nobody does (prepared.ts).
+ */
+class TrackedSqliteDriver extends SqliteDriver {
+  held = 0;
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    this.held++;
+    return connection;
+  }
+  override async releaseConnection(): Promise<void> {
+    this.held--;
+    await super.releaseConnection();
+  }
+}
+
+class TrackedSqliteDialect extends SqliteDialect {
+  readonly driver: TrackedSqliteDriver;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.driver = new TrackedSqliteDriver(config);
+  }
+  override createDriver(): TrackedSqliteDriver {
+    return this.driver;
+  }
+}
+
 export async function openStorage(url: string): Promise<Storage> {
   const location = parseDatabaseUrl(url);
   if (location.dialect === "sqlite") {
@@ -167,11 +203,13 @@ export async function openStorage(url: string): Promise<Storage> {
     database.pragma("foreign_keys = ON");
     database.pragma("synchronous = NORMAL");
     const statements = withStatementCache(database);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+    const dialect = new TrackedSqliteDialect({ database: statements });
+    const db = new Kysely<Database>({ dialect });
     const direct: DirectReader = (text, parameters) => {
-      if (database.inTransaction) return undefined;
+      if (dialect.driver.held > 0 || database.inTransaction) return undefined;
       const statement = statements.prepare(text);
       if (!statement.reader) throw new TypeError("prepared queries must be SELECTs");
+      if (statement.busy) return undefined;
       return statement.all(parameters);
     };
     const dataVersion = database.prepare("PRAGMA data_version").pluck();

@@ -8,18 +8,28 @@
  * took a median of ~250 µs of event-loop time through the query builder, ~130 µs as a compiled query run by
  * Kysely, ~60 µs as a prepared better-sqlite3 statement (docs/accounts.md, "Performance").
  *
- * - `build` receives the Kysely instance and one placeholder per value; each placeholder must be used as a
- *   plain value (`where(column, "=", value)`), never inside `sql` fragments, `in` lists or anything that
- *   inspects it. `prepare` checks that every placeholder became exactly a bound parameter and none leaked into
- *   the SQL text; it throws otherwise, so a misuse fails where the query is declared.
+ * - `build` receives the Kysely instance and one placeholder object per value; each placeholder must be used
+ *   as a plain value (`where(column, "=", value)`), never transformed (`toLowerCase`, a template, `sql.raw`:
+ *   those throw, the placeholder refuses to become a string) and never left out. `prepare` checks that every
+ *   placeholder became a bound parameter, found by identity; it throws otherwise, so a misuse fails where the
+ *   query is declared. Transform values before the call (`first(userNameKey(name))`), not in `build`.
+ * - Only SELECTs, and no common table expression that writes (`with d as (delete … returning …)` is a SELECT
+ *   to Kysely, and PostgreSQL would run the delete): writes keep going through Kysely.
  * - On PostgreSQL the compiled query runs through Kysely (`executeQuery`): the build and compile are saved.
- * - On SQLite it runs directly on the connection Kysely uses, through the same prepared-statement cache,
- *   unless that connection is inside a transaction: Kysely holds the connection for a whole transaction, and a
- *   direct read then would see its uncommitted writes. Then, and on any other path, it goes through Kysely and
- *   waits its turn like every other query.
- * - Only SELECTs: writes keep going through Kysely, where transactions and plugins see them.
+ * - On SQLite it runs directly on the connection Kysely uses, through the same prepared-statement cache, when
+ *   nobody holds that connection: not inside a transaction (Kysely holds the connection for a whole
+ *   transaction, and a direct read then would see its uncommitted writes), not while Kysely runs a query or
+ *   lends the connection out (`db.connection()`, the migrator), not while the cached statement is busy.
+ *   Otherwise it goes through Kysely and waits its turn like every other query. The direct path skips Kysely's
+ *   plugins; the storage's Kysely instance has none.
  */
-import { type Compilable, CompiledQuery, type Kysely } from "kysely";
+import {
+  type Compilable,
+  CompiledQuery,
+  type Kysely,
+  type RootOperationNode,
+  type SelectQueryNode,
+} from "kysely";
 import type { Database } from "./database.js";
 
 export interface PreparedQuery<A extends unknown[], R> {
@@ -42,16 +52,27 @@ export type DirectReader = (sql: string, parameters: readonly unknown[]) => unkn
 
 type Slot = { value: number } | { constant: unknown };
 
-const PLACEHOLDER = "\u0000tessera-prepared-value-";
-
-function placeholder(index: number): string {
-  return `${PLACEHOLDER}${index}\u0000`;
+/**
+ * A stand-in for one value while the query is built. Bound as an ordinary parameter and found again by
+ * identity; turning it into a string or number (`toLowerCase`, a template, `sql.raw`) throws, so a build that
+ * transforms its value fails when the query is declared instead of silently binding the untransformed value.
+ */
+class Placeholder {
+  constructor(readonly index: number) {}
+  [Symbol.toPrimitive](): never {
+    throw new TypeError("prepare: a value placeholder was transformed; use it as a plain value");
+  }
+  toJSON(): never {
+    throw new TypeError("prepare: a value placeholder was transformed; use it as a plain value");
+  }
 }
 
-function placeholderIndex(value: unknown): number | undefined {
-  if (typeof value !== "string" || !value.startsWith(PLACEHOLDER)) return undefined;
-  const index = Number(value.slice(PLACEHOLDER.length, -1));
-  return Number.isSafeInteger(index) ? index : undefined;
+/** Whether `node` is a SELECT whose common table expressions, if any, are SELECTs too (no writes by CTE). */
+function isPlainSelect(node: RootOperationNode): boolean {
+  if (node.kind !== "SelectQueryNode") return false;
+  return (node.with?.expressions ?? []).every(
+    (cte) => cte.expression.kind === "SelectQueryNode" && isPlainSelect(cte.expression as SelectQueryNode),
+  );
 }
 
 export function createPrepare(db: Kysely<Database>, direct?: DirectReader): PrepareQuery {
@@ -59,23 +80,16 @@ export function createPrepare(db: Kysely<Database>, direct?: DirectReader): Prep
     // Declared parameters only: a rest or defaulted parameter would not count, so say so rather than guess.
     const arity = build.length - 1;
     if (arity < 0) throw new TypeError("prepare: build must take the database and one parameter per value");
-    const placeholders = Array.from({ length: arity }, (_, i) => placeholder(i));
-    const compiled = build(db, ...(placeholders as A)).compile();
-    if (compiled.query.kind !== "SelectQueryNode") throw new TypeError("prepare: only SELECT queries");
-    if (compiled.sql.includes(PLACEHOLDER)) {
-      throw new TypeError("prepare: a value placeholder ended up in the SQL text; use it as a plain value");
-    }
+    const placeholders = Array.from({ length: arity }, (_, i) => new Placeholder(i));
+    const compiled = build(db, ...(placeholders as unknown as A)).compile();
+    if (!isPlainSelect(compiled.query)) throw new TypeError("prepare: only SELECT queries");
     const used = new Set<number>();
     const slots: Slot[] = compiled.parameters.map((parameter) => {
-      const index = placeholderIndex(parameter);
-      if (index === undefined) {
-        if (typeof parameter === "string" && parameter.includes(PLACEHOLDER)) {
-          throw new TypeError("prepare: a value placeholder was transformed; use it as a plain value");
-        }
+      if (!(parameter instanceof Placeholder) || placeholders[parameter.index] !== parameter) {
         return { constant: parameter };
       }
-      used.add(index);
-      return { value: index };
+      used.add(parameter.index);
+      return { value: parameter.index };
     });
     if (used.size !== arity) {
       throw new TypeError(`prepare: ${arity - used.size} of ${arity} values are not bound parameters`);

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrepare, type Storage, signingKeys } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
-const keyRow = (kid: string, status: "next" | "active" | "retired", created: number) => ({
+type Status = "next" | "active" | "retired";
+
+const keyRow = (kid: string, status: Status, created: number) => ({
   kid,
   alg: "EdDSA",
   status,
@@ -33,7 +35,7 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
   });
 
   it("answers exactly what the same query answers through Kysely, for each set of values", async () => {
-    const byStatusAfter = storage.prepare((db, status: string, after: number) =>
+    const byStatusAfter = storage.prepare((db, status: Status, after: number) =>
       db
         .selectFrom("signing_keys")
         .select(["kid", "status", "created_at"])
@@ -42,12 +44,12 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
         .where("kid", "like", "p-%")
         .orderBy("created_at", "desc"),
     );
-    const cases: Array<[string, number]> = [
+    const cases: Array<[Status, number]> = [
       ["active", 0],
       ["active", 100],
       ["next", 0],
       ["retired", 1000],
-      ["none", 0],
+      ["none" as Status, 0], // no such status: no rows
     ];
     for (const [status, after] of cases) {
       const expected = await storage.db
@@ -75,7 +77,7 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
   });
 
   it("keeps constants the builder bound (a limit) next to the values", async () => {
-    const newest = storage.prepare((db, status: string) =>
+    const newest = storage.prepare((db, status: Status) =>
       db
         .selectFrom("signing_keys")
         .select("kid")
@@ -88,20 +90,37 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
     expect(await newest.all("next")).toEqual([{ kid: "p-é" }]);
   });
 
-  it("refuses a placeholder spliced into the SQL text", () => {
+  it("refuses a placeholder spliced into the SQL text (sql.raw)", () => {
     expect(() =>
       storage.prepare((db, kid: string) =>
-        db.selectFrom("signing_keys").select("kid").where(sql.raw(`kid = '${kid}'`) as never),
+        db
+          .selectFrom("signing_keys")
+          .select("kid")
+          .where(sql.raw(`kid = '${kid}'`) as never),
       ),
-    ).toThrow(/SQL text/);
+    ).toThrow(/transformed/);
   });
 
-  it("refuses a placeholder the build transformed", () => {
-    expect(() =>
-      storage.prepare((db, kid: string) =>
-        db.selectFrom("signing_keys").select("kid").where("kid", "=", kid.toLowerCase().slice(1)),
-      ),
-    ).toThrow(/transformed|SQL text|not bound/);
+  it("refuses a placeholder the build transformed, however harmless the transformation looks", () => {
+    const transforms: Array<(value: string) => unknown> = [
+      (v) => v.toLowerCase(),
+      (v) => v.normalize("NFKC"),
+      (v) => v.trim(),
+      (v) => `${v}`,
+      (v) => v.slice(1),
+      (v) => JSON.stringify(v),
+      (v) => String(v),
+    ];
+    for (const transform of transforms) {
+      expect(() =>
+        storage.prepare((db, kid: string) =>
+          db
+            .selectFrom("signing_keys")
+            .select("kid")
+            .where("kid", "=", transform(kid) as string),
+        ),
+      ).toThrow(TypeError); // "transformed", or no such method on a placeholder: at declaration either way
+    }
   });
 
   it("refuses a value the query does not use", () => {
@@ -116,6 +135,44 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
     expect(() =>
       storage.prepare((db, kid: string) => db.deleteFrom("signing_keys").where("kid", "=", kid) as never),
     ).toThrow(/only SELECT/);
+  });
+
+  it("refuses a SELECT whose common table expression writes", () => {
+    expect(() =>
+      storage.prepare((db, kid: string) =>
+        db
+          .with("gone", (q) => q.deleteFrom("signing_keys").where("kid", "=", kid).returning("kid"))
+          .selectFrom("gone")
+          .select("kid"),
+      ),
+    ).toThrow(/only SELECT/);
+    // A SELECT in the CTE is fine.
+    const viaCte = storage.prepare((db, kid: string) =>
+      db
+        .with("k", (q) => q.selectFrom("signing_keys").select("kid").where("kid", "=", kid))
+        .selectFrom("k")
+        .select("kid"),
+    );
+    return expect(viaCte.first("p-b")).resolves.toEqual({ kid: "p-b" });
+  });
+
+  it("waits while another caller holds Kysely's connection (db.connection()), then answers", async () => {
+    const byKid = storage.prepare((db, kid: string) =>
+      db.selectFrom("signing_keys").select("kid").where("kid", "=", kid),
+    );
+    let released = false;
+    let answeredWhileHeld: boolean | undefined;
+    let read: Promise<unknown> | undefined;
+    await storage.db.connection().execute(async () => {
+      read = byKid.first("p-a").then((row) => {
+        answeredWhileHeld = !released;
+        return row;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      released = true;
+    });
+    expect(await read).toEqual({ kid: "p-a" });
+    if (dialect === "sqlite") expect(answeredWhileHeld).toBe(false);
   });
 
   it("rejects a call with the wrong number of values", async () => {
@@ -163,5 +220,69 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
     );
     expect(await byKid.first("p-c")).toEqual({ kid: "p-c", status: "retired" });
     expect(await byKid.all("missing")).toEqual([]);
+  });
+});
+
+describe("prepared queries with a direct reader", () => {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await openTestStorage("sqlite");
+    await signingKeys.insertSigningKey(storage.db, keyRow("d-a", "active", 100));
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it("hands the compiled SQL and the bound values, constants in place, to the reader and answers its rows", async () => {
+    const calls: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    const prepare = createPrepare(storage.db, (sql, parameters) => {
+      calls.push({ sql, parameters });
+      return [{ kid: "from-reader" }];
+    });
+    const query = prepare((db, kid: string, after: number) =>
+      db
+        .selectFrom("signing_keys")
+        .select("kid")
+        .where("status", "=", "active")
+        .where("kid", "=", kid)
+        .where("created_at", ">", after),
+    );
+    expect(await query.all("x", 5)).toEqual([{ kid: "from-reader" }]);
+    expect(await query.first("y", 6)).toEqual({ kid: "from-reader" });
+    const expected = storage.db
+      .selectFrom("signing_keys")
+      .select("kid")
+      .where("status", "=", "active")
+      .where("kid", "=", "x")
+      .where("created_at", ">", 5)
+      .compile();
+    expect(calls).toEqual([
+      { sql: expected.sql, parameters: ["active", "x", 5] },
+      { sql: expected.sql, parameters: ["active", "y", 6] },
+    ]);
+  });
+
+  it("goes through Kysely when the reader declines (answers undefined)", async () => {
+    let asked = 0;
+    const prepare = createPrepare(storage.db, () => {
+      asked++;
+      return undefined;
+    });
+    const byKid = prepare((db, kid: string) =>
+      db.selectFrom("signing_keys").select("kid").where("kid", "=", kid),
+    );
+    expect(await byKid.first("d-a")).toEqual({ kid: "d-a" });
+    expect(asked).toBe(1);
+  });
+
+  it("rejects (never throws synchronously) when the reader fails", async () => {
+    const prepare = createPrepare(storage.db, () => {
+      throw new Error("reader failed");
+    });
+    const byKid = prepare((db, kid: string) =>
+      db.selectFrom("signing_keys").select("kid").where("kid", "=", kid),
+    );
+    const pending = byKid.first("d-a");
+    await expect(pending).rejects.toThrow("reader failed");
   });
 });
