@@ -6,8 +6,11 @@
  *   the cached row and the clock.
  * - Every revocation made through this process invalidates at once (by session id or by user).
  * - Changes made by other processes are noticed at once too:
- *   - SQLite: `externalChangeVersion` (`PRAGMA data_version`) changes when another connection — the CLI,
- *     say — commits; it is read at most every 50 ms, and a change drops the whole cache.
+ *   - SQLite: `externalChangeVersion` (the `change_marks` counter, raised by triggers whenever a session or
+ *     an account changes in a way this cache depends on, whoever changes it — the CLI, say) is read at most
+ *     every 50 ms, and a change drops the whole cache. Commits that touch neither (audit events, written by a
+ *     second connection of this process) leave the cache alone. This process's own revocations also raise
+ *     the counter, so they drop the whole cache too once: rare events, and a miss costs one indexed read.
  *   - PostgreSQL with Redis: revocations are published on a Redis channel (`revocation-bus.ts`) and every
  *     instance drops the matching entries. If a message is lost (Redis down), the TTL bounds the staleness.
  *   - PostgreSQL without Redis: the context does not enable the cache at all.

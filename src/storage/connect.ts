@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import SQLite from "better-sqlite3";
 import {
+  CompiledQuery,
   type DatabaseConnection,
   Kysely,
   PostgresDialect,
@@ -40,8 +41,10 @@ export interface Storage {
   /** A SELECT compiled once and run with new values (hot paths; see prepared.ts). */
   readonly prepare: PrepareQuery;
   /**
-   * SQLite only: a number that changes whenever another connection (another process, such as the CLI)
-   * commits to the database file. Caches use it to notice changes they did not make.
+   * SQLite only: a number that changes whenever a session or an account changes in a way the session cache
+   * depends on, by any connection (another process, such as the CLI, included): the `change_marks` counter
+   * that triggers raise (migration 0007). Before that migration has run, `PRAGMA data_version`: any commit by
+   * another connection. Caches use it to notice changes they did not make.
    */
   readonly externalChangeVersion?: () => number;
   close(): Promise<void>;
@@ -166,11 +169,19 @@ function startCheckpointer(database: SQLite.Database, path: string): () => Promi
 }
 
 /**
- * Kysely's SQLite driver, counting who holds its one connection (a query, a transaction, `db.connection()`):
- * a prepared query reads directly only when nobody does (prepared.ts).
+ * Kysely's SQLite driver, with two changes:
+ * - It counts who holds its one connection (a query, a transaction, `db.connection()`): a prepared query reads
+ *   directly only when nobody does (prepared.ts).
+ * - Transactions begin IMMEDIATE: they take the write lock at the start, waiting for it (busy_timeout) if
+ *   another connection holds it. A deferred transaction that reads and then writes would instead fail with
+ *   SQLITE_BUSY(_SNAPSHOT) when another connection commits between its read and its write: the CLI in another
+ *   process, or this process's own audit writer (a second connection in a worker thread).
  */
 class TrackedSqliteDriver extends SqliteDriver {
   held = 0;
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
   override async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await super.acquireConnection();
     this.held++;
@@ -213,12 +224,22 @@ export async function openStorage(url: string): Promise<Storage> {
       return statement.all(parameters);
     };
     const dataVersion = database.prepare("PRAGMA data_version").pluck();
+    let marks: SQLite.Statement | undefined;
     const stopCheckpointer =
       location.path === ":memory:" ? undefined : startCheckpointer(database, location.path);
     const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined, direct);
     return {
       ...storage,
-      externalChangeVersion: () => dataVersion.get() as number,
+      externalChangeVersion: () => {
+        try {
+          marks ??= database.prepare("select version from change_marks where id = 1").pluck();
+          return (marks.get() as number | undefined) ?? -1;
+        } catch {
+          // Not migrated yet (or migrated down): every commit by another connection counts.
+          marks = undefined;
+          return -2 - (dataVersion.get() as number);
+        }
+      },
       async close() {
         await stopCheckpointer?.();
         await storage.close();

@@ -1,3 +1,4 @@
+import SQLite from "better-sqlite3";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -182,5 +183,44 @@ describe("DATABASE_URL parsing", () => {
     expect(() => parseDatabaseUrl("postgres://db/x?schema=a;drop")).toThrow(/schema/);
     expect(() => parseDatabaseUrl("mysql://db/x")).toThrow(/unsupported scheme/);
     expect(() => parseDatabaseUrl("sqlite:")).toThrow(/empty/);
+  });
+});
+
+describe("SQLite transactions with another connection on the same file", () => {
+  let storage: Storage;
+  let other: SQLite.Database;
+  beforeAll(async () => {
+    storage = await openTestStorage("sqlite");
+    other = new SQLite(storage.description.slice("sqlite:".length), { fileMustExist: true, timeout: 0 });
+  });
+  afterAll(async () => {
+    other.close();
+    await storage.close();
+  });
+
+  it("begin IMMEDIATE: a read-then-write transaction holds the write lock, so another connection's commit cannot slip in between and fail it", async () => {
+    await signingKeys.insertSigningKey(storage.db, keyRow("imm-1", "next"));
+    const otherInsert = other.prepare(
+      "insert into signing_keys (kid, alg, status, public_jwk, private_key, created_at) values (?, 'EdDSA', 'next', '{}', 'sealed', 1)",
+    );
+    let otherError: unknown;
+    await storage.db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom("signing_keys").select("kid").where("kid", "=", "imm-1").execute();
+      expect(rows).toHaveLength(1);
+      // With a deferred BEGIN this insert would commit, and the write below would fail with SQLITE_BUSY.
+      try {
+        otherInsert.run("imm-other");
+      } catch (error) {
+        otherError = error;
+      }
+      await signingKeys.insertSigningKey(trx, keyRow("imm-2", "next"));
+    });
+    expect((otherError as { code?: string } | undefined)?.code).toBe("SQLITE_BUSY");
+    const kids = (await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid);
+    expect(kids).toEqual(expect.arrayContaining(["imm-1", "imm-2"]));
+    expect(kids).not.toContain("imm-other");
+    // Once the transaction has committed, the other connection writes as usual.
+    otherInsert.run("imm-after");
+    expect((await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid)).toContain("imm-after");
   });
 });

@@ -9,6 +9,7 @@ import * as m0003 from "./0003_oauth.js";
 import * as m0004 from "./0004_api_tokens.js";
 import * as m0005 from "./0005_mfa.js";
 import * as m0006 from "./0006_dpop.js";
+import * as m0007 from "./0007_change_marks.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "0004_api_tokens": m0004,
   "0005_mfa": m0005,
   "0006_dpop": m0006,
+  "0007_change_marks": m0007,
 };
