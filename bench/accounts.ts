@@ -3,7 +3,7 @@
  * through the real stack (a real SQLite database in a temporary folder, `createContext` + `buildApp`, a real
  * server listening on 127.0.0.1, NODE_ENV=test, LOG_LEVEL=silent, a fixed master key).
  *
- * Three questions, each answered with fixed-duration interleaved rounds (`load.ts`), because the per-op
+ * Four questions, each answered with fixed-duration interleaved rounds (`load.ts`), because the per-op
  * runner cannot time concurrency; their figures and verdicts go in the report's notes:
  * 1. Session check throughput: `GET /session` with a valid session cookie on Tessera vs one route of a bare
  *    `Fastify()` app answering the same JSON body, same process, same load generator (32 keep-alive
@@ -26,6 +26,10 @@
  *    also counts the garbage-collection pauses on the server thread (a PerformanceObserver), so GC can be
  *    told apart from the sign-in's own work. The hash threads' scheduling is read back from
  *    `/proc/self/task/<tid>/stat`.
+ *
+ * 4. Where the audit log writes (`bench/audit-writes.ts`): the same sign-in load in-process with the audit
+ *    batches on the background writer (a worker thread's connection), on the event loop through Kysely, and
+ *    dropped, timed by a MessagePort ping every millisecond.
  *
  * The report's table (the per-op runner, after the above) breaks the session look-up down in-process (raw
  * better-sqlite3 with and without the users join and statement reuse, Kysely, `storage.prepare`,
@@ -50,6 +54,7 @@ import { buildApp } from "../src/http/app.js";
 import { cookieNames } from "../src/http/web/cookies.js";
 import { createLogger } from "../src/observability/log.js";
 import { type AppContext, createContext } from "../src/server/context.js";
+import { measureAuditWrites } from "./audit-writes.js";
 import {
   interleave,
   type LatencySummary,
@@ -780,7 +785,7 @@ async function setup(): Promise<BenchSuite> {
   const fixture = await createFixture(dir);
   const load = await LoadGenerator.start();
   const notes: string[] = [];
-  // TESSERA_BENCH_STEPS=session,event (any of session, sign-in, event) runs only those measurements, for
+  // TESSERA_BENCH_STEPS=session,event (any of session, sign-in, event, audit) runs only those measurements, for
   // iterating on one of them; the report then says which were skipped.
   const only = process.env.TESSERA_BENCH_STEPS?.split(",").map((s) => s.trim().toLowerCase());
   const step = async (label: string, run: () => Promise<string[]>) => {
@@ -806,6 +811,7 @@ async function setup(): Promise<BenchSuite> {
       await expectNoFailedSignIn(fixture.ctx);
       return eventLoopNotes(results);
     });
+    await step("audit writes", measureAuditWrites);
   } finally {
     await load.close();
     await fixture.app.close();
@@ -822,7 +828,7 @@ export const accountsBenchmark: Benchmark = {
   name: "accounts",
   title: "Accounts: session check, sign-in throughput and the event loop under argon2id",
   description:
-    "Through the real stack (SQLite, createContext, buildApp, a listening server). The three " +
+    "Through the real stack (SQLite, createContext, buildApp, a listening server). The four " +
     "measurements this benchmark exists for need concurrency, so they run as fixed-duration interleaved " +
     "rounds (bench/load.ts): their figures, targets and verdicts are in the notes. The table is a per-op " +
     "in-process breakdown of the session look-up.",

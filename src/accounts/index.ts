@@ -15,7 +15,7 @@ import {
   type Sessions,
 } from "../sessions/index.js";
 import type { Database } from "../storage/database.js";
-import type { PrepareQuery } from "../storage/index.js";
+import type { BackgroundWriter, PrepareQuery } from "../storage/index.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
 import { createHashPool } from "./passwords/hash-pool.js";
@@ -85,6 +85,8 @@ export interface AccountsOptions {
   db: Kysely<Database>;
   /** `storage.prepare`: hot-path queries compiled once (and run directly on SQLite). */
   prepare?: PrepareQuery;
+  /** `storage.backgroundWriter`: audit batches written off the event loop (SQLite files). */
+  backgroundWriter?: BackgroundWriter;
   clock: Clock;
   log: Logger;
   mailer: Mailer;
@@ -109,6 +111,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const audit = createAuditLog({
     db,
     clock,
+    ...(options.backgroundWriter ? { writer: options.backgroundWriter } : {}),
     onError: (error, lost) =>
       options.log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
   });

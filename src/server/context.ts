@@ -122,6 +122,7 @@ export async function createContext(config: Config, options: CreateContextOption
       },
       db: storage.db,
       prepare: storage.prepare,
+      ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),
       clock,
       log,
       mailer,
@@ -145,7 +146,8 @@ export async function createContext(config: Config, options: CreateContextOption
       passwordResetTtl: config.passwordResetTtl,
       argon2Threads: config.argon2Threads,
       // Cached session checks only where every revocation is seen at once: SQLite (one process writes; other
-      // processes' commits are noticed through data_version) or PostgreSQL with Redis fan-out.
+      // processes' changes to sessions and accounts are noticed through the change_marks counter) or
+      // PostgreSQL with Redis fan-out.
       ...(config.sessionCacheTtl > 0 && (storage.externalChangeVersion || redis)
         ? {
             sessionCache: {

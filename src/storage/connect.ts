@@ -47,6 +47,8 @@ export interface Storage {
    * another connection. Caches use it to notice changes they did not make.
    */
   readonly externalChangeVersion?: () => number;
+  /** SQLite files only: writes run on a second connection in a worker thread (see `BackgroundWriter`). */
+  readonly backgroundWriter?: BackgroundWriter;
   close(): Promise<void>;
 }
 
@@ -115,56 +117,138 @@ function withStatementCache(database: SQLite.Database) {
 }
 
 /**
- * WAL checkpoints off the event loop. A checkpoint copies the WAL into the database file and, with
- * `synchronous = NORMAL`, fsyncs both: milliseconds to tens of milliseconds. SQLite runs it inside the commit
- * that takes the WAL past `wal_autocheckpoint` pages — on the event loop. Instead a worker thread with its own
- * connection runs
- * `PRAGMA wal_checkpoint(PASSIVE)` every 250 ms (PASSIVE never waits for, nor blocks, readers or the writer).
- * The main connection keeps a high `wal_autocheckpoint` only as a cap on the WAL when writes outpace the worker
- * (a bulk import); if the worker fails, it goes back to SQLite's default.
+ * A second SQLite connection in a worker thread, for work that must not run on the event loop:
+ *
+ * - WAL checkpoints. A checkpoint copies the WAL into the database file and, with `synchronous = NORMAL`,
+ *   fsyncs both: milliseconds to tens of milliseconds. SQLite runs it inside the commit that takes the WAL past
+ *   `wal_autocheckpoint` pages — on the event loop. Instead the worker runs `PRAGMA wal_checkpoint(PASSIVE)`
+ *   every 250 ms (PASSIVE never waits for, nor blocks, readers or the writer). The main connection keeps a
+ *   high `wal_autocheckpoint` only as a cap on the WAL when writes outpace the worker (a bulk import); if the
+ *   worker fails, it goes back to SQLite's default.
+ * - Background writes (`BackgroundWriter`): one statement run once per row, in one IMMEDIATE transaction on
+ *   the worker's connection. The audit log writes its batches here: under password-hashing load its batch
+ *   INSERT took 0.5–1.2 ms of event-loop time every 100 ms (docs/accounts.md, "Performance"). What this costs:
+ *   the worker's commits are another connection's, so they must not be mistaken for another process's changes
+ *   (the session cache watches the `change_marks` counter, not `PRAGMA data_version`), and a main-connection
+ *   write that finds the worker holding the write lock waits for it (busy_timeout; the worker's transactions
+ *   are short).
  */
+export interface BackgroundWriter {
+  /**
+   * Runs `sql` (an INSERT, UPDATE or DELETE) once per entry of `rows` (its parameters), all in one
+   * transaction on the worker's connection. Resolves true once committed; false, having done nothing, when
+   * the worker is not running (stopped, or failed): the caller then writes through Kysely. Rejects when the
+   * write failed (nothing of it committed).
+   */
+  write(sql: string, rows: readonly (readonly unknown[])[]): Promise<boolean>;
+}
+
 const WAL_CAP_PAGES = 16384;
 const CHECKPOINT_INTERVAL_MS = 250;
-const CHECKPOINTER_SOURCE = `
+const WORKER_NICE = 10;
+const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+// Background work: behind the event loop (and the load it serves) for a core, ahead of the argon2 threads
+// (SCHED_IDLE). On Linux this sets the calling thread's nice value.
+try { require("node:os").setPriority(${WORKER_NICE}); } catch {}
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 5000");
+db.pragma("foreign_keys = ON");
+db.pragma("synchronous = NORMAL");
 const timer = setInterval(() => {
   try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {}
 }, workerData.intervalMs);
-parentPort.once("message", () => {
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
+const statements = new Map();
+const runAll = db.transaction((statement, rows) => {
+  for (const row of rows) statement.run(row);
+});
+parentPort.on("message", (message) => {
+  if (message === "stop") {
+    clearInterval(timer);
+    db.close();
+    parentPort.close();
+    return;
+  }
+  const { id, sql, rows } = message;
+  try {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      if (statement.reader) throw new TypeError("background writes must not return rows");
+      if (statements.size >= 64) statements.delete(statements.keys().next().value);
+      statements.set(sql, statement);
+    }
+    runAll.immediate(statement, rows);
+    parentPort.postMessage({ id });
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+  }
 });
 `;
 
-function startCheckpointer(database: SQLite.Database, path: string): () => Promise<void> {
+interface SqliteWorker {
+  writer: BackgroundWriter;
+  stop(): Promise<void>;
+}
+
+function startWorker(database: SQLite.Database, path: string): SqliteWorker {
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-  const worker = new Worker(CHECKPOINTER_SOURCE, {
+  const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: { driver, path, intervalMs: CHECKPOINT_INTERVAL_MS },
   });
   worker.unref();
   let stopping = false;
   let exited = false;
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (done: boolean) => void; reject: (error: Error) => void }>();
+  const failAll = (error: Error) => {
+    for (const waiting of pending.values()) waiting.reject(error);
+    pending.clear();
+  };
   const fallback = () => {
     if (!stopping && database.open) database.pragma("wal_autocheckpoint = 1000");
   };
-  worker.on("error", fallback);
+  worker.on("message", (message: { id: number; error?: string }) => {
+    const waiting = pending.get(message.id);
+    if (waiting === undefined) return;
+    pending.delete(message.id);
+    if (pending.size === 0 && !stopping) worker.unref();
+    if (message.error === undefined) waiting.resolve(true);
+    else waiting.reject(new Error(`background write failed: ${message.error}`));
+  });
+  worker.on("error", (error) => {
+    fallback();
+    failAll(error);
+  });
   worker.on("exit", () => {
     exited = true;
     fallback();
+    failAll(new Error("background write failed: the SQLite worker stopped"));
   });
   database.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
-  return async () => {
-    stopping = true;
-    if (exited) return;
-    const exit = new Promise((done) => worker.once("exit", done));
-    worker.ref(); // until it has exited: an unref'd worker would not keep the process waiting for it
-    worker.postMessage("stop");
-    await exit;
+  return {
+    writer: {
+      write(sql, rows) {
+        if (exited || stopping) return Promise.resolve(false);
+        return new Promise((resolve, reject) => {
+          const id = nextId++;
+          pending.set(id, { resolve, reject });
+          // While a write is outstanding the worker keeps the process alive, so it is not lost at exit.
+          if (pending.size === 1) worker.ref();
+          worker.postMessage({ id, sql, rows });
+        });
+      },
+    },
+    async stop() {
+      stopping = true;
+      if (exited) return;
+      const exit = new Promise((done) => worker.once("exit", done));
+      worker.ref(); // until it has exited: an unref'd worker would not keep the process waiting for it
+      worker.postMessage("stop");
+      await exit;
+    },
   };
 }
 
@@ -225,11 +309,11 @@ export async function openStorage(url: string): Promise<Storage> {
     };
     const dataVersion = database.prepare("PRAGMA data_version").pluck();
     let marks: SQLite.Statement | undefined;
-    const stopCheckpointer =
-      location.path === ":memory:" ? undefined : startCheckpointer(database, location.path);
+    const worker = location.path === ":memory:" ? undefined : startWorker(database, location.path);
     const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined, direct);
     return {
       ...storage,
+      ...(worker ? { backgroundWriter: worker.writer } : {}),
       externalChangeVersion: () => {
         try {
           marks ??= database.prepare("select version from change_marks where id = 1").pluck();
@@ -241,7 +325,7 @@ export async function openStorage(url: string): Promise<Storage> {
         }
       },
       async close() {
-        await stopCheckpointer?.();
+        await worker?.stop();
         await storage.close();
       },
     };

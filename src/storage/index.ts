@@ -1,4 +1,5 @@
 export {
+  type BackgroundWriter,
   type DatabaseLocation,
   type DialectName,
   openStorage,

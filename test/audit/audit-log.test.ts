@@ -15,7 +15,14 @@ import { manualClock } from "../../src/lib/clock.js";
 import type { Storage } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
-describe.each(DIALECTS)("audit log on %s", (dialect) => {
+// SQLite twice: through Kysely on the main connection, and through the background writer (production's path
+// on a SQLite file: a second connection in a worker thread).
+const SETUPS = [
+  ...DIALECTS.map((dialect) => ({ dialect, background: false })),
+  { dialect: "sqlite" as const, background: true },
+];
+
+describe.each(SETUPS)("audit log on $dialect (background writer: $background)", ({ dialect, background }) => {
   let storage: Storage;
   let audit: AuditLog;
   let lost: { error: unknown; lost: number }[];
@@ -37,7 +44,13 @@ describe.each(DIALECTS)("audit log on %s", (dialect) => {
   beforeEach(async () => {
     storage = await openTestStorage(dialect);
     lost = [];
-    audit = createAuditLog({ db: storage.db, clock, onError: (error, n) => lost.push({ error, lost: n }) });
+    if (background && !storage.backgroundWriter) throw new Error("no background writer on a SQLite file");
+    audit = createAuditLog({
+      db: storage.db,
+      clock,
+      onError: (error, n) => lost.push({ error, lost: n }),
+      ...(background ? { writer: storage.backgroundWriter } : {}),
+    });
   });
   afterEach(async () => {
     await audit.close();
@@ -151,5 +164,104 @@ describe("audit event ids", () => {
     for (let position = 10; position < 26; position++) {
       expect(new Set(ids.map((id) => id[position])).size, `position ${position}`).toBe(16);
     }
+  });
+});
+
+describe("audit log with a background writer", () => {
+  let storage: Storage;
+  beforeEach(async () => {
+    storage = await openTestStorage("sqlite");
+  });
+  afterEach(async () => {
+    await storage.close();
+  });
+  const count = async () =>
+    Number(
+      (
+        await storage.db
+          .selectFrom("audit_events")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  it("hands each batch to the writer as one call, columns in order, and lists what it wrote", async () => {
+    const real = storage.backgroundWriter!;
+    const calls: Array<{ sql: string; rows: number }> = [];
+    const audit = createAuditLog({
+      db: storage.db,
+      clock: manualClock(1_000),
+      writer: {
+        write(sql, rows) {
+          calls.push({ sql, rows: rows.length });
+          return real.write(sql, rows);
+        },
+      },
+    });
+    for (let i = 0; i < 5; i++) {
+      await audit.record({
+        type: "signin.password",
+        outcome: i % 2 ? "failure" : "success",
+        userId: `u${i}`,
+        actor: "anonymous",
+        ip: "192.0.2.1",
+        userAgent: "ua",
+        details: { n: i },
+      });
+    }
+    const listed = await audit.list();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.rows).toBe(5);
+    expect(calls[0]!.sql).toMatch(/^insert into "audit_events"/);
+    // Same time, so the ids' order is their random part's: compare by user.
+    const byUser = listed.map((e) => [e.userId, e.outcome, e.ip, e.userAgent, e.details]).sort();
+    expect(byUser).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [`u${i}`, i % 2 ? "failure" : "success", "192.0.2.1", "ua", { n: i }]),
+    );
+    expect(listed.every((e) => e.at === 1_000 && e.type === "signin.password")).toBe(true);
+    await audit.close();
+  });
+
+  it("writes through Kysely when the writer cannot take the batch", async () => {
+    let asked = 0;
+    const audit = createAuditLog({
+      db: storage.db,
+      clock: manualClock(1_000),
+      writer: {
+        async write() {
+          asked++;
+          return false;
+        },
+      },
+    });
+    await audit.record({ type: "signout", outcome: "success", userId: "u1" });
+    await audit.flush();
+    expect(asked).toBe(1);
+    expect(await count()).toBe(1);
+    await audit.close();
+  });
+
+  it("keeps events through a failing writer and writes them when it recovers", async () => {
+    const real = storage.backgroundWriter!;
+    let failures = 1;
+    const lost: number[] = [];
+    const audit = createAuditLog({
+      db: storage.db,
+      clock: manualClock(1_000),
+      onError: (_error, n) => lost.push(n),
+      writer: {
+        write(sql, rows) {
+          if (failures-- > 0) return Promise.reject(new Error("worker busy"));
+          return real.write(sql, rows);
+        },
+      },
+    });
+    await audit.record({ type: "signout", outcome: "success", userId: "u1" });
+    await audit.flush();
+    expect(await count()).toBe(0);
+    await audit.flush();
+    expect(await count()).toBe(1);
+    expect(lost).toEqual([]);
+    await audit.close();
   });
 });

@@ -37,6 +37,7 @@ export async function createTestAccounts(dialect: DialectName): Promise<TestAcco
     createAccounts({
       db: storage.db,
       prepare: storage.prepare,
+      ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),
       clock,
       log,
       mailer: outbox,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   adminTokens,
   migrateToLatest,
+  openStorage,
   parseDatabaseUrl,
   type Storage,
   signingKeys,
@@ -222,5 +223,101 @@ describe("SQLite transactions with another connection on the same file", () => {
     // Once the transaction has committed, the other connection writes as usual.
     otherInsert.run("imm-after");
     expect((await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid)).toContain("imm-after");
+  });
+});
+
+describe("the SQLite background writer (a second connection in a worker thread)", () => {
+  const insert =
+    "insert into signing_keys (kid, alg, status, public_jwk, private_key, created_at) values (?, 'EdDSA', 'next', '{}', 'sealed', ?)";
+  const kids = async (storage: Storage) =>
+    (await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid).filter((k) => k.startsWith("bg-"));
+
+  it("commits every row of a write, and the main connection reads them at once", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      const writer = storage.backgroundWriter!;
+      expect(
+        await writer.write(insert, [
+          ["bg-1", 1],
+          ["bg-2", 2],
+          ["bg-3", 3],
+        ]),
+      ).toBe(true);
+      expect((await kids(storage)).sort()).toEqual(["bg-1", "bg-2", "bg-3"]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("writes all or nothing: a row that fails rolls back the rows before it", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      const writer = storage.backgroundWriter!;
+      await expect(
+        writer.write(insert, [
+          ["bg-a", 1],
+          ["bg-a", 2],
+        ]),
+      ).rejects.toThrow(/background write failed: .*UNIQUE/);
+      expect(await kids(storage)).toEqual([]);
+      // The connection is fine afterwards.
+      expect(await writer.write(insert, [["bg-b", 1]])).toBe(true);
+      expect(await kids(storage)).toEqual(["bg-b"]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("refuses a query (rows to return) and bad SQL with an error, not a crash", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      const writer = storage.backgroundWriter!;
+      await expect(writer.write("select * from signing_keys", [[]])).rejects.toThrow(/must not return rows/);
+      await expect(writer.write("insert into nowhere values (?)", [[1]])).rejects.toThrow(/no such table/);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("waits for a main-connection transaction holding the write lock, then commits", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      let write: Promise<boolean> | undefined;
+      await storage.db.transaction().execute(async (trx) => {
+        await signingKeys.insertSigningKey(trx, keyRow("bg-main", "next"));
+        write = storage.backgroundWriter!.write(insert, [["bg-worker", 1]]);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        // Inside the transaction: its own row, not the worker's (which waits for the write lock).
+        const inside = await trx
+          .selectFrom("signing_keys")
+          .select("kid")
+          .where("kid", "like", "bg-%")
+          .execute();
+        expect(inside.map((r) => r.kid)).toEqual(["bg-main"]);
+      });
+      expect(await write).toBe(true);
+      expect((await kids(storage)).sort()).toEqual(["bg-main", "bg-worker"]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("answers false (the caller writes itself) once the storage is closed", async () => {
+    const storage = await openTestStorage("sqlite");
+    const writer = storage.backgroundWriter!;
+    await storage.close();
+    expect(await writer.write(insert, [["bg-late", 1]])).toBe(false);
+  });
+
+  it("exists only for SQLite files", async () => {
+    const memory = await openStorage(":memory:");
+    const postgres = await openTestStorage("postgres");
+    try {
+      expect(memory.backgroundWriter).toBeUndefined();
+      expect(postgres.backgroundWriter).toBeUndefined();
+    } finally {
+      await memory.close();
+      await postgres.close();
+    }
   });
 });
