@@ -146,6 +146,7 @@ function singleRowInsert(db: Kysely<Database>): string {
   const compiled = db
     .insertInto("audit_events")
     .values(row as unknown as AuditEventsTable)
+    .onConflict((conflict) => conflict.column("id").doNothing())
     .compile();
   if (compiled.parameters.length !== COLUMNS.length || compiled.parameters.some((p, i) => p !== markers[i])) {
     throw new Error("audit log: the single-row INSERT does not bind its columns in order");
@@ -184,7 +185,12 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
 
   const write = async (rows: AuditEventsTable[]): Promise<void> => {
     if (writer && (await writer.write(insertOne, rows.map(columnValues)))) return;
-    await db.insertInto("audit_events").values(rows).execute();
+    // A retry may repeat rows a lost answer had committed: ids are unique per event, so skip those.
+    await db
+      .insertInto("audit_events")
+      .values(rows)
+      .onConflict((conflict) => conflict.column("id").doNothing())
+      .execute();
   };
 
   const writeQueued = async (): Promise<void> => {

@@ -9,8 +9,11 @@
  *   - SQLite: `externalChangeVersion` (the `change_marks` counter, raised by triggers whenever a session or
  *     an account changes in a way this cache depends on, whoever changes it — the CLI, say) is read at most
  *     every 50 ms, and a change drops the whole cache. Commits that touch neither (audit events, written by a
- *     second connection of this process) leave the cache alone. This process's own revocations also raise
- *     the counter, so they drop the whole cache too once: rare events, and a miss costs one indexed read.
+ *     second connection of this process) leave the cache alone. This process's own session deletions
+ *     (sign-out, revocation, a sign-in that ends the browser's previous session, the purge of expired ones)
+ *     raise the counter too, so each drops the whole cache once, within 50 ms; a miss costs one prepared
+ *     read. The counter is exact (one raise per row), so the sessions module could absorb its own raises;
+ *     it does not yet.
  *   - PostgreSQL with Redis: revocations are published on a Redis channel (`revocation-bus.ts`) and every
  *     instance drops the matching entries. If a message is lost (Redis down), the TTL bounds the staleness.
  *   - PostgreSQL without Redis: the context does not enable the cache at all.

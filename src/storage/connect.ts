@@ -125,6 +125,9 @@ function withStatementCache(database: SQLite.Database) {
  *   every 250 ms (PASSIVE never waits for, nor blocks, readers or the writer). The main connection keeps a
  *   high `wal_autocheckpoint` only as a cap on the WAL when writes outpace the worker (a bulk import); if the
  *   worker fails, it goes back to SQLite's default.
+ * The worker runs at normal priority, on purpose: it holds the database's write lock while it commits, and a
+ * write on the main connection that meets the lock waits for it (busy_timeout) on the event loop, so a
+ * deprioritised lock holder would make the event loop wait on the machine's least urgent thread.
  * - Background writes (`BackgroundWriter`): one statement run once per row, in one IMMEDIATE transaction on
  *   the worker's connection. The audit log writes its batches here: under password-hashing load its batch
  *   INSERT took 0.5–1.2 ms of event-loop time every 100 ms (docs/accounts.md, "Performance"). What this costs:
@@ -145,12 +148,8 @@ export interface BackgroundWriter {
 
 const WAL_CAP_PAGES = 16384;
 const CHECKPOINT_INTERVAL_MS = 250;
-const WORKER_NICE = 10;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-// Background work: behind the event loop (and the load it serves) for a core, ahead of the argon2 threads
-// (SCHED_IDLE). On Linux this sets the calling thread's nice value.
-try { require("node:os").setPriority(${WORKER_NICE}); } catch {}
 const SQLite = require(workerData.driver);
 const db = new SQLite(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 5000");
@@ -317,7 +316,10 @@ export async function openStorage(url: string): Promise<Storage> {
       externalChangeVersion: () => {
         try {
           marks ??= database.prepare("select version from change_marks where id = 1").pluck();
-          return (marks.get() as number | undefined) ?? -1;
+          const version = marks.get() as number | undefined;
+          // The row gone would silence the triggers (they update it): fall back rather than go blind.
+          if (version === undefined) throw new Error("change_marks has no row");
+          return version;
         } catch {
           // Not migrated yet (or migrated down): every commit by another connection counts.
           marks = undefined;

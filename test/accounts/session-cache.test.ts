@@ -232,6 +232,27 @@ describe("session cache on SQLite", () => {
     expect(await sessions.check(token)).toBeDefined();
   });
 
+  it("a rename or a deletion of the account by another process is noticed at once", async () => {
+    await insertUser(storage, "u-renamed");
+    const renamed = await sessions.create({ userId: "u-renamed", amr: ["pwd"], remember: false });
+    await insertUser(storage, "u-deleted");
+    const deleted = await sessions.create({ userId: "u-deleted", amr: ["pwd"], remember: false });
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect((await sessions.check(renamed.token))?.user.displayName).toBeNull();
+    expect(await sessions.check(deleted.token)).toBeDefined();
+    await other.db
+      .updateTable("users")
+      .set({ display_name: "New Name" })
+      .where("id", "=", "u-renamed")
+      .execute();
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect((await sessions.check(renamed.token))?.user.displayName).toBe("New Name");
+    // Deleting the account deletes its sessions (foreign key cascade): both raise the counter.
+    await other.db.deleteFrom("users").where("id", "=", "u-deleted").execute();
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(deleted.token)).toBeUndefined();
+  });
+
   it("a revocation by another process on the same file takes effect at once (change_marks)", async () => {
     const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
     expect(await sessions.check(token)).toBeDefined();

@@ -241,6 +241,33 @@ describe("audit log with a background writer", () => {
     await audit.close();
   });
 
+  it("a batch committed but not acknowledged is retried without duplicates or losses", async () => {
+    const real = storage.backgroundWriter!;
+    let calls = 0;
+    const lost: number[] = [];
+    const audit = createAuditLog({
+      db: storage.db,
+      clock: manualClock(1_000),
+      onError: (_error, n) => lost.push(n),
+      writer: {
+        async write(sql, rows) {
+          const done = await real.write(sql, rows);
+          if (calls++ === 0) throw new Error("the answer was lost");
+          return done;
+        },
+      },
+    });
+    await audit.record({ type: "signout", outcome: "success", userId: "u1" });
+    await audit.flush();
+    expect(await count()).toBe(1);
+    await audit.record({ type: "signout", outcome: "success", userId: "u2" });
+    await audit.flush();
+    expect(await count()).toBe(2);
+    expect((await audit.list()).map((e) => e.userId).sort()).toEqual(["u1", "u2"]);
+    expect(lost).toEqual([]);
+    await audit.close();
+  });
+
   it("keeps events through a failing writer and writes them when it recovers", async () => {
     const real = storage.backgroundWriter!;
     let failures = 1;

@@ -9,6 +9,7 @@ import {
   type Storage,
   signingKeys,
 } from "../../src/storage/index.js";
+import * as m0007 from "../../src/storage/migrations/0007_change_marks.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
 const keyRow = (kid: string, status: "next" | "active" | "retired", created = 1000) => ({
@@ -318,6 +319,46 @@ describe("the SQLite background writer (a second connection in a worker thread)"
     } finally {
       await memory.close();
       await postgres.close();
+    }
+  });
+});
+
+describe("change_marks (migration 0007)", () => {
+  it("can be applied again over itself (a run cut short is completed, not failed)", async () => {
+    const storage = await openTestStorage("sqlite");
+    const other = new SQLite(storage.description.slice("sqlite:".length), { fileMustExist: true });
+    try {
+      const version = storage.externalChangeVersion!;
+      await m0007.up(storage.db);
+      const before = version();
+      other
+        .prepare(
+          "insert into users (id, user_name, user_name_key, active, created_at, updated_at, version) values ('cm', 'cm', 'cm', 1, 1, 1, 1)",
+        )
+        .run();
+      expect(version()).toBe(before); // an insert is not a change the cache depends on
+      other.prepare("update users set active = 0 where id = 'cm'").run();
+      expect(version()).toBe(before + 1); // one raise per row: the triggers exist once
+    } finally {
+      other.close();
+      await storage.close();
+    }
+  });
+
+  it("without its row, the version falls back to any other connection's commits instead of going blind", async () => {
+    const storage = await openTestStorage("sqlite");
+    const other = new SQLite(storage.description.slice("sqlite:".length), { fileMustExist: true });
+    try {
+      const version = storage.externalChangeVersion!;
+      await sql`delete from change_marks`.execute(storage.db);
+      const before = version();
+      other
+        .prepare("insert into audit_events (id, at, type, outcome) values ('cm-a', 1, 't', 'success')")
+        .run();
+      expect(version()).not.toBe(before);
+    } finally {
+      other.close();
+      await storage.close();
     }
   });
 });

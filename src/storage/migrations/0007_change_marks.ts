@@ -38,15 +38,17 @@ function isSqlite(db: Kysely<any>): boolean {
 // biome-ignore lint/suspicious/noExplicitAny: migrations describe the schema as it was at this version
 export async function up(db: Kysely<any>): Promise<void> {
   if (!isSqlite(db)) return;
-  await sql`create table change_marks (id integer primary key check (id = 1), version integer not null)`.execute(
+  // Idempotent: SQLite migrations run outside a transaction (Kysely's SQLite adapter has no transactional DDL),
+  // so a run cut short is completed by the next one instead of failing on what it already made.
+  await sql`create table if not exists change_marks (id integer primary key check (id = 1), version integer not null)`.execute(
     db,
   );
-  await sql`insert into change_marks (id, version) values (1, 0)`.execute(db);
+  await sql`insert or ignore into change_marks (id, version) values (1, 0)`.execute(db);
   const triggers = [
-    `create trigger change_marks_sessions_delete after delete on sessions begin ${BUMP} end`,
-    `create trigger change_marks_sessions_update after update of ${SESSION_COLUMNS.join(", ")} on sessions begin ${BUMP} end`,
-    `create trigger change_marks_users_delete after delete on users begin ${BUMP} end`,
-    `create trigger change_marks_users_update after update of ${USER_COLUMNS.join(", ")} on users begin ${BUMP} end`,
+    `create trigger if not exists change_marks_sessions_delete after delete on sessions begin ${BUMP} end`,
+    `create trigger if not exists change_marks_sessions_update after update of ${SESSION_COLUMNS.join(", ")} on sessions begin ${BUMP} end`,
+    `create trigger if not exists change_marks_users_delete after delete on users begin ${BUMP} end`,
+    `create trigger if not exists change_marks_users_update after update of ${USER_COLUMNS.join(", ")} on users begin ${BUMP} end`,
   ];
   for (const trigger of triggers) await sql.raw(trigger).execute(db);
 }
