@@ -12,8 +12,17 @@ import {
   MAX_BATCH,
 } from "../../src/audit/index.js";
 import { manualClock } from "../../src/lib/clock.js";
-import type { Storage } from "../../src/storage/index.js";
+import type { BackgroundWriter, Storage } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+
+/** How many audit rows the database holds. */
+async function storedEvents(storage: Storage): Promise<number> {
+  const row = await storage.db
+    .selectFrom("audit_events")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
 
 // SQLite twice: through Kysely on the main connection, and through the background writer (production's path
 // on a SQLite file: a second connection in a worker thread).
@@ -28,15 +37,7 @@ describe.each(SETUPS)("audit log on $dialect (background writer: $background)", 
   let lost: { error: unknown; lost: number }[];
   const clock = manualClock(Date.UTC(2026, 10, 29, 12));
 
-  const stored = async () =>
-    Number(
-      (
-        await storage.db
-          .selectFrom("audit_events")
-          .select((eb) => eb.fn.countAll<number>().as("n"))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const stored = () => storedEvents(storage);
   // Moves the table away and back: the database refuses writes for a while, then takes them again.
   const rename = (from: string, to: string) =>
     sql`alter table ${sql.id(from)} rename to ${sql.id(to)}`.execute(storage.db);
@@ -169,33 +170,28 @@ describe("audit event ids", () => {
 
 describe("audit log with a background writer", () => {
   let storage: Storage;
+  const withWriter = (writer: BackgroundWriter, lost: number[] = []) =>
+    createAuditLog({
+      db: storage.db,
+      clock: manualClock(1_000),
+      onError: (_error, n) => lost.push(n),
+      writer,
+    });
   beforeEach(async () => {
     storage = await openTestStorage("sqlite");
   });
   afterEach(async () => {
     await storage.close();
   });
-  const count = async () =>
-    Number(
-      (
-        await storage.db
-          .selectFrom("audit_events")
-          .select((eb) => eb.fn.countAll<number>().as("n"))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const count = () => storedEvents(storage);
 
   it("hands each batch to the writer as one call, columns in order, and lists what it wrote", async () => {
     const real = storage.backgroundWriter!;
     const calls: Array<{ sql: string; rows: number }> = [];
-    const audit = createAuditLog({
-      db: storage.db,
-      clock: manualClock(1_000),
-      writer: {
-        write(sql, rows) {
-          calls.push({ sql, rows: rows.length });
-          return real.write(sql, rows);
-        },
+    const audit = withWriter({
+      write(sql, rows) {
+        calls.push({ sql, rows: rows.length });
+        return real.write(sql, rows);
       },
     });
     for (let i = 0; i < 5; i++) {
@@ -224,14 +220,10 @@ describe("audit log with a background writer", () => {
 
   it("writes through Kysely when the writer cannot take the batch", async () => {
     let asked = 0;
-    const audit = createAuditLog({
-      db: storage.db,
-      clock: manualClock(1_000),
-      writer: {
-        async write() {
-          asked++;
-          return false;
-        },
+    const audit = withWriter({
+      async write() {
+        asked++;
+        return false;
       },
     });
     await audit.record({ type: "signout", outcome: "success", userId: "u1" });
@@ -245,18 +237,16 @@ describe("audit log with a background writer", () => {
     const real = storage.backgroundWriter!;
     let calls = 0;
     const lost: number[] = [];
-    const audit = createAuditLog({
-      db: storage.db,
-      clock: manualClock(1_000),
-      onError: (_error, n) => lost.push(n),
-      writer: {
+    const audit = withWriter(
+      {
         async write(sql, rows) {
           const done = await real.write(sql, rows);
           if (calls++ === 0) throw new Error("the answer was lost");
           return done;
         },
       },
-    });
+      lost,
+    );
     await audit.record({ type: "signout", outcome: "success", userId: "u1" });
     await audit.flush();
     expect(await count()).toBe(1);
@@ -272,17 +262,15 @@ describe("audit log with a background writer", () => {
     const real = storage.backgroundWriter!;
     let failures = 1;
     const lost: number[] = [];
-    const audit = createAuditLog({
-      db: storage.db,
-      clock: manualClock(1_000),
-      onError: (_error, n) => lost.push(n),
-      writer: {
+    const audit = withWriter(
+      {
         write(sql, rows) {
           if (failures-- > 0) return Promise.reject(new Error("worker busy"));
           return real.write(sql, rows);
         },
       },
-    });
+      lost,
+    );
     await audit.record({ type: "signout", outcome: "success", userId: "u1" });
     await audit.flush();
     expect(await count()).toBe(0);

@@ -2,20 +2,10 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrepare, type Storage, signingKeys } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+import { type KeyStatus, signingKeyRow } from "../helpers/signing-keys.js";
 
-type Status = "next" | "active" | "retired";
-
-const keyRow = (kid: string, status: Status, created: number) => ({
-  kid,
-  alg: "EdDSA",
-  status,
-  public_jwk: "{}",
-  private_key: "sealed",
-  created_at: created,
-  activated_at: status === "active" ? created : null,
-  retired_at: null,
-  expires_at: null,
-});
+type Status = KeyStatus;
+const keyRow = signingKeyRow;
 
 describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
   let storage: Storage;

@@ -11,18 +11,9 @@ import {
 } from "../../src/storage/index.js";
 import * as m0007 from "../../src/storage/migrations/0007_change_marks.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+import { signingKeyRow } from "../helpers/signing-keys.js";
 
-const keyRow = (kid: string, status: "next" | "active" | "retired", created = 1000) => ({
-  kid,
-  alg: "EdDSA",
-  status,
-  public_jwk: "{}",
-  private_key: "sealed",
-  created_at: created,
-  activated_at: status === "active" ? created : null,
-  retired_at: null,
-  expires_at: null,
-});
+const keyRow = signingKeyRow;
 
 describe.each(DIALECTS)("storage on %s", (dialect) => {
   let storage: Storage;
