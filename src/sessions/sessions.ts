@@ -132,7 +132,8 @@ export interface SessionsDeps {
 
 export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
   const { db, clock, policy } = deps;
-  // A cache miss reads the session and its user: compiled once (the builder cost several times SQLite's work).
+  // A cache miss reads the session row for a token hash with its user's fields: compiled once (the builder
+  // cost several times SQLite's work).
   const byTokenHash = (deps.prepare ?? createPrepare(db))((db, tokenHash: string) =>
     db
       .selectFrom("sessions")
@@ -176,11 +177,6 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     },
   });
 
-  /** The session row for a token hash from the database (a cache miss), with its user's fields. */
-  function select(tokenHash: string): Promise<CachedSessionRow | undefined> {
-    return byTokenHash.first(tokenHash);
-  }
-
   /**
    * The check's verdict on a row at `now`: a cached row (`epoch` undefined), or one just read from the
    * database, cached if nothing was revoked since `epoch` (the cache's epoch before the read).
@@ -220,7 +216,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (hit) return decide(token, hit, undefined, now);
     if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
     const epoch = cache?.epoch ?? 0;
-    return select(hashToken(token)).then((row) => decide(token, row, epoch, now));
+    return byTokenHash.first(hashToken(token)).then((row) => decide(token, row, epoch, now));
   }
 
   return {
