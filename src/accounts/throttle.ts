@@ -149,19 +149,42 @@ interface HashedKey {
 
 /** SHA-256 (base64url) of the unambiguous encoding of `[scope, id]`. */
 function hashKey(scope: string, id: string): string {
-  // One-shot `hash`: no Hash object per key (a sign-in hashes its keys three times).
+  // One-shot `hash`: no Hash object per key.
   return hash("sha256", JSON.stringify([scope, id]), "base64url");
+}
+
+/**
+ * The hashed form of each key object, remembered while the object lives: a sign-in passes the same key objects
+ * to `check` and then to `reset` or `recordFailure`, and the second call then hashes nothing (under argon2 load
+ * each SHA-256 here costs tens of µs of the event loop, caches being cold). The entry also keeps the scope, id
+ * and policy it was computed from, so a key object changed in between is hashed again, never misfiled.
+ */
+const hashedKeys = new WeakMap<ThrottleKey, HashedKey & { id: string }>();
+
+function hashedKey(key: ThrottleKey): HashedKey {
+  const known = hashedKeys.get(key);
+  if (
+    known !== undefined &&
+    known.scope === key.scope &&
+    known.id === key.id &&
+    known.policy === key.policy
+  ) {
+    return known;
+  }
+  assertPolicy(key.policy);
+  const hashed = { hash: hashKey(key.scope, key.id), scope: key.scope, id: key.id, policy: key.policy };
+  hashedKeys.set(key, hashed);
+  return hashed;
 }
 
 /** Validates policies, hashes keys and drops duplicates (a key listed twice is counted once). */
 function prepare(keys: readonly ThrottleKey[]): HashedKey[] {
-  const seen = new Map<string, HashedKey>();
+  const list: HashedKey[] = [];
   for (const key of keys) {
-    assertPolicy(key.policy);
-    const hash = hashKey(key.scope, key.id);
-    if (!seen.has(hash)) seen.set(hash, { hash, scope: key.scope, policy: key.policy });
+    const hashed = hashedKey(key);
+    if (!list.some((k) => k.hash === hashed.hash)) list.push(hashed);
   }
-  return [...seen.values()];
+  return list;
 }
 
 function resettable(keys: readonly HashedKey[]): HashedKey[] {

@@ -211,6 +211,26 @@ describe.each(KINDS)("$name throttle", ({ make }) => {
     expect(await throttle.check([account(name)])).toEqual(blocked(1000));
   });
 
+  it("a key object changed after use counts under its new scope, id and policy, never its old one", async () => {
+    const { throttle } = setup();
+    const first = uniqueName();
+    const second = uniqueName();
+    const key: ThrottleKey = account(first);
+    await fail(throttle, [key], POLICY.freeFailures);
+    expect(await throttle.check([key])).toEqual(blocked(1000));
+    key.id = second;
+    expect(await throttle.check([key])).toEqual(allowed);
+    await throttle.recordFailure([key]);
+    await throttle.reset([key]);
+    expect(await throttle.check([account(first)])).toEqual(blocked(1000));
+    key.scope = "ip";
+    await fail(throttle, [key], POLICY.freeFailures);
+    expect(await throttle.check([ip(second)])).toEqual(blocked(1000));
+    expect(await throttle.check([account(second)])).toEqual(allowed);
+    key.policy = { ...POLICY, decayMs: POLICY.maxDelayMs - 1 };
+    await expect(throttle.check([key])).rejects.toThrow(/decayMs/);
+  });
+
   it("counts 50 concurrent failures exactly", async () => {
     const { throttle } = setup();
     // With base 1 ms and a huge cap, the wait is 2^(count - free) ms: it reveals the exact count.

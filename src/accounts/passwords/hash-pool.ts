@@ -128,6 +128,8 @@ export function createHashPool(options: { threads?: number; idlePriority?: boole
       const pending = slot.pending.get(message.id);
       if (!pending) return;
       slot.pending.delete(message.id);
+      // Keep the process alive while work is outstanding, not otherwise.
+      if (slot.pending.size === 0) worker.unref();
       if (message.error !== undefined) pending.reject(new Error(`argon2: ${message.error}`));
       else pending.resolve(message.result as string | boolean);
     });
@@ -156,13 +158,10 @@ export function createHashPool(options: { threads?: number; idlePriority?: boole
     const slot = slots[best] ?? start(best);
     const id = nextId++;
     return new Promise((resolve, reject) => {
+      if (slot.pending.size === 0) slot.worker.ref();
       slot.pending.set(id, { resolve, reject });
-      // Keep the process alive while work is outstanding, not otherwise.
-      slot.worker.ref();
       slot.worker.postMessage({ id, job });
-    }).finally(() => {
-      if (slot.pending.size === 0) slot.worker.unref();
-    }) as Promise<string | boolean>;
+    });
   }
 
   return {

@@ -54,6 +54,8 @@ export function createPasswordHasher(
     parallelism: parameters.parallelism,
     outputLen: 32,
   };
+  // A hash at the current parameters starts with exactly this (what `needsRehash` checks first).
+  const currentPrefix = `$argon2id$v=19$m=${parameters.memoryKib},t=${parameters.iterations},p=${parameters.parallelism}$`;
   let dummy: Promise<string> | undefined;
   const hasher: PasswordHasher = {
     parameters,
@@ -72,6 +74,8 @@ export function createPasswordHasher(
       return false;
     },
     needsRehash(storedHash) {
+      // The common answer without the regular expression: a well-formed hash at the current parameters.
+      if (storedHash.startsWith(currentPrefix) && PHC.test(storedHash)) return false;
       const stored = parseArgon2Parameters(storedHash);
       return (
         stored === undefined ||
