@@ -11,9 +11,12 @@
  *     every 50 ms, and a change drops the whole cache. Commits that touch neither (audit events, written by a
  *     second connection of this process) leave the cache alone. This process's own session deletions
  *     (sign-out, revocation, a sign-in that ends the browser's previous session, the purge of expired ones)
- *     raise the counter too, so each drops the whole cache once, within 50 ms; a miss costs one prepared
- *     read. The counter is exact (one raise per row), so the sessions module could absorb its own raises;
- *     it does not yet.
+ *     raise the counter too. The sessions module reads the counter before and after each of its own
+ *     revocations, inside the revoking transaction (which holds the write lock, so no other connection can
+ *     raise it in between), drops the affected entries itself and then tells the cache (`absorb`): its own
+ *     revocations do not empty the cache. The periodic purge of expired sessions is not absorbed (a row it
+ *     deletes may still be alive in the cache by a last-seen time not yet written): it empties the cache
+ *     once. Nor are account changes (rare).
  *   - PostgreSQL with Redis: revocations are published on a Redis channel (`revocation-bus.ts`) and every
  *     instance drops the matching entries. If a message is lost (Redis down), the TTL bounds the staleness.
  *   - PostgreSQL without Redis: the context does not enable the cache at all.
@@ -43,7 +46,8 @@ export interface CachedSessionRow extends SessionsTable {
 export interface SessionCacheOptions {
   ttlMs: number;
   maxEntries?: number;
-  externalChangeVersion?: () => number;
+  /** Undefined: cannot tell now (the connection is inside a transaction); asked again at the next look-up. */
+  externalChangeVersion?: () => number | undefined;
 }
 
 /** Another process's commit (SQLite) is noticed within this many milliseconds. */
@@ -53,7 +57,7 @@ export class SessionCache {
   readonly #entries = new Map<string, { row: CachedSessionRow; loadedAt: number }>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
-  readonly #externalChangeVersion: (() => number) | undefined;
+  readonly #externalChangeVersion: (() => number | undefined) | undefined;
   #version: number | undefined;
   #versionCheckedAt = Number.NEGATIVE_INFINITY;
   /** Bumped by every removal: a row read before a revocation must not be inserted after it. */
@@ -75,12 +79,14 @@ export class SessionCache {
     // domain clock), so another process's change is seen within that.
     const tick = performance.now();
     if (this.#externalChangeVersion && tick - this.#versionCheckedAt >= VERSION_CHECK_MS) {
-      this.#versionCheckedAt = tick;
       const version = this.#externalChangeVersion();
-      if (version !== this.#version) {
-        this.clear();
-        this.#version = version;
-        return undefined;
+      if (version !== undefined) {
+        this.#versionCheckedAt = tick;
+        if (version !== this.#version) {
+          this.clear();
+          this.#version = version;
+          return undefined;
+        }
       }
     }
     const entry = this.#entries.get(token);
@@ -90,6 +96,18 @@ export class SessionCache {
       return undefined;
     }
     return entry.row;
+  }
+
+  /**
+   * This process's own change moved the counter from `before` to `after`, and the entries it affects are
+   * already gone (the caller dropped them). If the cache had seen exactly `before`, nothing else changed in
+   * between and it takes `after` as seen instead of clearing. Otherwise (it is behind: another process changed
+   * something first; or it already saw `after` or later) nothing happens, and the usual check decides. The
+   * caller reads both values inside the transaction that made the change, which holds the write lock, and calls
+   * this only after it committed.
+   */
+  absorb(before: number, after: number): void {
+    if (this.#version === before) this.#version = after;
   }
 
   /** Changes whenever entries are removed by a revocation or an external change (see `set`). */

@@ -13,7 +13,7 @@
  *   bus, every other instance's.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Database, SessionsTable } from "../storage/database.js";
@@ -159,6 +159,42 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (cache) deps.bus?.publish(event);
   }
 
+  /** The `change_marks` counter as this transaction sees it (SQLite after migration 0007), else undefined. */
+  async function changeMark(trx: Kysely<Database>): Promise<number | undefined> {
+    try {
+      const { rows } = await sql<{ version: number }>`select version from change_marks where id = 1`.execute(
+        trx,
+      );
+      return rows[0]?.version;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs one of this module's own revoking writes. With a cache that watches the change counter, the write runs
+   * in a transaction (IMMEDIATE on SQLite: it holds the write lock throughout, so no other connection raises the
+   * counter in between) that reads the counter before and after; `absorb`, called once the caller has dropped
+   * the affected cache entries, lets the cache take the raises as seen instead of emptying itself. Only after
+   * the commit: a rolled-back write must not move the cache's idea of the counter.
+   */
+  async function ownRevocation<T>(
+    write: (db: Kysely<Database>) => Promise<T>,
+  ): Promise<{ result: T; absorb: () => void }> {
+    if (!cache || !deps.cache?.externalChangeVersion) return { result: await write(db), absorb: () => {} };
+    const { result, before, after } = await db.transaction().execute(async (trx) => {
+      const before = await changeMark(trx);
+      const result = await write(trx);
+      return { result, before, after: await changeMark(trx) };
+    });
+    return {
+      result,
+      absorb: () => {
+        if (before !== undefined && after !== undefined) cache.absorb(before, after);
+      },
+    };
+  }
+
   // last_seen_at is written behind the check, batched (see storage/write-behind.ts).
   const touches = createWriteBehind({
     intervalMs: 1000,
@@ -252,24 +288,30 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
 
     async rotate(sessionId) {
       const token = generateOpaqueToken(FORMAT);
-      const result = await db
-        .updateTable("sessions")
-        .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
-        .where("id", "=", sessionId)
-        .executeTakeFirst();
+      const { result, absorb } = await ownRevocation((db) =>
+        db
+          .updateTable("sessions")
+          .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
+          .where("id", "=", sessionId)
+          .executeTakeFirst(),
+      );
       revoked({ session: sessionId });
+      absorb();
       return result.numUpdatedRows === 1n ? token : undefined;
     },
 
     async reauthenticate(sessionId, amr) {
       const token = generateOpaqueToken(FORMAT);
       const now = clock.now();
-      const result = await db
-        .updateTable("sessions")
-        .set({ token_hash: hashToken(token), last_seen_at: now, auth_time: now, amr: amr.join(" ") })
-        .where("id", "=", sessionId)
-        .executeTakeFirst();
+      const { result, absorb } = await ownRevocation((db) =>
+        db
+          .updateTable("sessions")
+          .set({ token_hash: hashToken(token), last_seen_at: now, auth_time: now, amr: amr.join(" ") })
+          .where("id", "=", sessionId)
+          .executeTakeFirst(),
+      );
       revoked({ session: sessionId });
+      absorb();
       return result.numUpdatedRows === 1n ? token : undefined;
     },
 
@@ -286,29 +328,39 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     },
 
     async revoke(userId, sessionId) {
-      const result = await db
-        .deleteFrom("sessions")
-        .where("id", "=", sessionId)
-        .where("user_id", "=", userId)
-        .executeTakeFirst();
+      const { result, absorb } = await ownRevocation((db) =>
+        db
+          .deleteFrom("sessions")
+          .where("id", "=", sessionId)
+          .where("user_id", "=", userId)
+          .executeTakeFirst(),
+      );
       if (result.numDeletedRows === 1n) revoked({ session: sessionId });
+      // Nothing deleted: the counter did not move, and absorbing changes nothing.
+      absorb();
       return result.numDeletedRows === 1n;
     },
 
     async revokeOthers(userId, keepSessionId) {
-      const result = await db
-        .deleteFrom("sessions")
-        .where("user_id", "=", userId)
-        .where("id", "!=", keepSessionId)
-        .executeTakeFirst();
+      const { result, absorb } = await ownRevocation((db) =>
+        db
+          .deleteFrom("sessions")
+          .where("user_id", "=", userId)
+          .where("id", "!=", keepSessionId)
+          .executeTakeFirst(),
+      );
       // Simplest correct invalidation: drop the user's entries (the kept session reloads once).
       revoked({ user: userId });
+      absorb();
       return Number(result.numDeletedRows);
     },
 
     async revokeAll(userId) {
-      const result = await db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
+      const { result, absorb } = await ownRevocation((db) =>
+        db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst(),
+      );
       revoked({ user: userId });
+      absorb();
       return Number(result.numDeletedRows);
     },
 

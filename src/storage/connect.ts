@@ -44,9 +44,10 @@ export interface Storage {
    * SQLite only: a number that changes whenever a session or an account changes in a way the session cache
    * depends on, by any connection (another process, such as the CLI, included): the `change_marks` counter
    * that triggers raise (migration 0007). Before that migration has run, `PRAGMA data_version`: any commit by
-   * another connection. Caches use it to notice changes they did not make.
+   * another connection. Caches use it to notice changes they did not make. Undefined while a transaction is
+   * open on the connection (its uncommitted changes would count): ask again later.
    */
-  readonly externalChangeVersion?: () => number;
+  readonly externalChangeVersion?: () => number | undefined;
   /** SQLite files only: writes run on a second connection in a worker thread (see `BackgroundWriter`). */
   readonly backgroundWriter?: BackgroundWriter;
   close(): Promise<void>;
@@ -314,6 +315,10 @@ export async function openStorage(url: string): Promise<Storage> {
       ...storage,
       ...(worker ? { backgroundWriter: worker.writer } : {}),
       externalChangeVersion: () => {
+        // Inside a transaction the connection would read that transaction's own uncommitted raises: a rolled-back
+        // one would leave the cache believing in a version the database never had. Not now, then; the next
+        // check asks again.
+        if (database.inTransaction) return undefined;
         try {
           marks ??= database.prepare("select version from change_marks where id = 1").pluck();
           const version = marks.get() as number | undefined;

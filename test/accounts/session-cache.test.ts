@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { Redis } from "ioredis";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { manualClock } from "../../src/lib/clock.js";
 import {
@@ -117,6 +118,46 @@ describe("SessionCache: tokens leave memory after the TTL", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("SessionCache: the change counter", () => {
+  const row = (id: string) =>
+    ({ id, user_id: "u1", user_name: "u1", display_name: null, active: 1 }) as unknown as CachedSessionRow;
+  // The version is read at most every VERSION_CHECK_MS of real (monotonic) time.
+  const later = () => new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 5));
+
+  it("a change it did not absorb empties it; one it absorbed from the version it had seen does not", async () => {
+    let version = 10;
+    const cache = new SessionCache({ ttlMs: 60_000, externalChangeVersion: () => version });
+    cache.set("token-a", row("a"), 0, cache.epoch);
+    // Own change 10 → 12, absorbed: still cached after the next check.
+    version = 12;
+    cache.absorb(10, 12);
+    await later();
+    expect(cache.get("token-a", 0)?.id).toBe("a");
+    // Another process first (13), then an own change 13 → 14: the cache had seen 12, so it does not absorb.
+    version = 14;
+    cache.absorb(13, 14);
+    await later();
+    expect(cache.get("token-a", 0)).toBeUndefined();
+    // Absorbing a change it has already seen, or one from the past, moves nothing back.
+    cache.set("token-a", row("a"), 0, cache.epoch);
+    cache.absorb(12, 13);
+    await later();
+    expect(cache.get("token-a", 0)?.id).toBe("a");
+  });
+
+  it("an unknown version (inside a transaction) neither empties it nor counts as checked: the next look-up asks again", async () => {
+    let version: number | undefined = 1;
+    const cache = new SessionCache({ ttlMs: 60_000, externalChangeVersion: () => version });
+    cache.set("token-a", row("a"), 0, cache.epoch);
+    await later();
+    version = undefined;
+    expect(cache.get("token-a", 0)?.id).toBe("a");
+    // Without waiting another VERSION_CHECK_MS: the look-up right after asks again and sees the change.
+    version = 2;
+    expect(cache.get("token-a", 0)).toBeUndefined();
   });
 });
 
@@ -260,6 +301,68 @@ describe("session cache on SQLite", () => {
     // Seen within VERSION_CHECK_MS (50 ms of real time).
     await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
     expect(await sessions.check(token)).toBeUndefined();
+  });
+
+  it("this process's own revocations leave the other cached sessions in the cache", async () => {
+    await insertUser(storage, "u-own");
+    const kept = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    const ended = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
+    const others = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
+    const rotated = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    for (const s of [kept, ended, others, rotated]) expect(await sessions.check(s.token)).toBeDefined();
+    // Behind the cache's back, in the one column no trigger watches: a database read would now refuse `kept`.
+    await storage.db
+      .updateTable("sessions")
+      .set({ last_seen_at: 0 })
+      .where("id", "=", kept.session.id)
+      .execute();
+    expect(await sessions.revoke("u-own", ended.session.id)).toBe(true);
+    const next = await sessions.rotate(rotated.session.id);
+    expect(await sessions.revokeOthers("u-own", rotated.session.id)).toBe(1);
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    // Every revoked token is refused at once …
+    expect(await sessions.check(ended.token)).toBeUndefined();
+    expect(await sessions.check(others.token)).toBeUndefined();
+    expect(await sessions.check(rotated.token)).toBeUndefined();
+    expect(await sessions.check(next!)).toBeDefined();
+    // … and the untouched session is still answered from memory: the cache was not emptied.
+    expect(await sessions.check(kept.token)).toBeDefined();
+    clock.advance(TTL);
+    expect(await sessions.check(kept.token)).toBeUndefined();
+  });
+
+  it("another process's change just before an own revocation is still noticed", async () => {
+    await insertUser(storage, "u-race");
+    const victim = await sessions.create({ userId: "u-race", amr: ["pwd"], remember: false });
+    const mine = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(victim.token)).toBeDefined();
+    expect(await sessions.check(mine.token)).toBeDefined();
+    // The CLI ends the victim's sessions; before the cache has looked at the counter again, this process
+    // revokes one of its own. Its absorb must not swallow the CLI's raise.
+    expect(await cli.revokeAll("u-race")).toBe(1);
+    expect(await sessions.revoke("u1", mine.session.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(victim.token)).toBeUndefined();
+  });
+
+  it("a revoking write that fails rejects, and a later change by another process is still noticed", async () => {
+    await insertUser(storage, "u-fail");
+    const cached = await sessions.create({ userId: "u-fail", amr: ["pwd"], remember: false });
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(cached.token)).toBeDefined();
+    // A trigger on this connection only makes the deletion fail after the row (and the counter) changed.
+    await sql`create temp trigger fail_revoke after delete on sessions when old.user_id = 'u-fail'
+      begin select raise(abort, 'revocation refused'); end`.execute(storage.db);
+    try {
+      await expect(sessions.revoke("u-fail", cached.session.id)).rejects.toThrow("revocation refused");
+    } finally {
+      await sql`drop trigger temp.fail_revoke`.execute(storage.db);
+    }
+    expect(await cli.revokeAll("u-fail")).toBe(1);
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(cached.token)).toBeUndefined();
   });
 
   it("expiry is still evaluated on every cached check", async () => {

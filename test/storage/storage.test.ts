@@ -321,7 +321,7 @@ describe("change_marks (migration 0007)", () => {
     try {
       const version = storage.externalChangeVersion!;
       await m0007.up(storage.db);
-      const before = version();
+      const before = version()!;
       other
         .prepare(
           "insert into users (id, user_name, user_name_key, active, created_at, updated_at, version) values ('cm', 'cm', 'cm', 1, 1, 1, 1)",
@@ -349,6 +349,41 @@ describe("change_marks (migration 0007)", () => {
       expect(version()).not.toBe(before);
     } finally {
       other.close();
+      await storage.close();
+    }
+  });
+
+  it("is not read inside a transaction (its own uncommitted raises would count), and is again after it", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      const version = storage.externalChangeVersion!;
+      await storage.db
+        .insertInto("users")
+        .values({
+          id: "tx",
+          user_name: "tx",
+          user_name_key: "tx",
+          active: 1,
+          created_at: 1,
+          updated_at: 1,
+          version: 1,
+        })
+        .execute();
+      const before = version();
+      expect(before).toBeTypeOf("number");
+      let inside: number | undefined = -1;
+      await expect(
+        storage.db.transaction().execute(async (trx) => {
+          await trx.updateTable("users").set({ active: 0 }).where("id", "=", "tx").execute();
+          inside = version();
+          throw new Error("roll back");
+        }),
+      ).rejects.toThrow("roll back");
+      expect(inside).toBeUndefined();
+      expect(version()).toBe(before); // the raise was rolled back with the transaction
+      await storage.db.updateTable("users").set({ active: 0 }).where("id", "=", "tx").execute();
+      expect(version()).toBe(before! + 1);
+    } finally {
       await storage.close();
     }
   });
