@@ -263,8 +263,29 @@ function startWorker(database: SQLite.Database, path: string): SqliteWorker {
  */
 class TrackedSqliteDriver extends SqliteDriver {
   held = 0;
+  /** Called right after a transaction has begun (it holds the write lock and has written nothing yet). */
+  onBegin: (() => void) | undefined;
+  /** Called once it has committed or rolled back. */
+  onEnd: (() => void) | undefined;
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+    this.onBegin?.();
+  }
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.commitTransaction(connection);
+    } finally {
+      // Also after a failed COMMIT, which can leave SQLite's transaction open (a deferred constraint) until Kysely
+      // rolls it back: in between, the version is then unknown rather than stale.
+      this.onEnd?.();
+    }
+  }
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } finally {
+      this.onEnd?.();
+    }
   }
   override async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await super.acquireConnection();
@@ -309,28 +330,37 @@ export async function openStorage(url: string): Promise<Storage> {
     };
     const dataVersion = database.prepare("PRAGMA data_version").pluck();
     let marks: SQLite.Statement | undefined;
+    const changeVersion = (): number => {
+      try {
+        marks ??= database.prepare("select version from change_marks where id = 1").pluck();
+        const version = marks.get() as number | undefined;
+        // The row gone would silence the triggers (they update it): fall back rather than go blind.
+        if (version === undefined) throw new Error("change_marks has no row");
+        return version;
+      } catch {
+        // Not migrated yet (or migrated down): every commit by another connection counts.
+        marks = undefined;
+        return -2 - (dataVersion.get() as number);
+      }
+    };
+    // The version as committed when the current transaction began. No other connection can commit while the
+    // transaction holds the write lock (it began IMMEDIATE), so until it ends that is the committed version;
+    // reading the counter inside the transaction instead would see its own uncommitted raises.
+    let versionAtBegin: number | undefined;
+    dialect.driver.onBegin = () => {
+      versionAtBegin = changeVersion();
+    };
+    dialect.driver.onEnd = () => {
+      versionAtBegin = undefined;
+    };
     const worker = location.path === ":memory:" ? undefined : startWorker(database, location.path);
     const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined, direct);
     return {
       ...storage,
       ...(worker ? { backgroundWriter: worker.writer } : {}),
-      externalChangeVersion: () => {
-        // Inside a transaction the connection would read that transaction's own uncommitted raises: a rolled-back
-        // one would leave the cache believing in a version the database never had. Not now, then; the next
-        // check asks again.
-        if (database.inTransaction) return undefined;
-        try {
-          marks ??= database.prepare("select version from change_marks where id = 1").pluck();
-          const version = marks.get() as number | undefined;
-          // The row gone would silence the triggers (they update it): fall back rather than go blind.
-          if (version === undefined) throw new Error("change_marks has no row");
-          return version;
-        } catch {
-          // Not migrated yet (or migrated down): every commit by another connection counts.
-          marks = undefined;
-          return -2 - (dataVersion.get() as number);
-        }
-      },
+      // Inside a transaction begun through Kysely: the version when it began (see above). Inside one begun some
+      // other way: unknown (undefined), and the cache asks again at its next look-up.
+      externalChangeVersion: () => (database.inTransaction ? versionAtBegin : changeVersion()),
       async close() {
         await worker?.stop();
         await storage.close();

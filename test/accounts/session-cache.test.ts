@@ -309,8 +309,13 @@ describe("session cache on SQLite", () => {
     const ended = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
     const others = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
     const rotated = await sessions.create({ userId: "u-own", amr: ["pwd"], remember: false });
+    await insertUser(storage, "u-own-2");
+    const stepUp = await sessions.create({ userId: "u-own-2", amr: ["pwd"], remember: false });
+    await insertUser(storage, "u-own-3");
+    const all = await sessions.create({ userId: "u-own-3", amr: ["pwd"], remember: false });
     await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
-    for (const s of [kept, ended, others, rotated]) expect(await sessions.check(s.token)).toBeDefined();
+    for (const s of [kept, ended, others, rotated, stepUp, all])
+      expect(await sessions.check(s.token)).toBeDefined();
     // Behind the cache's back, in the one column no trigger watches: a database read would now refuse `kept`.
     await storage.db
       .updateTable("sessions")
@@ -320,7 +325,12 @@ describe("session cache on SQLite", () => {
     expect(await sessions.revoke("u-own", ended.session.id)).toBe(true);
     const next = await sessions.rotate(rotated.session.id);
     expect(await sessions.revokeOthers("u-own", rotated.session.id)).toBe(1);
+    const stepped = await sessions.reauthenticate(stepUp.session.id, ["pwd", "otp"]);
+    expect(await sessions.revokeAll("u-own-3")).toBe(1);
     await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(stepUp.token)).toBeUndefined();
+    expect(await sessions.check(all.token)).toBeUndefined();
+    expect((await sessions.check(stepped!))?.session.amr).toEqual(["pwd", "otp"]);
     // Every revoked token is refused at once …
     expect(await sessions.check(ended.token)).toBeUndefined();
     expect(await sessions.check(others.token)).toBeUndefined();
@@ -347,19 +357,46 @@ describe("session cache on SQLite", () => {
     expect(await sessions.check(victim.token)).toBeUndefined();
   });
 
-  it("a revoking write that fails rejects, and a later change by another process is still noticed", async () => {
+  it("another process's revocation is noticed while this process holds a long transaction", async () => {
+    await insertUser(storage, "u-long");
+    const victim = await sessions.create({ userId: "u-long", amr: ["pwd"], remember: false });
+    await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+    expect(await sessions.check(victim.token)).toBeDefined();
+    expect(await cli.revokeAll("u-long")).toBe(1);
+    let pending: unknown;
+    // Key rotation, say: a transaction that waits on something else (key generation) while it is open.
+    await storage.db.transaction().execute(async () => {
+      await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
+      // Not answered from memory: the cache saw the CLI's change. (The database read waits for the connection,
+      // which this transaction holds, so it is a promise for now.)
+      pending = sessions.checkNow(victim.token);
+      expect(pending).toBeInstanceOf(Promise);
+    });
+    expect(await pending).toBeUndefined();
+  });
+
+  it("a revoking transaction that fails at COMMIT, after reading the counter, is not absorbed", async () => {
     await insertUser(storage, "u-fail");
     const cached = await sessions.create({ userId: "u-fail", amr: ["pwd"], remember: false });
     await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
     expect(await sessions.check(cached.token)).toBeDefined();
-    // A trigger on this connection only makes the deletion fail after the row (and the counter) changed.
+    // On this connection only: deleting u-fail's session inserts a row that breaks a deferred foreign key, so
+    // the DELETE, the counter's raise and the read after it all succeed, and the COMMIT fails.
+    await sql`create temp table fail_parent (id integer primary key)`.execute(storage.db);
+    await sql`create temp table fail_child (parent integer references fail_parent (id) deferrable initially deferred)`.execute(
+      storage.db,
+    );
     await sql`create temp trigger fail_revoke after delete on sessions when old.user_id = 'u-fail'
-      begin select raise(abort, 'revocation refused'); end`.execute(storage.db);
+      begin insert into fail_child (parent) values (42); end`.execute(storage.db);
     try {
-      await expect(sessions.revoke("u-fail", cached.session.id)).rejects.toThrow("revocation refused");
+      await expect(sessions.revoke("u-fail", cached.session.id)).rejects.toThrow(/FOREIGN KEY/);
     } finally {
       await sql`drop trigger temp.fail_revoke`.execute(storage.db);
+      await sql`drop table temp.fail_child`.execute(storage.db);
+      await sql`drop table temp.fail_parent`.execute(storage.db);
     }
+    // Nothing was revoked; the CLI now revokes it, raising the counter to the value the failed transaction
+    // had read after its DELETE. Had that value been absorbed, this change would go unnoticed.
     expect(await cli.revokeAll("u-fail")).toBe(1);
     await new Promise((r) => setTimeout(r, VERSION_CHECK_MS + 10));
     expect(await sessions.check(cached.token)).toBeUndefined();

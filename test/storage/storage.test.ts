@@ -353,7 +353,7 @@ describe("change_marks (migration 0007)", () => {
     }
   });
 
-  it("is not read inside a transaction (its own uncommitted raises would count), and is again after it", async () => {
+  it("inside a transaction it is the version when the transaction began, never its own uncommitted raises", async () => {
     const storage = await openTestStorage("sqlite");
     try {
       const version = storage.externalChangeVersion!;
@@ -369,9 +369,9 @@ describe("change_marks (migration 0007)", () => {
           version: 1,
         })
         .execute();
-      const before = version();
+      const before = version()!;
       expect(before).toBeTypeOf("number");
-      let inside: number | undefined = -1;
+      let inside: number | undefined;
       await expect(
         storage.db.transaction().execute(async (trx) => {
           await trx.updateTable("users").set({ active: 0 }).where("id", "=", "tx").execute();
@@ -379,10 +379,34 @@ describe("change_marks (migration 0007)", () => {
           throw new Error("roll back");
         }),
       ).rejects.toThrow("roll back");
-      expect(inside).toBeUndefined();
+      expect(inside).toBe(before);
       expect(version()).toBe(before); // the raise was rolled back with the transaction
+      // A transaction begun some other way has no recorded start: unknown, so the cache asks again later.
+      await sql`begin`.execute(storage.db);
+      try {
+        expect(version()).toBeUndefined();
+      } finally {
+        await sql`rollback`.execute(storage.db);
+      }
       await storage.db.updateTable("users").set({ active: 0 }).where("id", "=", "tx").execute();
-      expect(version()).toBe(before! + 1);
+      expect(version()).toBe(before + 1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("starts from the clock, not 0, so a counter recreated by a migration down and up never repeats a value", async () => {
+    const storage = await openTestStorage("sqlite");
+    try {
+      const version = storage.externalChangeVersion!;
+      const first = version()!;
+      // Microseconds since the epoch when the migration ran (within the last minute).
+      expect(Math.abs(first - Date.now() * 1000)).toBeLessThan(60_000_000);
+      await sql`update change_marks set version = ${first + 5} where id = 1`.execute(storage.db);
+      await m0007.down(storage.db);
+      await new Promise((r) => setTimeout(r, 5));
+      await m0007.up(storage.db);
+      expect(version()!).toBeGreaterThan(first + 5);
     } finally {
       await storage.close();
     }

@@ -111,15 +111,21 @@ export class KeyStore {
     await this.reload();
   }
 
-  async #insertNew(
+  async #insertNew(alg: JwsAlgorithm, status: "active" | "next", now: number): Promise<string> {
+    const row = await this.#newKeyRow(alg, status, now);
+    await signingKeys.insertSigningKey(this.#options.db, row);
+    return row.kid;
+  }
+
+  /** A new key, sealed, as its row: generated before any transaction (RSA key generation takes a while). */
+  async #newKeyRow(
     alg: JwsAlgorithm,
     status: "active" | "next",
     now: number,
-    db = this.#options.db,
-  ): Promise<string> {
+  ): Promise<Parameters<typeof signingKeys.insertSigningKey>[1]> {
     const key = await generateSigningKey(alg);
     const der = key.privateKey.export({ format: "der", type: "pkcs8" });
-    await signingKeys.insertSigningKey(db, {
+    return {
       kid: key.kid,
       alg,
       status,
@@ -129,8 +135,7 @@ export class KeyStore {
       activated_at: status === "active" ? now : null,
       retired_at: null,
       expires_at: null,
-    });
-    return key.kid;
+    };
   }
 
   /** Re-reads the keys from the database (another instance may have rotated). */
@@ -251,10 +256,17 @@ export class KeyStore {
     const results: RotationResult[] = [];
     const retention = (this.#options.jwtMaxLifetime + MAX_CLOCK_TOLERANCE) * 1000;
     for (const { alg, next, actives } of plans) {
+      // The keys are made before the transaction: it holds the database's write lock (SQLite) while it runs,
+      // and key generation (RSA: hundreds of milliseconds) would hold up every other writer that long.
+      const activeRow = next === undefined ? await this.#newKeyRow(alg, "active", now) : undefined;
+      const nextRow = await this.#newKeyRow(alg, "next", now);
       const result = await this.#options.db.transaction().execute(async (trx) => {
         let activated = next?.kid;
-        if (activated === undefined) activated = await this.#insertNew(alg, "active", now, trx);
-        else if (
+        if (activeRow !== undefined) {
+          await signingKeys.insertSigningKey(trx, activeRow);
+          activated = activeRow.kid;
+        } else if (
+          activated === undefined ||
           !(await signingKeys.transitionSigningKey(trx, {
             kid: activated,
             from: "next",
@@ -275,8 +287,8 @@ export class KeyStore {
           });
           if (ok) retired.push(row.kid);
         }
-        const published = await this.#insertNew(alg, "next", now, trx);
-        return { alg, rotated: true, activated, retired, published } satisfies RotationResult;
+        await signingKeys.insertSigningKey(trx, nextRow);
+        return { alg, rotated: true, activated, retired, published: nextRow.kid } satisfies RotationResult;
       });
       results.push(result);
     }

@@ -43,7 +43,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create table if not exists change_marks (id integer primary key check (id = 1), version integer not null)`.execute(
     db,
   );
-  await sql`insert or ignore into change_marks (id, version) values (1, 0)`.execute(db);
+  // Seeded with the time in microseconds, not 0: the cache only compares versions for equality, so a counter
+  // recreated after a migration down and up again must not climb back to a value it has already seen (it would
+  // take more than a million changes a second to catch up with the clock).
+  await sql`insert or ignore into change_marks (id, version)
+    values (1, cast((julianday('now') - 2440587.5) * 86400000000.0 as integer))`.execute(db);
   const triggers = [
     `create trigger if not exists change_marks_sessions_delete after delete on sessions begin ${BUMP} end`,
     `create trigger if not exists change_marks_sessions_update after update of ${SESSION_COLUMNS.join(", ")} on sessions begin ${BUMP} end`,
