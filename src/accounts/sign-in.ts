@@ -68,20 +68,22 @@ export function createPasswordSignIn(deps: {
     return list;
   }
 
-  async function attempt(
+  // A promise chain rather than an async function: one frame fewer to resume after each hash.
+  function attempt(
     account: SignInRecord | undefined,
     password: string,
   ): Promise<{ ok: boolean; reason: string; hash: string | null }> {
     const normalized = normalizePassword(password);
     const hash = account?.passwordHash ?? null;
     if (!account || hash === null) {
-      await hasher.verifyDummy(normalized);
-      return { ok: false, reason: account ? "no_password" : "unknown_user", hash };
+      const reason = account ? "no_password" : "unknown_user";
+      return hasher.verifyDummy(normalized).then(() => ({ ok: false, reason, hash }));
     }
-    const matches = await hasher.verify(hash, normalized);
-    if (!matches) return { ok: false, reason: "wrong_password", hash };
-    if (!account.active) return { ok: false, reason: "inactive", hash };
-    return { ok: true, reason: "ok", hash };
+    return hasher.verify(hash, normalized).then((matches) => {
+      if (!matches) return { ok: false, reason: "wrong_password", hash };
+      if (!account.active) return { ok: false, reason: "inactive", hash };
+      return { ok: true, reason: "ok", hash };
+    });
   }
 
   return {
@@ -89,7 +91,11 @@ export function createPasswordSignIn(deps: {
       const userName = input.userName.slice(0, MAX_INPUT);
       const password = input.password.slice(0, MAX_INPUT);
       const throttleKeys = keys(userName, input.ip);
-      const decision = await throttle.check(throttleKeys);
+      // Without a promise where the answer is at hand (memory throttle; SQLite with the connection free): under
+      // argon2 load every resumed frame costs the event loop tens of microseconds of cold caches.
+      const decision = throttle.checkNow
+        ? throttle.checkNow(throttleKeys)
+        : await throttle.check(throttleKeys);
       if (!decision.allowed) {
         await audit.record({
           type: "signin.password",
@@ -101,7 +107,8 @@ export function createPasswordSignIn(deps: {
         });
         throw new TooManyAttemptsError(decision.retryAfterMs);
       }
-      const account = await users.findForSignIn(userName);
+      const found = users.findForSignInNow(userName);
+      const account = found instanceof Promise ? await found : found;
       const result = await attempt(account, password);
       if (!result.ok || !account) {
         await throttle.recordFailure(throttleKeys);
@@ -116,7 +123,9 @@ export function createPasswordSignIn(deps: {
         });
         throw new AccountError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE, 401);
       }
-      await throttle.reset(throttleKeys.filter((k) => k.scope === "account"));
+      const accountKeys = throttleKeys.filter((k) => k.scope === "account");
+      if (throttle.resetNow) throttle.resetNow(accountKeys);
+      else await throttle.reset(accountKeys);
       if (result.hash && hasher.needsRehash(result.hash)) {
         await users.upgradePasswordHash(
           account.id,

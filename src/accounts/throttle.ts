@@ -91,6 +91,10 @@ export interface Throttle {
   recordFailure(keys: ThrottleKey[]): Promise<void>;
   /** After a success: clear the account key(s) given (the IP counter is not cleared by one success). */
   reset(keys: ThrottleKey[]): Promise<void>;
+  /** `check` without a promise, when the counters are in this process (the memory throttle). */
+  checkNow?(keys: ThrottleKey[]): ThrottleDecision;
+  /** `reset` without a promise, when the counters are in this process (the memory throttle). */
+  resetNow?(keys: ThrottleKey[]): void;
 }
 
 /** Default bound of the memory throttle. */
@@ -263,6 +267,8 @@ function createMemoryCore(maxEntries: number): MemoryCore {
 export interface MemoryThrottle extends Throttle {
   /** Number of keys currently held (for tests and metrics). */
   size(): number;
+  checkNow(keys: ThrottleKey[]): ThrottleDecision;
+  resetNow(keys: ThrottleKey[]): void;
 }
 
 /** A throttle held in this process: for single-instance deployments and as the Redis fallback. */
@@ -273,18 +279,26 @@ export function createMemoryThrottle(options: { clock: Clock; maxEntries?: numbe
     throw new RangeError(`memory throttle: maxEntries must be a positive integer, got ${maxEntries}`);
   }
   const core = createMemoryCore(maxEntries);
+  const checkNow = (keys: ThrottleKey[]): ThrottleDecision => {
+    const now = nowOf(clock);
+    return longest(prepare(keys).map((k) => core.decision(k, now)));
+  };
+  const resetNow = (keys: ThrottleKey[]): void => {
+    for (const k of resettable(prepare(keys))) core.clear(k);
+  };
   return {
     async check(keys) {
-      const now = nowOf(clock);
-      return longest(prepare(keys).map((k) => core.decision(k, now)));
+      return checkNow(keys);
     },
     async recordFailure(keys) {
       const now = nowOf(clock);
       for (const k of prepare(keys)) core.record(k, now);
     },
     async reset(keys) {
-      for (const k of resettable(prepare(keys))) core.clear(k);
+      resetNow(keys);
     },
+    checkNow,
+    resetNow,
     size: () => core.size(),
   };
 }

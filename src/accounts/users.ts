@@ -144,6 +144,8 @@ export interface Users {
    * plus `passwordHash` read in four), since every sign-in attempt runs it on the event loop.
    */
   findForSignIn(userName: string): Promise<SignInRecord | undefined>;
+  /** `findForSignIn` without a promise when the database can answer at once (SQLite, connection free). */
+  findForSignInNow(userName: string): SignInRecord | undefined | Promise<SignInRecord | undefined>;
   /** Users whose e-mail matches (case-insensitive). */
   findByEmail(email: string): Promise<User[]>;
   list(options?: ListUsersOptions): Promise<{ total: number; users: User[] }>;
@@ -169,6 +171,15 @@ export function createUsers(deps: UsersDeps): Users {
       .select(["id", "user_name", "active", "password_hash"])
       .where("user_name_key", "=", key),
   );
+
+  type SignInRow = { id: string; user_name: string; active: number; password_hash: string | null };
+  const toSignInRecord = (row: SignInRow | undefined): SignInRecord | undefined =>
+    row && {
+      id: row.id,
+      userName: row.user_name,
+      active: row.active === 1,
+      passwordHash: row.password_hash,
+    };
 
   async function load(where: { id?: string; key?: string }): Promise<User | undefined> {
     let query = db.selectFrom("users").selectAll();
@@ -352,14 +363,12 @@ export function createUsers(deps: UsersDeps): Users {
     findByUserName: (userName) => load({ key: userNameKey(userName) }),
 
     async findForSignIn(userName) {
-      const row = await signInRecord.first(userNameKey(userName));
-      if (!row) return undefined;
-      return {
-        id: row.id,
-        userName: row.user_name,
-        active: row.active === 1,
-        passwordHash: row.password_hash,
-      };
+      return users.findForSignInNow(userName);
+    },
+
+    findForSignInNow(userName) {
+      const row = signInRecord.firstNow(userNameKey(userName));
+      return row instanceof Promise ? row.then(toSignInRecord) : toSignInRecord(row);
     },
 
     async findByEmail(email) {

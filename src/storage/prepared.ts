@@ -37,6 +37,11 @@ export interface PreparedQuery<A extends unknown[], R> {
   all(...values: A): Promise<R[]>;
   /** The first row, or undefined. */
   first(...values: A): Promise<R | undefined>;
+  /**
+   * `first` without a promise when it can: read directly (SQLite, the connection free), the row itself;
+   * otherwise (PostgreSQL, or the connection busy) a promise of it. For hot paths where every await counts.
+   */
+  firstNow(...values: A): R | undefined | Promise<R | undefined>;
 }
 
 /** Declares a prepared query; see the module comment for how `build` may use its placeholders. */
@@ -98,19 +103,26 @@ export function createPrepare(db: Kysely<Database>, direct?: DirectReader): Prep
     const bind = (values: readonly unknown[]): unknown[] =>
       slots.map((slot) => ("value" in slot ? values[slot.value] : slot.constant));
 
-    async function all(...values: A): Promise<R[]> {
+    function allNow(values: A): R[] | Promise<R[]> {
       if (values.length !== arity)
         throw new TypeError(`prepare: expected ${arity} values, got ${values.length}`);
       const parameters = bind(values);
       const rows = direct?.(sql, parameters);
       if (rows !== undefined) return rows as R[];
-      const result = await db.executeQuery<R>(CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
-      return result.rows;
+      return db
+        .executeQuery<R>(CompiledQuery.raw(sql, parameters) as CompiledQuery<R>)
+        .then((result) => result.rows);
     }
     return {
-      all,
+      async all(...values: A) {
+        return allNow(values);
+      },
       async first(...values: A) {
-        return (await all(...values))[0];
+        return (await allNow(values))[0];
+      },
+      firstNow(...values: A) {
+        const rows = allNow(values);
+        return rows instanceof Promise ? rows.then((r) => r[0]) : rows[0];
       },
     };
   };

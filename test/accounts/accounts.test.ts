@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseArgon2Parameters, TooManyAttemptsError } from "../../src/accounts/index.js";
+import {
+  createMemoryThrottle,
+  createPasswordSignIn,
+  parseArgon2Parameters,
+  type Throttle,
+  TooManyAttemptsError,
+} from "../../src/accounts/index.js";
 import { AccountError } from "../../src/lib/errors.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 import { DIALECTS } from "../helpers/databases.js";
@@ -144,6 +150,45 @@ describe.each(DIALECTS)("accounts on %s", (dialect) => {
       userAgent: null,
     });
     expect(user.userName).toBe("carol");
+  });
+
+  it("with a throttle that answers only with promises (Redis), the same back-off applies and a success resets it", async () => {
+    const memory = createMemoryThrottle({ clock: t.clock });
+    const promisesOnly: Throttle = {
+      check: (keys) => memory.check(keys),
+      recordFailure: (keys) => memory.recordFailure(keys),
+      reset: (keys) => memory.reset(keys),
+    };
+    const signIn = createPasswordSignIn({
+      users: t.accounts.users,
+      hasher: t.accounts.hasher,
+      throttle: promisesOnly,
+      audit: t.accounts.audit,
+    });
+    await t.accounts.users.create({ userName: "carla", password: STRONG_PASSWORD }, CLI);
+    const attempt = (password: string, i: number) =>
+      signIn.signIn({ userName: "carla", password, ip: `192.0.2.${100 + i}`, userAgent: null });
+    for (let i = 0; i < 5; i++)
+      expect(await code(attempt(`wrong-${i}-xxxxxxxx`, i))).toBe("invalid_credentials");
+    expect(await attempt(STRONG_PASSWORD, 5).catch((e: unknown) => e)).toBeInstanceOf(TooManyAttemptsError);
+    t.clock.advance(1000);
+    expect((await attempt(STRONG_PASSWORD, 6)).userName).toBe("carla");
+    // The success cleared the account's counter: four more failures leave the right password working.
+    for (let i = 0; i < 4; i++)
+      expect(await code(attempt(`wrong-${i}-yyyyyyyy`, 7 + i))).toBe("invalid_credentials");
+    expect((await attempt(STRONG_PASSWORD, 11)).userName).toBe("carla");
+  });
+
+  it("reads the account for sign-in without a promise on SQLite, with one on PostgreSQL; the same record", async () => {
+    const fiona = await t.accounts.users.create({ userName: "Fiona", password: STRONG_PASSWORD }, CLI);
+    const now = t.accounts.users.findForSignInNow("FIONA");
+    if (dialect === "sqlite") expect(now).not.toBeInstanceOf(Promise);
+    else expect(now).toBeInstanceOf(Promise);
+    const record = await now;
+    expect(record).toMatchObject({ id: fiona.id, userName: "Fiona", active: true });
+    expect(record?.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(await t.accounts.users.findForSignIn("fiona")).toEqual(record);
+    expect(await t.accounts.users.findForSignInNow("nobody-here")).toBeUndefined();
   });
 
   it("rehashes a stored hash with older parameters at the next successful sign-in", async () => {

@@ -266,6 +266,24 @@ describe.each(KINDS)("$name throttle", ({ make }) => {
   });
 });
 
+describe("memory throttle without promises (checkNow, resetNow)", () => {
+  it("answers what check answers, and resets what reset resets", async () => {
+    const throttle = createMemoryThrottle({ clock: manualClock() });
+    const user = account(uniqueName());
+    const address = ip(uniqueName("ip"));
+    expect(throttle.checkNow([user, address])).toEqual(allowed);
+    await fail(throttle, [user, address], POLICY.freeFailures + 1);
+    expect(throttle.checkNow([user, address])).toEqual(await throttle.check([user, address]));
+    expect(throttle.checkNow([user])).toEqual(blocked(2000));
+    throttle.resetNow([user, address]);
+    expect(throttle.checkNow([user])).toEqual(allowed);
+    expect(throttle.checkNow([address])).toEqual(blocked(2000));
+    expect(() => throttle.checkNow([account(uniqueName(), { ...POLICY, baseDelayMs: 0 })])).toThrow(
+      /baseDelayMs/,
+    );
+  });
+});
+
 describe("redis throttle specifics", () => {
   it("stores only hashed keys: no user name or address in key names or values, expiry set to decayMs", async () => {
     const prefix = `${RUN_PREFIX}privacy:`;

@@ -165,6 +165,26 @@ describe.each(DIALECTS)("prepared queries on %s", (dialect) => {
     if (dialect === "sqlite") expect(answeredWhileHeld).toBe(false);
   });
 
+  it("firstNow answers at once when it can read directly (SQLite, connection free), else a promise of the same", async () => {
+    const byKid = storage.prepare((db, kid: string) =>
+      db.selectFrom("signing_keys").select("kid").where("kid", "=", kid),
+    );
+    const now = byKid.firstNow("p-a");
+    if (dialect === "sqlite") expect(now).toEqual({ kid: "p-a" });
+    else expect(now).toBeInstanceOf(Promise);
+    expect(await now).toEqual({ kid: "p-a" });
+    expect(await byKid.firstNow("p-none")).toBeUndefined();
+    // While another caller holds the connection: a promise, answered once it is free.
+    let held: unknown;
+    await storage.db.connection().execute(async () => {
+      held = byKid.firstNow("p-b");
+      expect(held).toBeInstanceOf(Promise);
+    });
+    expect(await held).toEqual({ kid: "p-b" });
+    const call = byKid.firstNow as unknown as (...values: unknown[]) => unknown;
+    expect(() => call()).toThrow(/expected 1 values, got 0/);
+  });
+
   it("rejects a call with the wrong number of values", async () => {
     const byKid = storage.prepare((db, kid: string) =>
       db.selectFrom("signing_keys").select("kid").where("kid", "=", kid),

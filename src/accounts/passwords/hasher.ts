@@ -60,12 +60,13 @@ export function createPasswordHasher(
   const hasher: PasswordHasher = {
     parameters,
     hash: (password) => (pool ? pool.hash(password, options) : hash(password, options)),
-    async verify(storedHash, password) {
-      if (!PHC.test(storedHash)) return false;
+    verify(storedHash, password) {
+      if (!PHC.test(storedHash)) return Promise.resolve(false);
+      // A plain promise chain, not an async function: one frame fewer to resume after each hash.
       try {
-        return await (pool ? pool.verify(storedHash, password) : verify(storedHash, password));
+        return (pool ? pool.verify(storedHash, password) : verify(storedHash, password)).catch(() => false);
       } catch {
-        return false;
+        return Promise.resolve(false);
       }
     },
     async verifyDummy(password) {
