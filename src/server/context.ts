@@ -155,6 +155,7 @@ export async function createContext(config: Config, options: CreateContextOption
               ...(storage.externalChangeVersion
                 ? { externalChangeVersion: storage.externalChangeVersion }
                 : {}),
+              ...(storage.ownChangeVersion ? { ownChangeVersion: storage.ownChangeVersion } : {}),
             },
           }
         : {}),

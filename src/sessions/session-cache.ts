@@ -48,6 +48,11 @@ export interface SessionCacheOptions {
   maxEntries?: number;
   /** Undefined: cannot tell now (the connection is inside a transaction); asked again at the next look-up. */
   externalChangeVersion?: () => number | undefined;
+  /**
+   * The counter including the caller's own open transaction (`Storage.ownChangeVersion`): with it, the sessions
+   * module measures what its own revocations raised and the cache absorbs exactly that (`absorb`).
+   */
+  ownChangeVersion?: () => number;
 }
 
 /** Another process's commit (SQLite) is noticed within this many milliseconds. */

@@ -13,7 +13,7 @@
  *   bus, every other instance's.
  */
 import { randomUUID } from "node:crypto";
-import { type Kysely, sql } from "kysely";
+import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Database, SessionsTable } from "../storage/database.js";
@@ -159,18 +159,6 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (cache) deps.bus?.publish(event);
   }
 
-  /** The `change_marks` counter as this transaction sees it (SQLite after migration 0007), else undefined. */
-  async function changeMark(trx: Kysely<Database>): Promise<number | undefined> {
-    try {
-      const { rows } = await sql<{ version: number }>`select version from change_marks where id = 1`.execute(
-        trx,
-      );
-      return rows[0]?.version;
-    } catch {
-      return undefined;
-    }
-  }
-
   /**
    * Runs one of this module's own revoking writes. With a cache that watches the change counter, the write runs
    * in a transaction (IMMEDIATE on SQLite: it holds the write lock throughout, so no other connection raises the
@@ -181,16 +169,19 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
   async function ownRevocation<T>(
     write: (db: Kysely<Database>) => Promise<T>,
   ): Promise<{ result: T; absorb: () => void }> {
-    if (!cache || !deps.cache?.externalChangeVersion) return { result: await write(db), absorb: () => {} };
+    const committed = deps.cache?.externalChangeVersion;
+    const own = deps.cache?.ownChangeVersion;
+    if (!cache || !committed || !own) return { result: await write(db), absorb: () => {} };
     const { result, before, after } = await db.transaction().execute(async (trx) => {
-      const before = await changeMark(trx);
+      // Inside the transaction: the committed version when it began (storage records it at BEGIN).
+      const before = committed();
       const result = await write(trx);
-      return { result, before, after: await changeMark(trx) };
+      return { result, before, after: own() };
     });
     return {
       result,
       absorb: () => {
-        if (before !== undefined && after !== undefined) cache.absorb(before, after);
+        if (before !== undefined) cache.absorb(before, after);
       },
     };
   }

@@ -48,6 +48,12 @@ export interface Storage {
    * open on the connection (its uncommitted changes would count): ask again later.
    */
   readonly externalChangeVersion?: () => number | undefined;
+  /**
+   * SQLite only: the same counter as this connection sees it right now, the raises of its own open transaction
+   * included. For a caller inside its own transaction that wants to know how far its writes moved it (the
+   * sessions module, so the session cache need not empty itself over this process's own revocations).
+   */
+  readonly ownChangeVersion?: () => number;
   /** SQLite files only: writes run on a second connection in a worker thread (see `BackgroundWriter`). */
   readonly backgroundWriter?: BackgroundWriter;
   close(): Promise<void>;
@@ -361,6 +367,7 @@ export async function openStorage(url: string): Promise<Storage> {
       // Inside a transaction begun through Kysely: the version when it began (see above). Inside one begun some
       // other way: unknown (undefined), and the cache asks again at its next look-up.
       externalChangeVersion: () => (database.inTransaction ? versionAtBegin : changeVersion()),
+      ownChangeVersion: changeVersion,
       async close() {
         await worker?.stop();
         await storage.close();

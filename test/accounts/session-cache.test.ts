@@ -174,7 +174,11 @@ describe("session cache on SQLite", () => {
       db: storage.db,
       clock,
       policy: POLICY,
-      cache: { ttlMs: TTL, externalChangeVersion: storage.externalChangeVersion! },
+      cache: {
+        ttlMs: TTL,
+        externalChangeVersion: storage.externalChangeVersion!,
+        ownChangeVersion: storage.ownChangeVersion!,
+      },
     });
     // A second process on the same file, like `tessera users disable` while the server runs.
     cli = createSessions({ db: other.db, clock, policy: POLICY });

@@ -75,7 +75,7 @@ export function createPasswordHasher(
       return false;
     },
     needsRehash(storedHash) {
-      // The common answer without the regular expression: a well-formed hash at the current parameters.
+      // The common answer without parsing the parameters out: a well-formed hash at the current ones.
       if (storedHash.startsWith(currentPrefix) && PHC.test(storedHash)) return false;
       const stored = parseArgon2Parameters(storedHash);
       return (
