@@ -15,6 +15,16 @@ import { signingKeyRow } from "../helpers/signing-keys.js";
 
 const keyRow = signingKeyRow;
 
+/** Runs `body` with a fresh SQLite storage, closed afterwards whatever happens. */
+async function withSqlite(body: (storage: Storage & { url: string }) => Promise<void>): Promise<void> {
+  const storage = await openTestStorage("sqlite");
+  try {
+    await body(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
 describe.each(DIALECTS)("storage on %s", (dialect) => {
   let storage: Storage;
   beforeAll(async () => {
@@ -225,8 +235,7 @@ describe("the SQLite background writer (a second connection in a worker thread)"
     (await signingKeys.listSigningKeys(storage.db)).map((r) => r.kid).filter((k) => k.startsWith("bg-"));
 
   it("commits every row of a write, and the main connection reads them at once", async () => {
-    const storage = await openTestStorage("sqlite");
-    try {
+    await withSqlite(async (storage) => {
       const writer = storage.backgroundWriter!;
       expect(
         await writer.write(insert, [
@@ -236,14 +245,11 @@ describe("the SQLite background writer (a second connection in a worker thread)"
         ]),
       ).toBe(true);
       expect((await kids(storage)).sort()).toEqual(["bg-1", "bg-2", "bg-3"]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 
   it("writes all or nothing: a row that fails rolls back the rows before it", async () => {
-    const storage = await openTestStorage("sqlite");
-    try {
+    await withSqlite(async (storage) => {
       const writer = storage.backgroundWriter!;
       await expect(
         writer.write(insert, [
@@ -255,25 +261,19 @@ describe("the SQLite background writer (a second connection in a worker thread)"
       // The connection is fine afterwards.
       expect(await writer.write(insert, [["bg-b", 1]])).toBe(true);
       expect(await kids(storage)).toEqual(["bg-b"]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 
   it("refuses a query (rows to return) and bad SQL with an error, not a crash", async () => {
-    const storage = await openTestStorage("sqlite");
-    try {
+    await withSqlite(async (storage) => {
       const writer = storage.backgroundWriter!;
       await expect(writer.write("select * from signing_keys", [[]])).rejects.toThrow(/must not return rows/);
       await expect(writer.write("insert into nowhere values (?)", [[1]])).rejects.toThrow(/no such table/);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 
   it("waits for a main-connection transaction holding the write lock, then commits", async () => {
-    const storage = await openTestStorage("sqlite");
-    try {
+    await withSqlite(async (storage) => {
       let write: Promise<boolean> | undefined;
       await storage.db.transaction().execute(async (trx) => {
         await signingKeys.insertSigningKey(trx, keyRow("bg-main", "next"));
@@ -289,9 +289,7 @@ describe("the SQLite background writer (a second connection in a worker thread)"
       });
       expect(await write).toBe(true);
       expect((await kids(storage)).sort()).toEqual(["bg-main", "bg-worker"]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 
   it("answers false (the caller writes itself) once the storage is closed", async () => {
@@ -396,8 +394,7 @@ describe("change_marks (migration 0007)", () => {
   });
 
   it("starts from the clock, not 0, so a counter recreated by a migration down and up never repeats a value", async () => {
-    const storage = await openTestStorage("sqlite");
-    try {
+    await withSqlite(async (storage) => {
       const version = storage.externalChangeVersion!;
       const first = version()!;
       // Microseconds since the epoch when the migration ran (within the last minute).
@@ -407,8 +404,6 @@ describe("change_marks (migration 0007)", () => {
       await new Promise((r) => setTimeout(r, 5));
       await m0007.up(storage.db);
       expect(version()!).toBeGreaterThan(first + 5);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 });
