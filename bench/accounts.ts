@@ -28,7 +28,12 @@
  *    what any sign-in that meets the issue costs the event loop. Each round
  *    also counts the garbage-collection pauses on the server thread (a PerformanceObserver), so GC can be
  *    told apart from the sign-in's own work. The hash threads' scheduling is read back from
- *    `/proc/self/task/<tid>/stat`.
+ *    `/proc/self/task/<tid>/stat`. After the probe rounds, without probes, the event loop's CPU time per
+ *    sign-in is read from `/proc/self/task/<pid>/schedstat` for the sign-in, both floors and the pool control,
+ *    beside a machine control: a worker thread that only sleeps 10 ms and answers, so one wake-up of the event
+ *    loop per message with nothing hashing (the p99 is a tail statistic and swings from run to run here; CPU
+ *    time per sign-in is steady within a few per cent). `TESSERA_BENCH_ROUNDS=1` prints every probe round as a
+ *    line of JSON on stderr.
  *
  * 4. Where the audit log writes (`bench/audit-writes.ts`): the same sign-in load in-process with the audit
  *    batches on the background writer (a worker thread's connection), on the event loop through Kysely, and
@@ -48,6 +53,7 @@ import { request as httpRequest } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import { verify as argon2Verify } from "@node-rs/argon2";
 import SQLite from "better-sqlite3";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -84,7 +90,7 @@ const PROBE = {
   connections: 64,
   warmupMs: 300,
   durationMs: 2000,
-  rounds: 5,
+  rounds: 8,
   signInLoops: 8,
 } as const;
 const SESSION_TARGET = 0.7;
@@ -512,7 +518,7 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
       clearInterval(drain);
     }
     expectStatuses(`GET /healthz (${name})`, result, "200");
-    return {
+    const summary = {
       latencyMs: result.latencyMs,
       probes: result.requests,
       skipped: result.skipped,
@@ -525,6 +531,8 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
       gcMs: gc.reduce((sum, d) => sum + d, 0),
       gcMaxMs: gc.reduce((max, d) => Math.max(max, d), 0),
     };
+    if (process.env.TESSERA_BENCH_ROUNDS) console.error(JSON.stringify({ name, ...summary }));
+    return summary;
   };
   try {
     await round(IDLE);
@@ -532,6 +540,133 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
   } finally {
     floorDb.close();
   }
+}
+
+// ---- event-loop CPU per sign-in (no probes) --------------------------------------------------------------
+
+const CPU = { warmupMs: 300, durationMs: 2000, rounds: 3, wakeIntervalMs: 10 } as const;
+/** A worker thread that answers each message after sleeping `wakeIntervalMs`: no hashing anywhere. */
+const WAKE = "worker round trip, nothing hashing";
+
+/** CPU time of this process's main thread (the event loop), ns: `/proc/self/task/<pid>/schedstat` (Linux). */
+function eventLoopCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A stand-in for the hash pool with nothing to hash: a worker that sleeps `wakeIntervalMs` (Atomics.wait, so
+ * it takes no core and evicts no cache) and then answers the hash pool's own message shape. What one hash
+ * result costs the event loop on this machine before any sign-in code runs.
+ */
+function startWakeLoop(): { readonly completions: number; stop(): Promise<void> } {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require("node:worker_threads");
+const cell = new Int32Array(new SharedArrayBuffer(4));
+parentPort.on("message", ({ id }) => {
+  Atomics.wait(cell, 0, 0, workerData.ms);
+  parentPort.postMessage({ id, result: true });
+});`,
+    { eval: true, workerData: { ms: CPU.wakeIntervalMs } },
+  );
+  let completions = 0;
+  let stopped = false;
+  let id = 0;
+  const send = () =>
+    worker.postMessage({ id: id++, job: { op: "verify", hash: "$".repeat(97), password: PASSWORD } });
+  worker.on("message", () => {
+    completions++;
+    if (!stopped) send();
+  });
+  send();
+  return {
+    get completions() {
+      return completions;
+    },
+    async stop() {
+      stopped = true;
+      await worker.terminate();
+    },
+  };
+}
+
+interface CpuRound {
+  /** Event-loop CPU per completed sign-in (or verification, or round trip), µs. */
+  perOpUs: number;
+  perSecond: number;
+}
+
+/**
+ * The event loop's CPU time per sign-in for each way of signing in, without the probe traffic (whose own cost
+ * would otherwise be mixed in): `schedstat` of the main thread over a window ÷ completions in it.
+ */
+async function measureEventLoopCpu(fixture: Fixture): Promise<Map<string, CpuRound[]> | undefined> {
+  if (eventLoopCpuNs() === undefined) return undefined;
+  const { ctx, users } = fixture;
+  const floorDb = new SQLite(fixture.dbPath, { readonly: true, fileMustExist: true });
+  const lookup = floorDb.prepare<[string], FloorRow>(
+    "SELECT id, user_name, active, password_hash FROM users WHERE user_name_key = ?",
+  );
+  const bookkeeping: Bookkeeping = { failures: new Map(), audit: [] };
+  const start = (name: string) =>
+    name === WAKE
+      ? startWakeLoop()
+      : startLoops(PROBE.signInLoops, (i) =>
+          name === LOADED
+            ? signInAs(ctx, users[i]!)
+            : name === FLOOR
+              ? floorSignIn(ctx, lookup, users[i]!)
+              : name === BOOKKEPT
+                ? bookkeptSignIn(ctx, lookup, users[i]!, bookkeeping)
+                : poolVerify(ctx, users[i]!),
+        );
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  try {
+    return await interleave([LOADED, FLOOR, BOOKKEPT, POOL, WAKE], CPU.rounds, async (name) => {
+      const loops = start(name);
+      const drain = name === BOOKKEPT ? setInterval(() => bookkeeping.audit.splice(0), 100) : undefined;
+      try {
+        await sleep(CPU.warmupMs);
+        const cpu0 = eventLoopCpuNs()!;
+        const done0 = loops.completions;
+        const t0 = performance.now();
+        await sleep(CPU.durationMs);
+        const cpu1 = eventLoopCpuNs()!;
+        const done1 = loops.completions;
+        const t1 = performance.now();
+        const ops = Math.max(1, done1 - done0);
+        return { perOpUs: (cpu1 - cpu0) / 1000 / ops, perSecond: (ops * 1000) / (t1 - t0) };
+      } finally {
+        clearInterval(drain);
+        await loops.stop();
+      }
+    });
+  } finally {
+    floorDb.close();
+  }
+}
+
+function eventLoopCpuNotes(samples: Map<string, CpuRound[]> | undefined): string[] {
+  if (samples === undefined) return [];
+  const us = (name: string) => median(samples.get(name)!.map((r) => r.perOpUs));
+  const rate = (name: string) => median(samples.get(name)!.map((r) => r.perSecond)).toFixed(0);
+  const per = (name: string) =>
+    `${us(name).toFixed(0)} µs (${samples
+      .get(name)!
+      .map((r) => r.perOpUs.toFixed(0))
+      .join(", ")}; ${rate(name)}/s)`;
+  return [
+    `Event-loop CPU per sign-in, without probes (CPU time of the server's main thread from ` +
+      "`/proc/self/task/<pid>/schedstat` over a window ÷ completions in it; " +
+      `${PROBE.signInLoops} loops, ${CPU.rounds} interleaved rounds of ${CPU.durationMs / 1000} s; median, ` +
+      `per round, rate): ${LOADED} ${per(LOADED)}; floor with the required bookkeeping ${per(BOOKKEPT)}; ` +
+      `floor ${per(FLOOR)}; pool control ${per(POOL)}. Machine control, ${WAKE} (a worker thread that ` +
+      `sleeps ${CPU.wakeIntervalMs} ms, then answers the hash pool's message shape: one wake-up of the event ` +
+      `loop per result, as each hash brings, with no hashing and no sign-in code): ${per(WAKE)}.`,
+  ];
 }
 
 /**
@@ -869,8 +1004,9 @@ async function setup(): Promise<BenchSuite> {
     });
     await step("event loop", async () => {
       const results = await measureEventLoop(fixture, load);
+      const cpu = await measureEventLoopCpu(fixture);
       await expectNoFailedSignIn(fixture.ctx);
-      return eventLoopNotes(results);
+      return [...eventLoopNotes(results), ...eventLoopCpuNotes(cpu)];
     });
     await step("audit writes", measureAuditWrites);
   } finally {
