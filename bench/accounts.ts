@@ -31,8 +31,8 @@
  *    `/proc/self/task/<tid>/stat`. After the probe rounds, without probes, the event loop's CPU time per
  *    sign-in is read from `/proc/self/task/<pid>/schedstat` for the sign-in, both floors and the pool control,
  *    beside a machine control: a worker thread that only sleeps 10 ms and answers, so one wake-up of the event
- *    loop per message with nothing hashing (the p99 is a tail statistic and swings from run to run here; CPU
- *    time per sign-in is steady within a few per cent). `TESSERA_BENCH_ROUNDS=1` prints every probe round as a
+ *    loop per message with nothing hashing (the p99 is a tail statistic and swings from run to run here by a
+ *    factor of 3 or more; CPU time per sign-in varies by about 10 % between rounds). `TESSERA_BENCH_ROUNDS=1` prints every probe round as a
  *    line of JSON on stderr.
  *
  * 4. Where the audit log writes (`bench/audit-writes.ts`): the same sign-in load in-process with the audit
@@ -449,28 +449,58 @@ interface ProbeRound {
   gcMaxMs: number;
 }
 
-async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<Map<string, ProbeRound[]>> {
-  const { ctx, users, tesseraPort } = fixture;
-  const request = rawGet(tesseraPort, "/healthz");
+/** A phase's running load: completions so far, and how to stop it. */
+interface RunningLoad {
+  readonly completions: number;
+  stop(): Promise<void>;
+}
+
+/** The event-loop phases' loads: 8 loops of the phase's kind of sign-in (none when idle), started on demand. */
+interface PhaseLoads {
+  /** Starts the phase's loops, and for the bookkept floor the 100 ms drain of its audit queue. */
+  start(name: string): RunningLoad | undefined;
+  close(): void;
+}
+
+function phaseLoads(fixture: Fixture): PhaseLoads {
+  const { ctx, users } = fixture;
   const floorDb = new SQLite(fixture.dbPath, { readonly: true, fileMustExist: true });
   const lookup = floorDb.prepare<[string], FloorRow>(
     "SELECT id, user_name, active, password_hash FROM users WHERE user_name_key = ?",
   );
   const bookkeeping: Bookkeeping = { failures: new Map(), audit: [] };
+  const operation: Record<string, (i: number) => Promise<void>> = {
+    [LOADED]: (i) => signInAs(ctx, users[i]!),
+    [HASHING]: (i) => rawVerify(users[i]!),
+    [POOL]: (i) => poolVerify(ctx, users[i]!),
+    [FLOOR]: (i) => floorSignIn(ctx, lookup, users[i]!),
+    [BOOKKEPT]: (i) => bookkeptSignIn(ctx, lookup, users[i]!, bookkeeping),
+  };
+  return {
+    start(name) {
+      const run = operation[name];
+      if (run === undefined) return undefined;
+      const loops = startLoops(PROBE.signInLoops, run);
+      const drain = name === BOOKKEPT ? setInterval(() => bookkeeping.audit.splice(0), 100) : undefined;
+      return {
+        get completions() {
+          return loops.completions;
+        },
+        async stop() {
+          clearInterval(drain);
+          await loops.stop();
+        },
+      };
+    },
+    close: () => floorDb.close(),
+  };
+}
+
+async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<Map<string, ProbeRound[]>> {
+  const request = rawGet(fixture.tesseraPort, "/healthz");
+  const loads = phaseLoads(fixture);
   const round = async (name: string): Promise<ProbeRound> => {
-    const loops =
-      name === LOADED
-        ? startLoops(PROBE.signInLoops, (i) => signInAs(ctx, users[i]!))
-        : name === HASHING
-          ? startLoops(PROBE.signInLoops, (i) => rawVerify(users[i]!))
-          : name === POOL
-            ? startLoops(PROBE.signInLoops, (i) => poolVerify(ctx, users[i]!))
-            : name === FLOOR
-              ? startLoops(PROBE.signInLoops, (i) => floorSignIn(ctx, lookup, users[i]!))
-              : name === BOOKKEPT
-                ? startLoops(PROBE.signInLoops, (i) => bookkeptSignIn(ctx, lookup, users[i]!, bookkeeping))
-                : undefined;
-    const drain = name === BOOKKEPT ? setInterval(() => bookkeeping.audit.splice(0), 100) : undefined;
+    const loops = loads.start(name);
     const delay = monitorEventLoopDelay({ resolution: 1 });
     const gc: number[] = [];
     let collecting = false;
@@ -489,7 +519,7 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
       result = await load.run(
         {
           type: "probe",
-          port: tesseraPort,
+          port: fixture.tesseraPort,
           request,
           connections: PROBE.connections,
           ratePerSecond: PROBE.ratePerSecond,
@@ -515,7 +545,6 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
     } finally {
       observer.disconnect();
       await loops?.stop();
-      clearInterval(drain);
     }
     expectStatuses(`GET /healthz (${name})`, result, "200");
     const summary = {
@@ -538,7 +567,7 @@ async function measureEventLoop(fixture: Fixture, load: LoadGenerator): Promise<
     await round(IDLE);
     return await interleave([IDLE, LOADED, FLOOR, BOOKKEPT, POOL, HASHING], PROBE.rounds, round);
   } finally {
-    floorDb.close();
+    loads.close();
   }
 }
 
@@ -562,7 +591,7 @@ function eventLoopCpuNs(): number | undefined {
  * it takes no core and evicts no cache) and then answers the hash pool's own message shape. What one hash
  * result costs the event loop on this machine before any sign-in code runs.
  */
-function startWakeLoop(): { readonly completions: number; stop(): Promise<void> } {
+function startWakeLoop(): RunningLoad {
   const worker = new Worker(
     `const { parentPort, workerData } = require("node:worker_threads");
 const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -605,47 +634,28 @@ interface CpuRound {
  */
 async function measureEventLoopCpu(fixture: Fixture): Promise<Map<string, CpuRound[]> | undefined> {
   if (eventLoopCpuNs() === undefined) return undefined;
-  const { ctx, users } = fixture;
-  const floorDb = new SQLite(fixture.dbPath, { readonly: true, fileMustExist: true });
-  const lookup = floorDb.prepare<[string], FloorRow>(
-    "SELECT id, user_name, active, password_hash FROM users WHERE user_name_key = ?",
-  );
-  const bookkeeping: Bookkeeping = { failures: new Map(), audit: [] };
-  const start = (name: string) =>
-    name === WAKE
-      ? startWakeLoop()
-      : startLoops(PROBE.signInLoops, (i) =>
-          name === LOADED
-            ? signInAs(ctx, users[i]!)
-            : name === FLOOR
-              ? floorSignIn(ctx, lookup, users[i]!)
-              : name === BOOKKEPT
-                ? bookkeptSignIn(ctx, lookup, users[i]!, bookkeeping)
-                : poolVerify(ctx, users[i]!),
-        );
+  const loads = phaseLoads(fixture);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   try {
     return await interleave([LOADED, FLOOR, BOOKKEPT, POOL, WAKE], CPU.rounds, async (name) => {
-      const loops = start(name);
-      const drain = name === BOOKKEPT ? setInterval(() => bookkeeping.audit.splice(0), 100) : undefined;
+      const load = name === WAKE ? startWakeLoop() : loads.start(name)!;
       try {
         await sleep(CPU.warmupMs);
         const cpu0 = eventLoopCpuNs()!;
-        const done0 = loops.completions;
+        const done0 = load.completions;
         const t0 = performance.now();
         await sleep(CPU.durationMs);
         const cpu1 = eventLoopCpuNs()!;
-        const done1 = loops.completions;
+        const done1 = load.completions;
         const t1 = performance.now();
         const ops = Math.max(1, done1 - done0);
         return { perOpUs: (cpu1 - cpu0) / 1000 / ops, perSecond: (ops * 1000) / (t1 - t0) };
       } finally {
-        clearInterval(drain);
-        await loops.stop();
+        await load.stop();
       }
     });
   } finally {
-    floorDb.close();
+    loads.close();
   }
 }
 
