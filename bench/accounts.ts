@@ -32,8 +32,8 @@
  *    sign-in is read from `/proc/self/task/<pid>/schedstat` for the sign-in, both floors and the pool control,
  *    beside a machine control: a worker thread that only sleeps 10 ms and answers, so one wake-up of the event
  *    loop per message with nothing hashing (the p99 is a tail statistic and swings from run to run here by a
- *    factor of 3 or more; CPU time per sign-in varies by about 10 % between rounds). `TESSERA_BENCH_ROUNDS=1` prints every probe round as a
- *    line of JSON on stderr.
+ *    factor of 3 or more; CPU time per sign-in varies by about 10 % between rounds). `TESSERA_BENCH_ROUNDS=1`
+ *    prints every probe round as a line of JSON on stderr.
  *
  * 4. Where the audit log writes (`bench/audit-writes.ts`): the same sign-in load in-process with the audit
  *    batches on the background writer (a worker thread's connection), on the event loop through Kysely, and
@@ -70,10 +70,12 @@ import {
   type LatencySummary,
   LoadGenerator,
   type LoadResult,
+  type Loops,
   median,
   rawGet,
   runConcurrent,
   type SampleSummary,
+  sleep,
   startLoops,
   summarizeSamples,
 } from "./load.js";
@@ -449,16 +451,10 @@ interface ProbeRound {
   gcMaxMs: number;
 }
 
-/** A phase's running load: completions so far, and how to stop it. */
-interface RunningLoad {
-  readonly completions: number;
-  stop(): Promise<void>;
-}
-
 /** The event-loop phases' loads: 8 loops of the phase's kind of sign-in (none when idle), started on demand. */
 interface PhaseLoads {
   /** Starts the phase's loops, and for the bookkept floor the 100 ms drain of its audit queue. */
-  start(name: string): RunningLoad | undefined;
+  start(name: string): Loops | undefined;
   close(): void;
 }
 
@@ -591,7 +587,7 @@ function eventLoopCpuNs(): number | undefined {
  * it takes no core and evicts no cache) and then answers the hash pool's own message shape. What one hash
  * result costs the event loop on this machine before any sign-in code runs.
  */
-function startWakeLoop(): RunningLoad {
+function startWakeLoop(): Loops {
   const worker = new Worker(
     `const { parentPort, workerData } = require("node:worker_threads");
 const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -635,7 +631,6 @@ interface CpuRound {
 async function measureEventLoopCpu(fixture: Fixture): Promise<Map<string, CpuRound[]> | undefined> {
   if (eventLoopCpuNs() === undefined) return undefined;
   const loads = phaseLoads(fixture);
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   try {
     return await interleave([LOADED, FLOOR, BOOKKEPT, POOL, WAKE], CPU.rounds, async (name) => {
       const load = name === WAKE ? startWakeLoop() : loads.start(name)!;
