@@ -189,7 +189,7 @@ async function createFixture(dir: string): Promise<Fixture> {
   for (let i = 0; i < USERS; i++) {
     const user = await accounts.users.create(
       { userName: `bench-user-${i}`, displayName: `Bench User ${i}`, password: PASSWORD },
-      { actor: "cli" },
+      { actor: "cli", authority: "admin" as const },
     );
     const hash = await accounts.users.passwordHash(user.id);
     if (hash === null) throw new Error(`${user.userName}: no password hash stored`);

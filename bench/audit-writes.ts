@@ -116,7 +116,7 @@ export async function measureAuditWrites(): Promise<string[]> {
     for (let i = 0; i < LOOPS; i++) {
       await first.users.create(
         { userName: `audit-bench-${i}`, displayName: `Audit Bench ${i}`, password: PASSWORD },
-        { actor: "cli" },
+        { actor: "cli", authority: "admin" as const },
       );
     }
     port1.on("message", (id) => port1.postMessage(id));

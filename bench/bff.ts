@@ -146,7 +146,10 @@ async function startServers(
     resources: [API],
     firstParty: true,
   });
-  const user = await ctx.accounts.users.create({ userName: "bench-user" }, { actor: "bench" });
+  const user = await ctx.accounts.users.create(
+    { userName: "bench-user" },
+    { actor: "bench", authority: "admin" as const },
+  );
   const bffConfig = loadBffConfig({
     BFF_ISSUER: issuer,
     BFF_CLIENT_ID: client.id,

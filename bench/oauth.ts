@@ -104,7 +104,10 @@ async function tesseraTarget(
     resources: [API],
     firstParty: true,
   });
-  const user = await ctx.accounts.users.create({ userName: "bench-user" }, { actor: "bench" });
+  const user = await ctx.accounts.users.create(
+    { userName: "bench-user" },
+    { actor: "bench", authority: "admin" as const },
+  );
   const app: FastifyInstance = await buildApp(ctx);
   await app.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.server.address() as AddressInfo).port;

@@ -226,7 +226,10 @@ async function apiTokenThroughput(): Promise<string[]> {
       resources: [AUDIENCE],
       scope: "orders:read",
     });
-    const user = await ctx.accounts.users.create({ userName: "bench" }, { actor: "bench" });
+    const user = await ctx.accounts.users.create(
+      { userName: "bench" },
+      { actor: "bench", authority: "admin" as const },
+    );
     const { token: pat } = await ctx.apiTokens.create({
       kind: "personal",
       name: "bench",

@@ -3,6 +3,11 @@
  * the HTTP layer, the CLI and SCIM all use the same instances.
  */
 import type { Kysely } from "kysely";
+import {
+  type AccessRevocation,
+  type AccessRevocationDeps,
+  createAccessRevocation,
+} from "../access/revocation.js";
 import { type AuditLog, createAuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Mailer } from "../mail/index.js";
@@ -15,7 +20,9 @@ import {
   type Sessions,
 } from "../sessions/index.js";
 import type { Database } from "../storage/database.js";
-import type { BackgroundWriter, PrepareQuery } from "../storage/index.js";
+import { auditEventsRepository, type BackgroundWriter, type PrepareQuery } from "../storage/index.js";
+import { administratorsRepository } from "../storage/repositories/administrators.js";
+import { type Administrators, createAdministrators } from "./administrators.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
 import { createHashPool } from "./passwords/hash-pool.js";
@@ -25,6 +32,7 @@ import { createPasswordSignIn, type PasswordSignIn } from "./sign-in.js";
 import type { Throttle } from "./throttle.js";
 import { createUsers, type Users } from "./users.js";
 
+export type { Administrator, Administrators } from "./administrators.js";
 export type { Group, GroupAttributes, Groups } from "./groups.js";
 export {
   type ChangePasswordInput,
@@ -67,6 +75,10 @@ export {
 
 export interface Accounts {
   users: Users;
+  /** Who holds the administrator right; granting and removing it. */
+  administrators: Administrators;
+  /** The access-ending events (src/access): what a sign-out, reset, disable … ends. */
+  access: AccessRevocation;
   groups: Groups;
   sessions: Sessions;
   signIn: PasswordSignIn;
@@ -102,19 +114,25 @@ export interface AccountsOptions {
   sessionCache?: SessionCacheOptions;
   /** Revocation fan-out to other instances (Redis). */
   revocationBus?: RevocationBus;
-  /** Also called when a user is deactivated or deleted (other domains end what the user holds there). */
-  onUserDeactivated?: (userId: string) => Promise<void>;
+  /** The audit log, when the caller built it (other domains share it); otherwise one is built here. */
+  audit?: AuditLog;
+  /**
+   * What the access-ending events reach beyond accounts: OAuth grants, back-channel logout, API tokens, the
+   * revocation feed. Without it (accounts alone, as in the accounts tests) they end sessions and reset links.
+   */
+  access?: Omit<AccessRevocationDeps, "sessions" | "audit" | "resetLinks">;
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
   const { db, clock } = options;
-  const audit = createAuditLog({
-    db,
-    clock,
-    ...(options.backgroundWriter ? { writer: options.backgroundWriter } : {}),
-    onError: (error, lost) =>
-      options.log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
-  });
+  const audit =
+    options.audit ??
+    createAuditLog({
+      repository: auditEventsRepository(db, options.backgroundWriter),
+      clock,
+      onError: (error, lost) =>
+        options.log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
+    });
   const pool = createHashPool(options.argon2Threads ? { threads: options.argon2Threads } : {});
   const hasher = createPasswordHasher(options.argon2, pool);
   const sessions = createSessions({
@@ -130,6 +148,17 @@ export function createAccounts(options: AccountsOptions): Accounts {
         "writing session last-seen times failed",
       ),
   });
+  const access = createAccessRevocation({
+    ...options.access,
+    sessions,
+    audit,
+    resetLinks: {
+      async deleteForUser(userId) {
+        await db.deleteFrom("password_reset_tokens").where("user_id", "=", userId).execute();
+      },
+    },
+  });
+  const administratorRows = administratorsRepository(db);
   const users = createUsers({
     db,
     ...(options.prepare ? { prepare: options.prepare } : {}),
@@ -137,11 +166,14 @@ export function createAccounts(options: AccountsOptions): Accounts {
     hasher,
     policy: options.passwordPolicy,
     audit,
-    onUserDeactivated: async (userId) => {
-      await sessions.revokeAll(userId);
-      await db.deleteFrom("password_reset_tokens").where("user_id", "=", userId).execute();
-      await options.onUserDeactivated?.(userId);
-    },
+    endAccess: (event, by) => access.end(event, by),
+    isAdministrator: (userId) => administratorRows.has(userId),
+  });
+  const administrators = createAdministrators({
+    repository: administratorRows,
+    clock,
+    audit,
+    userExists: async (userId) => (await users.get(userId)) !== undefined,
   });
   const groups = createGroups({ db, clock, audit });
   const signIn = createPasswordSignIn({ users, hasher, throttle: options.throttle, audit });
@@ -150,6 +182,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     clock,
     users,
     sessions,
+    access,
     mailer: options.mailer,
     audit,
     log: options.log,
@@ -158,6 +191,8 @@ export function createAccounts(options: AccountsOptions): Accounts {
   });
   return {
     users,
+    administrators,
+    access,
     groups,
     sessions,
     signIn,
@@ -168,7 +203,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     throttle: options.throttle,
     ready: sessions.ready,
     async close() {
-      await audit.close();
+      if (!options.audit) await audit.close();
       await sessions.close();
       await pool.close();
       await options.revocationBus?.close();

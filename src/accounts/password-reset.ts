@@ -7,14 +7,16 @@
  * - Only active accounts with an e-mail address get a link. The token is 256 random bits (`tsr_rst_…`), stored
  *   as SHA-256, valid at most 15 minutes, single-use (consumed by a conditional update, so two concurrent uses
  *   cannot both win). A new request does not kill older unexpired links; completing any one kills all of them.
- * - Completing a reset sets the password (policy-checked) and ends every session of the user.
+ * - Completing a reset sets the password (policy-checked) and is the `password_reset` access-ending event:
+ *   every session, app grant (offline ones included) and access token of the user ends (src/access).
  *
  * Change:
  * - Needs the current password (throttled like sign-in) and a new one that passes the policy.
- * - Ends the user's other sessions when asked (the default on the page), and renews the current session's
- *   token (a privilege change).
+ * - "Sign out other devices" (the default on the page) makes it the `password_changed` access-ending event:
+ *   every other session and every app grant ends. The current session's token is renewed (a privilege change).
  */
 import type { Kysely } from "kysely";
+import type { AccessRevocation } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
@@ -48,6 +50,8 @@ export function createPasswordReset(deps: {
   clock: Clock;
   users: Users;
   sessions: Sessions;
+  /** The access-ending events: a completed reset ends every session and app grant of the user. */
+  access: AccessRevocation;
   mailer: Mailer;
   audit: AuditLog;
   log: Logger;
@@ -154,7 +158,12 @@ export function createPasswordReset(deps: {
         .where("expires_at", ">", now)
         .executeTakeFirst();
       if (consumed.numUpdatedRows !== 1n) throw invalid();
-      const by: Actor = { actor: `user:${user.id}`, ip: context.ip, userAgent: context.userAgent };
+      const by: Actor = {
+        actor: `user:${user.id}`,
+        authority: "self",
+        ip: context.ip,
+        userAgent: context.userAgent,
+      };
       await users.setPassword(user.id, newPassword, by);
       await db
         .updateTable("password_reset_tokens")
@@ -162,7 +171,7 @@ export function createPasswordReset(deps: {
         .where("user_id", "=", user.id)
         .where("used_at", "is", null)
         .execute();
-      await deps.sessions.revokeAll(user.id);
+      await deps.access.end({ type: "password_reset", userId: user.id }, by);
       await deps.audit.record({
         type: "password.reset",
         outcome: "success",
@@ -196,7 +205,13 @@ export interface ChangePasswordInput {
 
 /** Returns the current session's new token. Throws `invalid_credentials`, `too_many_attempts` or `password_rejected`. */
 export async function changePassword(
-  deps: { users: Users; signIn: PasswordSignIn; sessions: Sessions; audit: AuditLog },
+  deps: {
+    users: Users;
+    signIn: PasswordSignIn;
+    sessions: Sessions;
+    audit: AuditLog;
+    access: AccessRevocation;
+  },
   input: ChangePasswordInput,
 ): Promise<{ token: string | undefined; signedOut: number }> {
   const context = { ip: input.ip, userAgent: input.userAgent };
@@ -212,12 +227,15 @@ export async function changePassword(
     });
     throw new AccountError("invalid_credentials", "The current password is incorrect.", 401);
   }
-  await deps.users.setPassword(input.user.id, input.newPassword, {
-    actor: `user:${input.user.id}`,
-    ...context,
-  });
+  const by = { actor: `user:${input.user.id}`, authority: "self" as const, ...context };
+  await deps.users.setPassword(input.user.id, input.newPassword, by);
   const signedOut = input.signOutOthers
-    ? await deps.sessions.revokeOthers(input.user.id, input.sessionId)
+    ? (
+        await deps.access.end(
+          { type: "password_changed", userId: input.user.id, keepSessionId: input.sessionId },
+          by,
+        )
+      ).sessions
     : 0;
   const token = await deps.sessions.rotate(input.sessionId);
   return { token, signedOut };

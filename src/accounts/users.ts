@@ -5,11 +5,15 @@
  * - Passwords are checked against the policy (length, blocklist, context words), NFKC-normalised, then hashed
  *   with argon2id before any transaction opens; only the hash is stored and nothing returns it.
  * - Every change bumps `version` (SCIM `meta.version`) and `updated_at`, and writes an audit event.
- * - Deactivating a user ends all their sessions at once; session checks also refuse inactive users, so nothing
- *   the user holds keeps working between the two steps.
+ * - Deactivating or deleting a user is an access-ending event (src/access): sessions, OAuth grants and API tokens
+ *   end, for good; session checks also refuse inactive users, so nothing the user holds keeps working between
+ *   the two steps, and re-enabling brings nothing back.
+ * - Who may change what: `access/policy.ts`. Provisioning (SCIM) cannot take over an administrator's account.
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { type Authority, refusalForAdministratorChange } from "../access/policy.js";
+import type { AccessEvent } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
@@ -62,9 +66,10 @@ export interface SignInRecord {
   passwordHash: string | null;
 }
 
-/** Who is acting, for the audit log. */
+/** Who is acting: for the audit log, and with which authority (what they may change). */
 export interface Actor {
   actor: string;
+  authority: Authority;
   ip?: string | null;
   userAgent?: string | null;
 }
@@ -79,8 +84,10 @@ export interface UsersDeps {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   audit: AuditLog;
-  /** Called inside nothing: after a user is deactivated or deleted, to end what they hold. */
-  onUserDeactivated: (userId: string) => Promise<void>;
+  /** Ends what a deactivated or deleted user holds (the access-ending events, src/access). */
+  endAccess(event: AccessEvent, by: { actor: string }): Promise<unknown>;
+  /** Whether the user holds the administrator right. */
+  isAdministrator(userId: string): Promise<boolean>;
 }
 
 export const MAX_USER_NAME = 256;
@@ -314,6 +321,12 @@ export function createUsers(deps: UsersDeps): Users {
           ? undefined
           : await hashChecked(attributes.password, { userName, emails });
       const active = attributes.active !== false;
+      await checkAuthority(existing, by, {
+        userNameChanged: userNameKey(userName) !== userNameKey(existing.userName),
+        emailsChanged: !sameEmails(existing.emails, emails),
+        passwordSet: passwordHash !== undefined,
+        enabling: !existing.active && active,
+      });
       const now = clock.now();
       try {
         await db.transaction().execute(async (trx) => {
@@ -389,8 +402,9 @@ export function createUsers(deps: UsersDeps): Users {
     async delete(id, by) {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
-      await deps.onUserDeactivated(id);
+      await deps.endAccess({ type: "user_deleted", userId: id }, by);
       await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom("administrators").where("user_id", "=", id).execute();
         await trx.deleteFrom("group_members").where("user_id", "=", id).execute();
         await trx.deleteFrom("user_emails").where("user_id", "=", id).execute();
         await trx.deleteFrom("sessions").where("user_id", "=", id).execute();
@@ -411,6 +425,12 @@ export function createUsers(deps: UsersDeps): Users {
     async setActive(id, active, by) {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      await checkAuthority(existing, by, {
+        userNameChanged: false,
+        emailsChanged: false,
+        passwordSet: false,
+        enabling: !existing.active && active,
+      });
       if (existing.active !== active) {
         await db
           .updateTable("users")
@@ -426,6 +446,12 @@ export function createUsers(deps: UsersDeps): Users {
     async setPassword(id, password, by) {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
+      await checkAuthority(existing, by, {
+        userNameChanged: false,
+        emailsChanged: false,
+        passwordSet: true,
+        enabling: false,
+      });
       const hash = await hashChecked(password, existing);
       const now = clock.now();
       await db
@@ -474,8 +500,20 @@ export function createUsers(deps: UsersDeps): Users {
     });
   }
 
+  /** Refuses a change the actor's authority does not allow on this user (access/policy.ts). */
+  async function checkAuthority(
+    user: User,
+    by: Actor,
+    change: Parameters<typeof refusalForAdministratorChange>[1],
+  ): Promise<void> {
+    if (refusalForAdministratorChange(by.authority, change) === undefined) return;
+    if (!(await deps.isAdministrator(user.id))) return;
+    const refusal = refusalForAdministratorChange(by.authority, change) as string;
+    throw new AccountError("forbidden_change", refusal, 403);
+  }
+
   async function deactivated(id: string, by: Actor) {
-    await deps.onUserDeactivated(id);
+    await deps.endAccess({ type: "user_disabled", userId: id }, by);
     await deps.audit.record({
       type: "user.disabled",
       outcome: "success",
@@ -487,6 +525,15 @@ export function createUsers(deps: UsersDeps): Users {
   }
 
   return users;
+}
+
+function sameEmails(before: readonly UserEmail[], after: readonly UserEmail[]): boolean {
+  const keys = (list: readonly UserEmail[]) =>
+    list
+      .map((e) => e.value.toLowerCase())
+      .sort()
+      .join("\n");
+  return keys(before) === keys(after);
 }
 
 export { normalizePassword };

@@ -7,7 +7,6 @@
  * - The bootstrap `TESSERA_ADMIN_TOKEN` from the configuration is compared in constant time.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import {
   constantTimeEqual,
   generateOpaqueToken,
@@ -15,7 +14,7 @@ import {
   isWellFormedOpaqueToken,
 } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import { adminTokens, type Database } from "../storage/index.js";
+import type { AdminTokensRepository } from "../storage/index.js";
 import type { WriteBehind } from "../storage/write-behind.js";
 
 export const ADMIN_TOKEN_FORMAT = { prefix: "tsr_adm_", checksum: true } as const;
@@ -27,7 +26,8 @@ export interface AdminPrincipal {
 }
 
 export interface AdminTokenDeps {
-  db: Kysely<Database>;
+  /** Where admin tokens are stored: `adminTokensRepository(storage.db)`. */
+  repository: AdminTokensRepository;
   clock: Clock;
   /** The configured bootstrap token, if any. */
   bootstrapToken?: string | undefined;
@@ -44,7 +44,7 @@ export async function createAdminToken(
   if (name.length === 0 || name.length > 200) throw new TypeError("name must be 1–200 characters");
   const token = generateOpaqueToken(ADMIN_TOKEN_FORMAT);
   const id = randomUUID();
-  await adminTokens.insertAdminToken(deps.db, {
+  await deps.repository.insert({
     id,
     name,
     token_hash: hashToken(token),
@@ -64,19 +64,19 @@ export async function authenticateAdminToken(
     return { tokenId: "bootstrap", name: "TESSERA_ADMIN_TOKEN" };
   }
   if (!isWellFormedOpaqueToken(token, ADMIN_TOKEN_FORMAT)) return undefined;
-  const row = await adminTokens.findActiveAdminTokenByHash(deps.db, hashToken(token));
+  const row = await deps.repository.findActiveByHash(hashToken(token));
   if (row === undefined) return undefined;
   const now = deps.clock.now();
   // The row just read tells whether last use is stale: skip the write (and its round trip) when it is not.
   if (row.last_used_at === null || row.last_used_at < now - 60_000) {
     if (deps.lastUsed) deps.lastUsed.set(row.id, now);
-    else await adminTokens.touchAdminToken(deps.db, row.id, now);
+    else await deps.repository.touch(row.id, now);
   }
   return { tokenId: row.id, name: row.name };
 }
 
 export async function listAdminTokens(deps: AdminTokenDeps) {
-  const rows = await adminTokens.listAdminTokens(deps.db);
+  const rows = await deps.repository.list();
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -87,5 +87,5 @@ export async function listAdminTokens(deps: AdminTokenDeps) {
 }
 
 export function revokeAdminToken(deps: AdminTokenDeps, id: string): Promise<boolean> {
-  return adminTokens.revokeAdminToken(deps.db, id, deps.clock.now());
+  return deps.repository.revoke(id, deps.clock.now());
 }

@@ -92,8 +92,8 @@ export interface ApiTokenDeps {
   feed: RevocationFeed;
   /** Seconds; 0 = tokens may never expire. */
   maxLifetime: number;
-  /** displayName of the group whose members may hold Tessera scopes on personal tokens. */
-  adminGroup: string;
+  /** Whether the user holds the administrator right (only administrators' tokens carry Tessera's scopes). */
+  isAdministrator(userId: string): Promise<boolean>;
   lastUsed?: WriteBehind<{ at: number; ip: string | null }>;
 }
 
@@ -184,17 +184,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     return check(ip);
   }
 
-  async function isAdmin(userId: string): Promise<boolean> {
-    const row = await db
-      .selectFrom("group_members")
-      .innerJoin("groups", "groups.id", "group_members.group_id")
-      .select("groups.id")
-      .where("group_members.user_id", "=", userId)
-      // Group names are unique case-insensitively (display_name_key), so matched that way too.
-      .where("groups.display_name_key", "=", deps.adminGroup.normalize("NFKC").trim().toLowerCase())
-      .executeTakeFirst();
-    return row !== undefined;
-  }
+  const isAdmin = (userId: string) => deps.isAdministrator(userId);
 
   async function checkScopes(scopes: readonly string[], resources: readonly string[]): Promise<void> {
     if (scopes.length > MAX_SCOPES) throw new ApiTokenError("invalid_scope", "Too many scopes.");
@@ -294,7 +284,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
       ) {
         throw new ApiTokenError(
           "invalid_scope",
-          `Only members of the ${deps.adminGroup} group may give a token Tessera's admin or SCIM scopes.`,
+          "Only administrators may give a token Tessera's admin or SCIM scopes (tessera users grant-admin).",
         );
       }
       const expiresIn = input.expiresIn === undefined ? DEFAULT_API_TOKEN_LIFETIME : input.expiresIn;

@@ -11,9 +11,10 @@
  *   sign-in then costs no commit on the event loop (one synchronous SQLite commit per event took the
  *   `/healthz` p99 under sign-in load from about 1× to 2.3–2.8× idle, `npm run bench -- accounts`), and
  *   PostgreSQL sees one round trip per batch.
- * - On a SQLite file the batches go to the storage's background writer (`writer`: a second connection in a
- *   worker thread): even batched, the INSERT and its commit took 0.5–1.2 ms of event-loop time every 100 ms
- *   under password-hashing load. If the writer is not running, batches go through Kysely as before.
+ * - On a SQLite file the batches go to the storage's background writer (given to the repository:
+ *   `auditEventsRepository(db, storage.backgroundWriter)`, a second connection in a worker thread): even
+ *   batched, the INSERT and its commit took 0.5–1.2 ms of event-loop time every 100 ms under password-hashing
+ *   load. If the writer is not running, the repository writes batches through Kysely as before.
  * - Read-your-writes in the process: `list` and `flush` write the queue first. `close` (at shutdown) writes
  *   it too. What a crash takes with it is at most the last `flushMs` of events.
  * - A failed write is retried (after `flushMs`, at least 100 ms, or with the next batch), up to `MAX_ATTEMPTS`
@@ -21,10 +22,8 @@
  *   reported), so an unreachable database cannot exhaust memory.
  */
 import { randomFillSync } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Clock } from "../lib/clock.js";
-import type { BackgroundWriter } from "../storage/connect.js";
-import type { AuditEventsTable, Database } from "../storage/database.js";
+import type { AuditEventRow, AuditEventsRepository } from "../storage/index.js";
 
 export type AuditEventType =
   | "user.created"
@@ -68,7 +67,10 @@ export type AuditEventType =
   | "mfa.webauthn_removed"
   | "mfa.webauthn_renamed"
   | "mfa.webauthn_failed"
-  | "mfa.webauthn_counter_regression";
+  | "mfa.webauthn_counter_regression"
+  | "access.ended"
+  | "admin.granted"
+  | "admin.revoked";
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -107,51 +109,16 @@ export interface AuditLog {
 }
 
 export interface AuditLogOptions {
-  db: Kysely<Database>;
+  /**
+   * Where events are stored: `auditEventsRepository(db, storage.backgroundWriter)` (with the writer, batches
+   * are written off the event loop on a SQLite file; without it, and on PostgreSQL, through the connection).
+   */
+  repository: AuditEventsRepository;
   clock: Clock;
   /** How long an event may wait in the queue, ms (default 100; 0 writes each event at once). */
   flushMs?: number;
   /** A write failed for good, or the queue overflowed: `lost` events are gone. */
   onError?: (error: unknown, lost: number) => void;
-  /**
-   * Where batches are written when it can take them (`storage.backgroundWriter`: SQLite, a second connection in
-   * a worker thread, off the event loop); otherwise, and on PostgreSQL, through `db`.
-   */
-  writer?: BackgroundWriter;
-}
-
-/** Every column of an audit row, in the order the background writer binds them. */
-const COLUMNS = [
-  "id",
-  "at",
-  "type",
-  "outcome",
-  "user_id",
-  "actor",
-  "ip",
-  "user_agent",
-  "details",
-] as const satisfies readonly (keyof AuditEventsTable)[];
-// A column added to the table but not to the list above fails to compile here.
-type Unlisted = Exclude<keyof AuditEventsTable, (typeof COLUMNS)[number]>;
-const allColumns: [Unlisted] extends [never] ? true : never = true;
-void allColumns;
-
-const columnValues = (row: AuditEventsTable): unknown[] => COLUMNS.map((column) => row[column]);
-
-/** The single-row INSERT the background writer runs per row: Kysely's SQL, its parameters in COLUMNS order. */
-function singleRowInsert(db: Kysely<Database>): string {
-  const markers = COLUMNS.map((column) => `\u0000audit-column-${column}\u0000`);
-  const row = Object.fromEntries(COLUMNS.map((column, i) => [column, markers[i]]));
-  const compiled = db
-    .insertInto("audit_events")
-    .values(row as unknown as AuditEventsTable)
-    .onConflict((conflict) => conflict.column("id").doNothing())
-    .compile();
-  if (compiled.parameters.length !== COLUMNS.length || compiled.parameters.some((p, i) => p !== markers[i])) {
-    throw new Error("audit log: the single-row INSERT does not bind its columns in order");
-  }
-  return compiled.sql;
 }
 
 /** Rows per INSERT (9 parameters each: well under SQLite's and PostgreSQL's parameter limits). */
@@ -176,9 +143,9 @@ export function auditEventId(at: number): string {
 }
 
 export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const { db, clock } = options;
+  const { repository, clock } = options;
   const flushMs = options.flushMs ?? 100;
-  let pending: { row: AuditEventsTable; attempts: number }[] = [];
+  let pending: { row: AuditEventRow; attempts: number }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let closed = false;
@@ -188,18 +155,9 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     else process.emitWarning(`audit log: ${lost} event(s) lost: ${(error as Error)?.message ?? error}`);
   };
 
-  const { writer } = options;
-  const insertOne = writer ? singleRowInsert(db) : "";
-
-  const write = async (rows: AuditEventsTable[]): Promise<void> => {
-    if (writer && (await writer.write(insertOne, rows.map(columnValues)))) return;
-    // A retry may repeat rows a lost answer had committed: ids are unique per event, so skip those.
-    await db
-      .insertInto("audit_events")
-      .values(rows)
-      .onConflict((conflict) => conflict.column("id").doNothing())
-      .execute();
-  };
+  // A retry may repeat rows a lost answer had committed: ids are unique per event, and the repository skips
+  // ids already stored.
+  const write = (rows: AuditEventRow[]): Promise<void> => repository.insert(rows);
 
   const writeQueued = async (): Promise<void> => {
     while (pending.length > 0) {
@@ -245,7 +203,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         if (SECRET_KEY.test(key)) throw new Error(`audit details must not carry secrets (key "${key}")`);
       }
       const at = clock.now();
-      const row: AuditEventsTable = {
+      const row: AuditEventRow = {
         id: auditEventId(at),
         at,
         type: event.type,
@@ -274,13 +232,11 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     },
     async list(options = {}) {
       await flush();
-      let query = db.selectFrom("audit_events").selectAll();
-      if (options.userId) query = query.where("user_id", "=", options.userId);
-      if (options.type) query = query.where("type", "=", options.type);
-      const rows = await query
-        .orderBy("id", "desc")
-        .limit(Math.min(options.limit ?? 100, 1000))
-        .execute();
+      const rows = await repository.list({
+        userId: options.userId,
+        type: options.type,
+        limit: Math.min(options.limit ?? 100, 1000),
+      });
       return rows.map((r) => ({
         id: r.id,
         at: r.at,

@@ -15,7 +15,7 @@ import { ConfigError, TesseraError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../observability/log.js";
 import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
-import { migrateToLatest, openStorage } from "../storage/index.js";
+import { adminTokensRepository, migrateToLatest, openStorage } from "../storage/index.js";
 import { BFF_HELP, startBff } from "./bff.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
@@ -193,7 +193,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         const config = loadConfig({ env, argv: args });
         const created = await withContext(config, (ctx) =>
           createAdminToken(
-            { db: ctx.storage.db, clock: systemClock },
+            { repository: adminTokensRepository(ctx.storage.db), clock: systemClock },
             { name: String(flags.name ?? "admin") },
           ),
         );
@@ -207,7 +207,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         const flags = takeFlags(args, { json: "boolean" });
         const config = loadConfig({ env, argv: args });
         const tokens = await withContext(config, (ctx) =>
-          listAdminTokens({ db: ctx.storage.db, clock: systemClock }),
+          listAdminTokens({ repository: adminTokensRepository(ctx.storage.db), clock: systemClock }),
         );
         process.stdout.write(
           flags.json
@@ -246,7 +246,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {
           const config = loadConfig({ env, argv: args });
           const ok = await withContext(config, (ctx) =>
-            revokeAdminToken({ db: ctx.storage.db, clock: systemClock }, words[2]!),
+            revokeAdminToken(
+              { repository: adminTokensRepository(ctx.storage.db), clock: systemClock },
+              words[2]!,
+            ),
           );
           if (!ok) {
             process.stderr.write(`tessera: no active admin token with id ${words[2]}\n`);

@@ -19,11 +19,14 @@ export const USERS_HELP = `  users create NAME [--email E] [--display-name D] [-
   users enable NAME              Enable a disabled user
   users set-password NAME [--password-stdin]
                                  Set a user's password (prompted, or read from stdin)
+  users grant-admin NAME         Give a user Tessera's administrator right (audited)
+  users revoke-admin NAME        Take the administrator right away (audited)
+  users admins [--json]          List the administrators
 `;
 
 export class CliUsageError extends Error {}
 
-const BY = { actor: "cli" };
+const BY = { actor: "cli", authority: "admin" as const };
 
 async function readPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin || !process.stdin.isTTY) {
@@ -121,6 +124,31 @@ export async function runUsersCommand(
       const password = await readPassword(Boolean(flags["password-stdin"]));
       await users.setPassword(user.id, password, BY);
       out(`Password set for ${user.userName}\n`);
+      return 0;
+    }
+    case "grant-admin":
+    case "revoke-admin": {
+      if (!name) throw new CliUsageError(`users ${sub} needs a user name`);
+      const user = await findUser(ctx, name);
+      if (sub === "grant-admin") await ctx.accounts.administrators.grant(user.id, BY);
+      else await ctx.accounts.administrators.revoke(user.id, BY);
+      out(`${user.userName} ${sub === "grant-admin" ? "is now" : "is no longer"} an administrator\n`);
+      return 0;
+    }
+    case "admins": {
+      if (name) throw new CliUsageError("users admins takes no name");
+      const admins = await ctx.accounts.administrators.list();
+      const rows = [];
+      for (const admin of admins) {
+        const user = await users.get(admin.userId);
+        rows.push({
+          id: admin.userId,
+          userName: user?.userName ?? null,
+          grantedAt: new Date(admin.grantedAt).toISOString(),
+          grantedBy: admin.grantedBy,
+        });
+      }
+      out(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : `${table(rows)}\n`);
       return 0;
     }
     default:

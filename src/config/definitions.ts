@@ -263,14 +263,6 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     doc: "Organisation-wide maximum lifetime in seconds of personal access tokens and service-account keys (default 366 days; 0 allows tokens that never expire). The pages and the CLI offer 90 days.",
   },
   {
-    key: "adminGroup",
-    env: "TESSERA_ADMIN_GROUP",
-    flag: "--admin-group",
-    kind: "string",
-    default: "tessera-admins",
-    doc: "Members of this group (its displayName) may give their personal access tokens the `tessera:admin` and `tessera:scim` scopes; the right is checked again on every use.",
-  },
-  {
     key: "revocationPollInterval",
     env: "TESSERA_REVOCATION_POLL_INTERVAL",
     flag: "--revocation-poll-interval",

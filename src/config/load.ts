@@ -51,7 +51,6 @@ export interface Config {
   readonly webauthnOrigins: string | undefined;
   readonly webauthnUserVerification: "preferred" | "required" | "discouraged";
   readonly webauthnAaguids: string | undefined;
-  readonly adminGroup: string;
   readonly revocationPollInterval: number;
   readonly refreshTokenLifetime: number;
   readonly refreshTokenIdle: number;

@@ -11,6 +11,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type AdminPrincipal, authenticateAdminToken, hasApiTokenPrefix } from "../api-tokens/index.js";
 import type { AppContext } from "../server/context.js";
+import { adminTokensRepository } from "../storage/index.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -49,7 +50,7 @@ export async function authenticateApiCaller(
   }
   const principal = await authenticateAdminToken(
     {
-      db: ctx.storage.db,
+      repository: adminTokensRepository(ctx.storage.db),
       clock: ctx.clock,
       bootstrapToken: ctx.config.adminToken,
       lastUsed: ctx.adminTokenLastUsed,

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
     "The group changed since it was read (version mismatch), e.g. a concurrent member change; read it again and retry. HTTP 412.",
   user_changed: "The user changed since it was read (version mismatch); read it again and retry. HTTP 412.",
   user_not_found: "No such user. HTTP 404.",
+  forbidden_change:
+    "The caller's authority does not allow this change (e.g. SCIM setting an administrator's password or e-mail, or a non-administrator granting the administrator right). HTTP 403.",
+  already_admin: "The user already holds the administrator right. HTTP 409.",
+  not_admin: "The user does not hold the administrator right. HTTP 409.",
   group_exists: "A group with this displayName already exists. HTTP 409.",
   group_not_found: "No such group. HTTP 404.",
   password_rejected:

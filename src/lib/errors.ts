@@ -101,4 +101,7 @@ export type AccountErrorCode =
   | "password_rejected"
   | "invalid_credentials"
   | "too_many_attempts"
-  | "invalid_reset_token";
+  | "invalid_reset_token"
+  | "forbidden_change"
+  | "already_admin"
+  | "not_admin";

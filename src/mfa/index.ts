@@ -40,6 +40,12 @@ export interface Mfa {
   totp: Totp;
   recoveryCodes: RecoveryCodes;
   webauthn: WebAuthn;
+  /**
+   * An administrator's MFA reset: every second factor of the user removed (authenticator app, recovery codes,
+   * security keys and passkeys), and the `mfa_reset` access-ending event (every session and app grant ends),
+   * audited as `mfa.reset`.
+   */
+  reset(userId: string, by: { actor: string; ip?: string | null; userAgent?: string | null }): Promise<void>;
   purgeExpired(): Promise<number>;
 }
 
@@ -59,6 +65,9 @@ export function createMfa(options: {
     config: options.config,
   };
   const pending = createPendingSignIns({ db: options.db, clock: options.clock });
+  const totp = createTotp(deps);
+  const recoveryCodes = createRecoveryCodes(deps);
+  const webauthn = createWebAuthn(deps);
   return {
     policy: createMfaPolicy({
       db: options.db,
@@ -66,9 +75,23 @@ export function createMfa(options: {
       organisationRequires: options.config.mfaRequired === "true",
     }),
     pending,
-    totp: createTotp(deps),
-    recoveryCodes: createRecoveryCodes(deps),
-    webauthn: createWebAuthn(deps),
+    totp,
+    recoveryCodes,
+    webauthn,
+    async reset(userId, by) {
+      await totp.remove(userId, by);
+      await recoveryCodes.removeAll(userId);
+      for (const key of await webauthn.list(userId)) await webauthn.remove(userId, key.id, by);
+      await options.accounts.access.end({ type: "mfa_reset", userId }, by);
+      await options.accounts.audit.record({
+        type: "mfa.reset",
+        outcome: "success",
+        userId,
+        actor: by.actor,
+        ip: by.ip ?? null,
+        userAgent: by.userAgent ?? null,
+      });
+    },
     async purgeExpired() {
       const challenges = await options.db
         .deleteFrom("webauthn_challenges")

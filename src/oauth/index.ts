@@ -5,25 +5,32 @@
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { AccessRevocation } from "../access/revocation.js";
 import type { Accounts } from "../accounts/index.js";
 import type { ApiTokens } from "../api-tokens/index.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { MasterKey } from "../crypto/master-key.js";
 import type { Clock } from "../lib/clock.js";
-import type { RevocationFeed } from "../revocation/index.js";
 import type { Database } from "../storage/database.js";
 import { type Authorization, createAuthorization } from "./authorize.js";
-import { type Clients, createClients } from "./clients.js";
+import type { BackchannelLogout } from "./backchannel.js";
+import type { Clients } from "./clients.js";
 import { createDeviceFlow, type DeviceFlow } from "./device.js";
 import { createDpopProofs, type DpopProofs } from "./dpop.js";
+import type { GrantRevocation } from "./grant-revocation.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
 import { createLogout, type Logout } from "./logout.js";
 import { createInitialAccessTokens, type InitialAccessTokens } from "./registration.js";
 import { createTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
 
+export { type BackchannelLogout, createBackchannelLogout, type SessionClient } from "./backchannel.js";
+export { createClients } from "./clients.js";
+export { createGrantRevocation, type GrantRevocation } from "./grant-revocation.js";
+
 export interface OAuth {
   clients: Clients;
+  grants: GrantRevocation;
   authorization: Authorization;
   issuer: Issuer;
   tokens: TokenEndpoint;
@@ -44,6 +51,12 @@ export interface OAuthOptions {
   keys: KeyStore;
   masterKey: MasterKey;
   accounts: Accounts;
+  /** Built before accounts (the access-ending events need them): clients, grant ending, back-channel logout. */
+  clients: Clients;
+  grants: GrantRevocation;
+  backchannel: BackchannelLogout;
+  /** The access-ending events (accounts.access). */
+  access: AccessRevocation;
   issuer: string;
   accessTokenTtl: number;
   refreshTokenLifetime: number;
@@ -54,29 +67,19 @@ export interface OAuthOptions {
   deviceCodeTtl: number;
   devicePollInterval: number;
   log: Logger;
-  /** Where revoked access tokens are announced to resource servers. */
-  feed?: RevocationFeed;
   /** API tokens, so that introspection understands them. */
   apiTokens?: ApiTokens;
-  /** For back-channel logout deliveries (tests); default: global fetch. */
-  fetch?: typeof fetch;
 }
 
 export function createOAuth(options: OAuthOptions): OAuth {
-  const { db, clock, accounts } = options;
-  const clients = createClients({
-    db,
-    clock,
-    issuer: options.issuer,
-    defaultAccessTokenTtl: options.accessTokenTtl,
-  });
+  const { db, clock, accounts, clients, grants } = options;
   const issuer = createIssuer({
     db,
     clock,
     keys: options.keys,
     users: accounts.users,
     issuer: options.issuer,
-    ...(options.feed ? { feed: options.feed } : {}),
+    grants,
   });
   const authorization = createAuthorization({
     db,
@@ -102,6 +105,8 @@ export function createOAuth(options: OAuthOptions): OAuth {
     issuer,
     audit: accounts.audit,
     masterKey: options.masterKey,
+    grants,
+    access: options.access,
     policy: {
       refreshTokenLifetime: options.refreshTokenLifetime,
       refreshTokenIdle: options.refreshTokenIdle,
@@ -117,18 +122,16 @@ export function createOAuth(options: OAuthOptions): OAuth {
     ...(options.apiTokens ? { apiTokens: options.apiTokens } : {}),
   });
   const logout = createLogout({
-    db,
     clock,
     keys: options.keys,
     clients,
-    tokens,
+    backchannel: options.backchannel,
     issuer: options.issuer,
-    log: options.log,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const dpop = createDpopProofs({ db, clock, issuer: options.issuer });
   return {
     clients,
+    grants,
     dpop,
     logout,
     device,

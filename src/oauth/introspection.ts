@@ -51,10 +51,7 @@ export function createIntrospection(deps: {
 
   async function asAccessToken(token: string): Promise<IntrospectionResponse> {
     try {
-      const claims = await issuer.verifyAccessToken(token);
-      const isUser = claims.sub !== claims.client_id || claims.auth_time !== undefined;
-      const user = isUser ? await activeUser(claims.sub) : undefined;
-      if (isUser && !user) return { active: false };
+      const { claims, holder: user } = await issuer.checkAccessToken(token);
       return {
         active: true,
         // RFC 9449 §6.2: a bound token is introspected with its binding.

@@ -19,8 +19,8 @@ import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-t
 import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
-import type { RevocationFeed } from "../revocation/index.js";
 import type { Database } from "../storage/database.js";
+import type { GrantRevocation } from "./grant-revocation.js";
 
 export const ACR_PASSWORD = "urn:tessera:acr:password";
 export const ACR_MFA = "urn:tessera:acr:mfa";
@@ -109,6 +109,12 @@ export interface Issuer {
   userClaims(userId: string, scopes: readonly string[]): Promise<Record<string, unknown> | undefined>;
   /** A valid, unrevoked access token's claims; throws TokenError otherwise. */
   verifyAccessToken(token: string): Promise<AccessTokenClaims>;
+  /**
+   * `verifyAccessToken`, and for a user's token the user too: active, and the token issued at or after the
+   * user's cut-off (access-ending events move it). Throws TokenError when either fails. `holder` is the user's
+   * name (absent for a client's own token).
+   */
+  checkAccessToken(token: string): Promise<{ claims: AccessTokenClaims; holder?: { userName: string } }>;
   /** Puts a JWT access token on the revocation list until it expires. */
   revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
   purgeRevoked(): Promise<number>;
@@ -129,8 +135,8 @@ export function createIssuer(deps: {
   keys: KeyStore;
   users: Users;
   issuer: string;
-  /** Told about every revoked access token, for resource servers that cache verified tokens. */
-  feed?: RevocationFeed;
+  /** Ends grants and access tokens (the revocation list, announced on the feed). */
+  grants: Pick<GrantRevocation, "revokeAccessToken">;
 }): Issuer {
   const { db, clock, keys, users, issuer } = deps;
   const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -311,15 +317,22 @@ export function createIssuer(deps: {
       return claims as AccessTokenClaims;
     },
 
-    async revokeAccessToken(jti, expiresAt) {
-      if (expiresAt <= clock.now()) return;
-      await db
-        .insertInto("revoked_access_tokens")
-        .values({ jti, expires_at: expiresAt })
-        .onConflict((oc) => oc.column("jti").doNothing())
-        .execute();
-      await deps.feed?.record([{ type: "jti", value: jti }]);
+    async checkAccessToken(token) {
+      const claims = await this.verifyAccessToken(token);
+      // A client_credentials token names the client as subject and carries no auth_time.
+      const isUser = claims.sub !== claims.client_id || claims.auth_time !== undefined;
+      if (!isUser) return { claims };
+      const row = await db
+        .selectFrom("users")
+        .select(["user_name", "active", "tokens_not_before"])
+        .where("id", "=", claims.sub)
+        .executeTakeFirst();
+      if (row?.active !== 1) throw new TokenError("claims_invalid", "the user is not active");
+      if (claims.iat * 1000 < row.tokens_not_before) throw new TokenError("claims_invalid", "revoked");
+      return { claims, holder: { userName: row.user_name } };
     },
+
+    revokeAccessToken: (jti, expiresAt) => deps.grants.revokeAccessToken(jti, expiresAt),
 
     async purgeRevoked() {
       await db.deleteFrom("access_tokens").where("expires_at", "<=", clock.now()).execute();

@@ -1,31 +1,18 @@
 /**
- * Ending sign-ins across applications: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and
- * back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): reading the `id_token_hint`, and where the user
+ * may be sent afterwards.
  *
- * - When a Tessera session ends (sign-out, the end-session endpoint, a revoked session), every client that
- *   received tokens in that session and registered a `backchannel_logout_uri` is sent a logout token: a JWT
- *   (`typ: logout+jwt`) with iss, aud, iat, exp, jti, sub, sid and the back-channel logout event, posted as
- *   `logout_token`. Delivery runs in the background (never delaying the user's sign-out), with a timeout;
- *   failures are logged.
- * - The refresh tokens issued in that session without `offline_access` are revoked: they belonged to the
- *   sign-in. Offline access outlives it, as OpenID Connect Core §11 intends.
  * - `post_logout_redirect_uri` must be registered (exactly) by the client named by `id_token_hint` or
  *   `client_id`; otherwise the user stays on Tessera's page.
+ * - What a sign-out ends (the session, what its sign-in granted without `offline_access`, back-channel logout
+ *   to the clients that received tokens in it) is the `signed_out` access-ending event (src/access).
  */
-import type { Kysely } from "kysely";
-import type { Logger } from "pino";
 import { verifyJwt } from "../crypto/jwt/verify.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
-import type { Database } from "../storage/database.js";
+import type { BackchannelLogout } from "./backchannel.js";
 import type { Client, Clients } from "./clients.js";
-import { newJti } from "./issuer.js";
-import { parseScope } from "./scopes.js";
-import type { TokenEndpoint } from "./token-endpoint.js";
-
-export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
-const DELIVERY_TIMEOUT_MS = 5000;
 
 export interface IdTokenHint {
   sub: string;
@@ -44,63 +31,18 @@ export interface Logout {
     clientId: string | undefined,
     uri: string | undefined,
   ): Promise<{ client: Client; uri: string } | { problem: string } | undefined>;
-  /** Revokes what the sessions' sign-ins granted and notifies the clients' back-channel logout URIs. */
-  sessionsEnded(userId: string, sessionIds: readonly string[]): Promise<void>;
-  /** Resolves when every delivery started so far has finished (tests, shutdown). */
+  /** Resolves when every back-channel logout delivery started so far has finished (tests, shutdown). */
   idle(): Promise<void>;
 }
 
 export function createLogout(deps: {
-  db: Kysely<Database>;
   clock: Clock;
   keys: KeyStore;
   clients: Clients;
-  tokens: TokenEndpoint;
+  backchannel: BackchannelLogout;
   issuer: string;
-  log: Logger;
-  fetch?: typeof fetch;
 }): Logout {
-  const { db, clock, keys, clients, tokens, issuer, log } = deps;
-  const send = deps.fetch ?? fetch;
-  const pending = new Set<Promise<void>>();
-
-  async function deliver(client: Client, userId: string, sessionId: string): Promise<void> {
-    const iat = Math.floor(clock.now() / 1000);
-    const logoutToken = keys.sign(
-      {
-        iss: issuer,
-        aud: client.id,
-        iat,
-        exp: iat + 120,
-        jti: newJti(),
-        sub: userId,
-        sid: sessionId,
-        events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
-      },
-      { typ: "logout+jwt", alg: client.idTokenAlg },
-    );
-    try {
-      const response = await send(client.backchannelLogoutUri as string, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ logout_token: logoutToken }).toString(),
-        redirect: "manual",
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      if (!response.ok) {
-        log.warn(
-          { clientId: client.id, status: response.status },
-          "back-channel logout refused by the client",
-        );
-      }
-    } catch (error) {
-      log.warn(
-        { clientId: client.id, err: { message: (error as Error).message } },
-        "back-channel logout failed",
-      );
-    }
-  }
+  const { clock, keys, clients, issuer } = deps;
 
   return {
     readIdTokenHint(token) {
@@ -142,48 +84,6 @@ export function createLogout(deps: {
       return { client, uri };
     },
 
-    async sessionsEnded(userId, sessionIds) {
-      if (sessionIds.length === 0) return;
-      const refresh = await db
-        .selectFrom("refresh_tokens")
-        .select(["family_id", "client_id", "scope", "session_id"])
-        .where("session_id", "in", [...sessionIds])
-        .where("revoked_at", "is", null)
-        .execute();
-      const codes = await db
-        .selectFrom("authorization_codes")
-        .select(["client_id", "session_id"])
-        .where("session_id", "in", [...sessionIds])
-        .execute();
-      // Codes not yet redeemed die with their session: they must not start a token family for a sign-in
-      // that has ended.
-      await db
-        .deleteFrom("authorization_codes")
-        .where("session_id", "in", [...sessionIds])
-        .where("consumed_at", "is", null)
-        .execute();
-      const families = new Set(
-        refresh.filter((r) => !parseScope(r.scope).includes("offline_access")).map((r) => r.family_id),
-      );
-      for (const family of families) await tokens.revokeFamily(family);
-      const targets = new Map<string, { clientId: string; sessionId: string }>();
-      for (const row of [...refresh, ...codes]) {
-        if (row.session_id)
-          targets.set(`${row.client_id} ${row.session_id}`, {
-            clientId: row.client_id,
-            sessionId: row.session_id,
-          });
-      }
-      for (const { clientId, sessionId } of targets.values()) {
-        const client = await clients.get(clientId);
-        if (!client?.backchannelLogoutUri) continue;
-        const delivery = deliver(client, userId, sessionId).finally(() => pending.delete(delivery));
-        pending.add(delivery);
-      }
-    },
-
-    async idle() {
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
+    idle: () => deps.backchannel.idle(),
   };
 }

@@ -17,6 +17,7 @@
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import { type Insertable, type Kysely, type Selectable, sql } from "kysely";
+import type { AccessRevocation } from "../access/revocation.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { hashToken } from "../crypto/hash.js";
 import type { MasterKey } from "../crypto/master-key.js";
@@ -28,6 +29,7 @@ import type { Client, Clients } from "./clients.js";
 import { isResourceIndicator } from "./clients.js";
 import { DEVICE_CODE_GRANT, type DeviceFlow } from "./device.js";
 import { OAuthError } from "./errors.js";
+import type { GrantRevocation } from "./grant-revocation.js";
 import { type Issuer, newJti, type Subject } from "./issuer.js";
 import { formatScope, isOidcScope, parseScope } from "./scopes.js";
 
@@ -66,6 +68,10 @@ export interface TokenEndpointDeps {
   device: DeviceFlow;
   audit: AuditLog;
   masterKey: MasterKey;
+  /** Ends refresh-token families and access tokens. */
+  grants: GrantRevocation;
+  /** The access-ending events (refresh-token reuse is one). */
+  access: AccessRevocation;
   policy: {
     /** Seconds. */
     refreshTokenLifetime: number;
@@ -243,31 +249,7 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
     return { access, response };
   }
 
-  async function revokeFamily(familyId: string): Promise<number> {
-    const now = clock.now();
-    // Two passes: a rotation that committed while the first pass ran (its successor invisible to that
-    // statement) is caught by the second; after the first pass commits, rotation refuses to extend a family
-    // with a revoked member (see `rotate`).
-    for (let pass = 0; pass < 2; pass++) {
-      await db
-        .updateTable("refresh_tokens")
-        .set({ revoked_at: now, successor: null, successor_until: null })
-        .where("family_id", "=", familyId)
-        .where("revoked_at", "is", null)
-        .execute();
-    }
-    const rows = await db
-      .selectFrom("refresh_tokens")
-      .select(["id", "access_jti", "access_expires_at"])
-      .where("family_id", "=", familyId)
-      .execute();
-    for (const row of rows) {
-      if (row.access_jti && row.access_expires_at) {
-        await issuer.revokeAccessToken(row.access_jti, row.access_expires_at);
-      }
-    }
-    return rows.length;
-  }
+  const revokeFamily = (familyId: string) => deps.grants.revokeFamily(familyId);
 
   async function authorizationCode(
     client: Client,
@@ -522,7 +504,10 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): TokenEndpoint {
         return answer;
       }
     }
-    await revokeFamily(row.family_id);
+    await deps.access.end(
+      { type: "refresh_reused", userId: row.user_id, familyId: row.family_id },
+      { actor: `client:${row.client_id}` },
+    );
     await audit.record({
       type: "oauth.refresh_reused",
       outcome: "failure",

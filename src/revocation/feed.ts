@@ -25,9 +25,8 @@
  * Anything else (not a cursor) is read as "from the start": every live event.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type { RevocationEventsRepository } from "../storage/index.js";
 
 export type RevocationType = "jti" | "sub";
 
@@ -86,13 +85,14 @@ function positionCursor(at: number, id: string, horizon: number | undefined): st
 }
 
 export function createRevocationFeed(deps: {
-  db: Kysely<Database>;
+  /** Where events are stored: `revocationEventsRepository(storage.db)`. */
+  repository: RevocationEventsRepository;
   clock: Clock;
   intervalMs?: number;
   /** Most events per read (tests); READ_LIMIT by default. */
   readLimit?: number;
 }): RevocationFeed {
-  const { db, clock } = deps;
+  const { repository, clock } = deps;
   const limit = deps.readLimit ?? READ_LIMIT;
   return {
     intervalMs: deps.intervalMs ?? 500,
@@ -100,39 +100,30 @@ export function createRevocationFeed(deps: {
     async record(events) {
       if (events.length === 0) return;
       const at = clock.now();
-      await db
-        .insertInto("revocation_events")
-        .values(
-          events.map((e) => ({
-            id: randomUUID(),
-            type: e.type,
-            value: e.value,
-            at,
-            keep_until: at + KEEP_EVENTS_MS,
-          })),
-        )
-        .execute();
+      await repository.insert(
+        events.map((e) => ({
+          id: randomUUID(),
+          type: e.type,
+          value: e.value,
+          at,
+          keep_until: at + KEEP_EVENTS_MS,
+        })),
+      );
     },
 
     async read(cursor) {
       const now = clock.now();
       const from = parseCursor(cursor);
-      let query = db
-        .selectFrom("revocation_events")
-        .select(["id", "type", "value", "at"])
-        .where("keep_until", ">", now);
-      if (from !== undefined) {
-        // (at, id) > (from.at, from.id), written so that the index on `at` bounds the scan.
-        query = query
-          .where("at", ">=", from.at)
-          .where((eb) => eb.or([eb("at", ">", from.at), eb("id", ">", from.id)]));
-      }
-      const rows = await query.orderBy("at").orderBy("id").limit(limit).execute();
-      const events = rows.map((r) => ({ id: r.id, type: r.type, value: r.value, at: Number(r.at) }));
+      // Live events in (at, id) order, after (from.at, from.id) when reading from a cursor.
+      const events: RevocationEvent[] = await repository.list({
+        now,
+        ...(from === undefined ? {} : { after: { at: from.at, id: from.id } }),
+        limit,
+      });
       // Transactions still open during this read can only hold events from `now - overlap` on.
       const horizon = Math.min(from?.horizon ?? Number.POSITIVE_INFINITY, now - CURSOR_OVERLAP_MS);
       const last = events.at(-1);
-      if (rows.length === limit && last !== undefined) {
+      if (events.length === limit && last !== undefined) {
         // Full: continue right after the last event, and remember the window to read again once caught up
         // (unless it lies wholly after that event: then it is read anyway).
         return { events, cursor: positionCursor(last.at, last.id, horizon <= last.at ? horizon : undefined) };
@@ -142,11 +133,7 @@ export function createRevocationFeed(deps: {
     },
 
     async purgeExpired() {
-      const result = await db
-        .deleteFrom("revocation_events")
-        .where("keep_until", "<=", clock.now())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+      return repository.deleteExpired(clock.now());
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
- * Compiles a SCIM filter AST (filter.ts) into a Kysely boolean expression over `users` or `groups`.
+ * Compiles a SCIM filter AST (filter.ts) into a predicate over `users` or `groups` (storage/predicates.ts), and
+ * that into one SQL expression for Kysely's `where`.
  *
- * - Only parameters carry client text: every value is bound; identifiers and operators come from the fixed
+ * - This module decides what a filter means; the storage layer decides how each dialect says it. Only
+ *   parameters carry client text: every value is bound; identifiers and operators come from the fixed
  *   attribute tables below. The expression references `users.…` / `groups.…`, so the query must select from
  *   the unaliased table.
  * - Attributes are matched case-insensitively, with the core schema URN as optional prefix; anything else is
@@ -10,11 +12,9 @@
  * - Every sub-expression is two-valued (NULL columns are guarded), so `not (…)` is the exact complement.
  * - Same results on SQLite and PostgreSQL: case-insensitive attributes compare either a key column the
  *   application lower-cased (userName: NFKC + lower case; emails.value, group displayName) against the value
- *   normalised the same way, or `lower()` of the column (ASCII-only on both: SQLite's lower(), PostgreSQL's
- *   lower(… COLLATE "C")) against the value ASCII-lower-cased. Ordering (gt/ge/lt/le) is by code point
- *   (SQLite BINARY, PostgreSQL COLLATE "C"). co/sw/ew on lower-cased text use LIKE with `%`, `_` and `\`
- *   escaped and an explicit ESCAPE; on case-exact attributes PostgreSQL uses LIKE (case-sensitive there) and
- *   SQLite, whose LIKE ignores ASCII case, uses instr()/substr().
+ *   normalised the same way, or the column ASCII-lower-cased (`fold`) against the value ASCII-lower-cased.
+ *   Everything else compares by code point, ordering (gt/ge/lt/le) included, and co/sw/ew are case-exact
+ *   (storage/predicates.ts says how on each dialect).
  * - Semantics: `pr` is present and non-empty; `x eq null` is `not (x pr)` and `x ne null` is `x pr`;
  *   `ne v` is the complement of `eq v` (an absent value is "not equal"). A comparison on a multi-valued
  *   attribute (emails, groups, members; bare name = its `value`) matches if any value matches (EXISTS); a
@@ -24,8 +24,14 @@
  * - String values containing U+0000 or unpaired surrogates, or longer than 4096 characters once normalised,
  *   are refused (neither database could store such a value).
  */
-import { type Expression, type RawBuilder, type SqlBool, sql } from "kysely";
-import type { DialectName } from "../storage/index.js";
+import {
+  type ColumnRef,
+  compilePredicate,
+  type DialectName,
+  type Predicate,
+  type SqlPredicate,
+  type TableName,
+} from "../storage/index.js";
 import { ScimError } from "./errors.js";
 import {
   type AttributePath,
@@ -39,15 +45,13 @@ import {
 export const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
 export const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-type Bool = RawBuilder<SqlBool>;
-
 /** How a string column compares: as is, through ASCII `lower()`, or as a key column normalised in JS. */
 type TextMode = { kind: "exact" } | { kind: "fold" } | { kind: "key"; normalize: (value: string) => string };
 
 interface Scalar {
   kind: "scalar";
   /** Qualified column, e.g. `users.display_name`. */
-  column: string;
+  column: ColumnRef;
   type: "string" | "boolean" | "dateTime";
   nullable: boolean;
   text: TextMode;
@@ -60,11 +64,11 @@ interface Complex {
 
 interface MultiValued {
   kind: "multi";
-  table: "user_emails" | "group_members";
+  table: Extract<TableName, "user_emails" | "group_members">;
   /** Column of `table` that points at the resource. */
-  parentColumn: string;
+  link: ColumnRef;
   /** The resource's id column. */
-  parent: string;
+  parent: ColumnRef;
   subs: Readonly<Record<string, Scalar>>;
 }
 
@@ -83,15 +87,15 @@ const NFKC_LOWER: TextMode = { kind: "key", normalize: (v) => v.normalize("NFKC"
 /** As `value_key` in accounts/users.ts. */
 const LOWER: TextMode = { kind: "key", normalize: (v) => v.toLowerCase() };
 
-function text(column: string, mode: TextMode, nullable: boolean): Scalar {
+function text(column: ColumnRef, mode: TextMode, nullable: boolean): Scalar {
   return { kind: "scalar", column, type: "string", nullable, text: mode };
 }
 
-function boolean(column: string): Scalar {
+function boolean(column: ColumnRef): Scalar {
   return { kind: "scalar", column, type: "boolean", nullable: false, text: EXACT };
 }
 
-function dateTime(column: string): Scalar {
+function dateTime(column: ColumnRef): Scalar {
   return { kind: "scalar", column, type: "dateTime", nullable: false, text: EXACT };
 }
 
@@ -113,7 +117,7 @@ const USER: Resource = {
     emails: {
       kind: "multi",
       table: "user_emails",
-      parentColumn: "user_id",
+      link: "user_emails.user_id",
       parent: "users.id",
       subs: {
         value: text("user_emails.value_key", LOWER, false),
@@ -124,7 +128,7 @@ const USER: Resource = {
     groups: {
       kind: "multi",
       table: "group_members",
-      parentColumn: "user_id",
+      link: "group_members.user_id",
       parent: "users.id",
       subs: { value: text("group_members.group_id", EXACT, false) },
     },
@@ -144,7 +148,7 @@ const GROUP: Resource = {
     members: {
       kind: "multi",
       table: "group_members",
-      parentColumn: "group_id",
+      link: "group_members.group_id",
       parent: "groups.id",
       subs: { value: text("group_members.user_id", EXACT, false) },
     },
@@ -155,19 +159,30 @@ const GROUP: Resource = {
   },
 };
 
+/** A filter on `users` as a storage predicate; refuses what is not a valid user filter (`invalidFilter`). */
+export function userFilterPredicate(node: FilterNode): Predicate {
+  return new Compiler(USER).compile(node);
+}
+
+/** A filter on `groups` as a storage predicate; refuses what is not a valid group filter (`invalidFilter`). */
+export function groupFilterPredicate(node: FilterNode): Predicate {
+  return new Compiler(GROUP).compile(node);
+}
+
 /** A filter on `users`: `db.selectFrom("users").where(compileUserFilter(ast, storage.dialect))`. */
-export function compileUserFilter(node: FilterNode, dialect: DialectName): Expression<SqlBool> {
-  return new Compiler(USER, dialect).compile(node);
+export function compileUserFilter(node: FilterNode, dialect: DialectName): SqlPredicate {
+  return compilePredicate(userFilterPredicate(node), dialect);
 }
 
 /** A filter on `groups`: `db.selectFrom("groups").where(compileGroupFilter(ast, storage.dialect))`. */
-export function compileGroupFilter(node: FilterNode, dialect: DialectName): Expression<SqlBool> {
-  return new Compiler(GROUP, dialect).compile(node);
+export function compileGroupFilter(node: FilterNode, dialect: DialectName): SqlPredicate {
+  return compilePredicate(groupFilterPredicate(node), dialect);
 }
 
-const TRUE: Bool = sql<SqlBool>`(1 = 1)`;
-const FALSE: Bool = sql<SqlBool>`(1 = 0)`;
-const ORDER: Readonly<Record<"gt" | "ge" | "lt" | "le", string>> = { gt: ">", ge: ">=", lt: "<", le: "<=" };
+const TRUE: Predicate = { kind: "true" };
+const FALSE: Predicate = { kind: "false" };
+const ORDER = { gt: ">", ge: ">=", lt: "<", le: "<=" } as const;
+const MATCH = { co: "contains", sw: "startsWith", ew: "endsWith" } as const;
 
 function invalid(message: string): never {
   throw new ScimError({ status: 400, scimType: "invalidFilter", message: `Invalid filter: ${message}` });
@@ -179,30 +194,31 @@ function label(path: AttributePath | string): string {
   return JSON.stringify(full.length > 48 ? `${full.slice(0, 48)}…` : full);
 }
 
-function not(expression: Bool): Bool {
-  return sql<SqlBool>`(not ${expression})`;
+function not(predicate: Predicate): Predicate {
+  return { kind: "not", predicate };
+}
+
+function and(left: Predicate, right: Predicate): Predicate {
+  return { kind: "and", left, right };
+}
+
+function or(left: Predicate, right: Predicate): Predicate {
+  return { kind: "or", left, right };
 }
 
 function asciiLower(value: string): string {
   return value.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, "\\$&");
-}
-
 class Compiler {
-  constructor(
-    private readonly resource: Resource,
-    private readonly dialect: DialectName,
-  ) {}
+  constructor(private readonly resource: Resource) {}
 
-  compile(node: FilterNode): Bool {
+  compile(node: FilterNode): Predicate {
     switch (node.type) {
       case "and":
-        return sql<SqlBool>`(${this.compile(node.left)} and ${this.compile(node.right)})`;
+        return and(this.compile(node.left), this.compile(node.right));
       case "or":
-        return sql<SqlBool>`(${this.compile(node.left)} or ${this.compile(node.right)})`;
+        return or(this.compile(node.left), this.compile(node.right));
       case "not":
         return not(this.compile(node.filter));
       case "valuePath": {
@@ -227,7 +243,7 @@ class Compiler {
     return attribute;
   }
 
-  private attributeExpression(node: Extract<FilterNode, { type: "present" | "compare" }>): Bool {
+  private attributeExpression(node: Extract<FilterNode, { type: "present" | "compare" }>): Predicate {
     const { path } = node;
     if (node.type === "compare" && node.value === null) return this.compareNull(node.op, node.path);
     const attribute = this.resolve(path);
@@ -239,7 +255,7 @@ class Compiler {
       if (path.subAttribute === null) {
         if (node.type === "compare") invalid(`${label(path)} is complex; compare one of its sub-attributes.`);
         const parts = Object.values(attribute.subs).map((sub) => this.present(sub));
-        return parts.reduce((left, right) => sql<SqlBool>`(${left} or ${right})`);
+        return parts.reduce(or);
       }
       return this.predicate(this.sub(attribute, path), node, path);
     }
@@ -247,7 +263,7 @@ class Compiler {
   }
 
   /** `x eq null` is "x is absent"; `x ne null` is "x is present". Nothing else compares with null. */
-  private compareNull(op: CompareOperator, path: AttributePath): Bool {
+  private compareNull(op: CompareOperator, path: AttributePath): Predicate {
     if (op !== "eq" && op !== "ne") invalid(`${label(path)} ${op} null: only eq and ne compare with null.`);
     const present = this.compile({ type: "present", path });
     return op === "eq" ? not(present) : present;
@@ -262,11 +278,15 @@ class Compiler {
   }
 
   /** The bracket of `emails[…]`: its names are sub-attributes of one row of the multi-valued attribute. */
-  private compileElement(node: FilterNode, attribute: MultiValued, outer: AttributePath): Bool {
+  private compileElement(node: FilterNode, attribute: MultiValued, outer: AttributePath): Predicate {
     switch (node.type) {
       case "and":
       case "or":
-        return sql<SqlBool>`(${this.compileElement(node.left, attribute, outer)} ${sql.raw(node.type)} ${this.compileElement(node.right, attribute, outer)})`;
+        return {
+          kind: node.type,
+          left: this.compileElement(node.left, attribute, outer),
+          right: this.compileElement(node.right, attribute, outer),
+        };
       case "not":
         return not(this.compileElement(node.filter, attribute, outer));
       case "valuePath":
@@ -288,17 +308,16 @@ class Compiler {
     }
   }
 
-  private exists(attribute: MultiValued, condition: Bool): Bool {
-    const table = sql.table(attribute.table);
-    const link = sql.ref(`${attribute.table}.${attribute.parentColumn}`);
-    return sql<SqlBool>`exists (select 1 from ${table} where ${link} = ${sql.ref(attribute.parent)} and ${condition})`;
+  private exists(attribute: MultiValued, condition: Predicate): Predicate {
+    const { table, link, parent } = attribute;
+    return { kind: "exists", table, link, parent, where: condition };
   }
 
   private predicate(
     column: Scalar,
     node: Extract<FilterNode, { type: "present" | "compare" }>,
     path: AttributePath | string,
-  ): Bool {
+  ): Predicate {
     if (node.type === "present") return this.present(column);
     const { op, value } = node;
     if (value === null) return invalid(`${label(path)}: null inside a comparison.`);
@@ -313,16 +332,15 @@ class Compiler {
   }
 
   /** Present and non-empty. */
-  private present(column: Scalar): Bool {
-    const ref = sql.ref(column.column);
-    if (column.type !== "string") return column.nullable ? sql<SqlBool>`(${ref} is not null)` : TRUE;
-    return this.guard(column, sql<SqlBool>`${ref} <> ''`);
+  private present(column: Scalar): Predicate {
+    if (column.type !== "string") return column.nullable ? { kind: "notNull", column: column.column } : TRUE;
+    return this.guard(column, { kind: "compare", column: column.column, op: "<>", value: "" });
   }
 
-  /** `expression` made two-valued: false when the column is NULL. */
-  private guard(column: Scalar, expression: Bool): Bool {
-    if (!column.nullable) return sql<SqlBool>`(${expression})`;
-    return sql<SqlBool>`(${sql.ref(column.column)} is not null and ${expression})`;
+  /** `predicate` made two-valued: false when the column is NULL. */
+  private guard(column: Scalar, predicate: Predicate): Predicate {
+    if (!column.nullable) return predicate;
+    return and({ kind: "notNull", column: column.column }, predicate);
   }
 
   private compareBoolean(
@@ -333,7 +351,12 @@ class Compiler {
   ) {
     if (op !== "eq" && op !== "ne") invalid(`${label(path)} is a boolean: only eq, ne and pr apply.`);
     if (typeof value !== "boolean") invalid(`${label(path)} is a boolean: compare it with true or false.`);
-    const equal = this.guard(column, sql<SqlBool>`${sql.ref(column.column)} = ${value ? 1 : 0}`);
+    const equal = this.guard(column, {
+      kind: "compare",
+      column: column.column,
+      op: "=",
+      value: value ? 1 : 0,
+    });
     return op === "eq" ? equal : not(equal);
   }
 
@@ -349,26 +372,31 @@ class Compiler {
     if (instant === null) {
       invalid(`${label(path)} is a dateTime: the value must be an RFC 3339 date-time with a time zone.`);
     }
-    const ref = sql.ref(column.column);
     const { ms, exact } = instant;
+    const at = (compare: "=" | "<" | "<=" | ">" | ">="): Predicate => ({
+      kind: "compare",
+      column: column.column,
+      op: compare,
+      value: ms,
+    });
     // A stored instant t (whole milliseconds) against x = ms + fraction, 0 < fraction < 1 when inexact.
-    let expression: Bool;
+    let expression: Predicate;
     switch (op) {
       case "eq":
       case "ne":
-        expression = exact ? sql<SqlBool>`${ref} = ${ms}` : FALSE;
+        expression = exact ? at("=") : FALSE;
         return op === "eq" ? this.guard(column, expression) : not(this.guard(column, expression));
       case "gt":
-        expression = sql<SqlBool>`${ref} > ${ms}`;
+        expression = at(">");
         break;
       case "ge":
-        expression = exact ? sql<SqlBool>`${ref} >= ${ms}` : sql<SqlBool>`${ref} > ${ms}`;
+        expression = exact ? at(">=") : at(">");
         break;
       case "lt":
-        expression = exact ? sql<SqlBool>`${ref} < ${ms}` : sql<SqlBool>`${ref} <= ${ms}`;
+        expression = exact ? at("<") : at("<=");
         break;
       case "le":
-        expression = sql<SqlBool>`${ref} <= ${ms}`;
+        expression = at("<=");
         break;
     }
     return this.guard(column, expression);
@@ -387,44 +415,26 @@ class Compiler {
     const operand =
       mode.kind === "key" ? mode.normalize(value) : mode.kind === "fold" ? asciiLower(value) : value;
     if (operand.length > MAX_FILTER_LENGTH) invalid(`${label(path)}: the value is too long.`);
-    const ref = sql.ref(column.column);
-    const target =
-      mode.kind !== "fold"
-        ? ref
-        : this.dialect === "postgres"
-          ? sql`lower(${ref} collate "C")`
-          : sql`lower(${ref})`;
-    let expression: Bool;
+    // Key columns hold the normalised form already; `fold` columns are ASCII-lower-cased by the database.
+    const target = { column: column.column, fold: mode.kind === "fold" };
+    let expression: Predicate;
     switch (op) {
       case "eq":
       case "ne": {
-        const equal = this.guard(column, sql<SqlBool>`${target} = ${operand}`);
+        const equal = this.guard(column, { kind: "compare", ...target, op: "=", value: operand });
         return op === "eq" ? equal : not(equal);
       }
       case "gt":
       case "ge":
       case "lt":
-      case "le": {
-        const ordered = this.dialect === "postgres" ? sql`${target} collate "C"` : target;
-        expression = sql<SqlBool>`${ordered} ${sql.raw(ORDER[op])} ${operand}`;
+      case "le":
+        expression = { kind: "compare", ...target, op: ORDER[op], value: operand };
         break;
-      }
       case "co":
       case "sw":
       case "ew":
         if (operand === "") return this.guard(column, TRUE);
-        if (mode.kind === "exact" && this.dialect === "sqlite") {
-          expression =
-            op === "co"
-              ? sql<SqlBool>`instr(${ref}, ${operand}) > 0`
-              : op === "sw"
-                ? sql<SqlBool>`substr(${ref}, 1, length(${operand})) = ${operand}`
-                : sql<SqlBool>`substr(${ref}, -length(${operand})) = ${operand}`;
-        } else {
-          const escaped = escapeLike(operand);
-          const pattern = op === "co" ? `%${escaped}%` : op === "sw" ? `${escaped}%` : `%${escaped}`;
-          expression = sql<SqlBool>`${target} like ${pattern} escape '\\'`;
-        }
+        expression = { kind: "match", ...target, op: MATCH[op], value: operand };
         break;
     }
     return this.guard(column, expression);

@@ -16,18 +16,34 @@ import {
   createServiceAccounts,
   type ServiceAccounts,
 } from "../api-tokens/index.js";
+import { createAuditLog } from "../audit/index.js";
 import type { Config } from "../config/index.js";
 import { hashToken, KeyStore, type MasterKey } from "../crypto/index.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
 import { createMfa, type Mfa } from "../mfa/index.js";
-import { createOAuth, type OAuth } from "../oauth/index.js";
+import {
+  createBackchannelLogout,
+  createClients,
+  createGrantRevocation,
+  createOAuth,
+  type OAuth,
+} from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { createRevocationFeed, type RevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
-import { migrateToLatest, openStorage, type Storage } from "../storage/index.js";
+import {
+  auditEventsRepository,
+  migrateToLatest,
+  openStorage,
+  revocationEventsRepository,
+  type Storage,
+  signingKeysRepository,
+} from "../storage/index.js";
 import { touchAdminToken } from "../storage/repositories/admin-tokens.js";
+import { administratorsRepository } from "../storage/repositories/administrators.js";
+import { grantsRepository } from "../storage/repositories/grants.js";
 import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 import { loadMasterKey } from "./master-key-source.js";
 
@@ -80,7 +96,7 @@ export async function createContext(config: Config, options: CreateContextOption
     }
     const metrics = createMetrics();
     const keys = await KeyStore.open({
-      db: storage.db,
+      repository: signingKeysRepository(storage.db),
       masterKey,
       clock,
       jwtMaxLifetime: config.jwtMaxLifetime,
@@ -109,17 +125,54 @@ export async function createContext(config: Config, options: CreateContextOption
         ? createSmtpMailer({ url: config.smtpUrl, from: config.mailFrom, log })
         : createOutboxMailer({ from: config.mailFrom, log, logBodies: config.nodeEnv === "development" }));
     const revocations = createRevocationFeed({
-      db: storage.db,
+      repository: revocationEventsRepository(storage.db),
       clock,
       intervalMs: config.revocationPollInterval,
     });
-    // Assigned below; the deactivation hook runs only after start-up.
-    let apiTokens: ApiTokens | undefined;
-    const accounts = createAccounts({
-      onUserDeactivated: async (userId) => {
-        await apiTokens?.revokeAllOf(userId, { actor: "system", reason: "owner_disabled" });
-        await revocations.record([{ type: "sub", value: userId }]);
+    // Built in dependency order, no forward references: what the access-ending events reach (grants,
+    // back-channel logout, API tokens, the feed) exists before the accounts whose events end them.
+    const audit = createAuditLog({
+      repository: auditEventsRepository(storage.db, storage.backgroundWriter),
+      clock,
+      onError: (error, lost) =>
+        log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
+    });
+    const administratorRows = administratorsRepository(storage.db);
+    const apiTokenLastUsed = createWriteBehind<{ at: number; ip: string | null }>({
+      intervalMs: 1000,
+      newer: (previous, next) => next.at > previous.at,
+      onError: (error) =>
+        log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
+      async write(entries) {
+        for (const [id, use] of entries) {
+          await storage.db
+            .updateTable("api_tokens")
+            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
+            .where("id", "=", id)
+            .execute();
+        }
       },
+    });
+    const apiTokens = createApiTokens({
+      db: storage.db,
+      clock,
+      audit,
+      feed: revocations,
+      maxLifetime: config.apiTokenMaxLifetime,
+      isAdministrator: (userId) => administratorRows.has(userId),
+      lastUsed: apiTokenLastUsed,
+    });
+    const clients = createClients({
+      db: storage.db,
+      clock,
+      issuer: config.issuer,
+      defaultAccessTokenTtl: config.accessTokenTtl,
+    });
+    const grants = createGrantRevocation({ grants: grantsRepository(storage.db), clock, feed: revocations });
+    const backchannel = createBackchannelLogout({ clock, keys, clients, issuer: config.issuer, log });
+    const accounts = createAccounts({
+      audit,
+      access: { grants, backchannel, apiTokens, feed: revocations },
       db: storage.db,
       prepare: storage.prepare,
       ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),
@@ -162,30 +215,6 @@ export async function createContext(config: Config, options: CreateContextOption
       ...(redis && !storage.externalChangeVersion ? { revocationBus: createRedisRevocationBus(redis) } : {}),
     });
     await accounts.ready;
-    const apiTokenLastUsed = createWriteBehind<{ at: number; ip: string | null }>({
-      intervalMs: 1000,
-      newer: (previous, next) => next.at > previous.at,
-      onError: (error) =>
-        log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
-      async write(entries) {
-        for (const [id, use] of entries) {
-          await storage.db
-            .updateTable("api_tokens")
-            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
-            .where("id", "=", id)
-            .execute();
-        }
-      },
-    });
-    apiTokens = createApiTokens({
-      db: storage.db,
-      clock,
-      audit: accounts.audit,
-      feed: revocations,
-      maxLifetime: config.apiTokenMaxLifetime,
-      adminGroup: config.adminGroup,
-      lastUsed: apiTokenLastUsed,
-    });
     const serviceAccounts = createServiceAccounts({
       db: storage.db,
       clock,
@@ -193,7 +222,10 @@ export async function createContext(config: Config, options: CreateContextOption
       tokens: apiTokens,
     });
     const oauth = createOAuth({
-      feed: revocations,
+      clients,
+      grants,
+      backchannel,
+      access: accounts.access,
       apiTokens,
       db: storage.db,
       dialect: storage.dialect,
@@ -249,15 +281,20 @@ export async function createContext(config: Config, options: CreateContextOption
         async (token) => {
           const row = await oauth.tokens.findRefreshToken(token);
           if (!row || row.revoked_at !== null) return undefined;
-          await oauth.tokens.revokeFamily(row.family_id);
+          await accounts.access.end(
+            { type: "refresh_leaked", userId: row.user_id, familyId: row.family_id },
+            { actor: "leak-report" },
+          );
           return { kind: "refresh", userId: row.user_id };
         },
         async (token) => {
           const found = await accounts.sessions.check(token);
           if (!found) return undefined;
-          await accounts.sessions.revoke(found.user.id, found.session.id);
           // As signing out of it would: what the session's sign-in granted dies, clients are told.
-          await oauth.logout.sessionsEnded(found.user.id, [found.session.id]);
+          await accounts.access.end(
+            { type: "sessions_revoked", userId: found.user.id, sessionIds: [found.session.id] },
+            { actor: "leak-report" },
+          );
           return { kind: "session", userId: found.user.id };
         },
         async (token) => {
@@ -317,6 +354,7 @@ export async function createContext(config: Config, options: CreateContextOption
         await adminTokenLastUsed.close();
         await apiTokenLastUsed.close();
         await accounts.close();
+        await audit.close();
         redis?.disconnect();
         await storage.close();
       },

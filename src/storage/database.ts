@@ -51,6 +51,8 @@ export interface UsersTable {
   password_updated_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Epoch ms (a whole second): the user's access tokens issued before it are refused (migration 0008). */
+  tokens_not_before: Generated<number>;
   /** Incremented on every change: SCIM `meta.version` (a weak ETag). */
   version: number;
   /** Per-user "MFA required" (0/1); defaults to 0 in the table. */
@@ -76,6 +78,13 @@ export interface GroupsTable {
   created_at: number;
   updated_at: number;
   version: number;
+}
+
+/** Holders of Tessera's administrator right (migration 0008): granted explicitly, never through a group. */
+export interface AdministratorsTable {
+  user_id: string;
+  granted_at: number;
+  granted_by: string;
 }
 
 export interface GroupMembersTable {
@@ -392,6 +401,7 @@ export interface Database {
   user_emails: UserEmailsTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
+  administrators: AdministratorsTable;
   sessions: SessionsTable;
   password_reset_tokens: PasswordResetTokensTable;
   audit_events: AuditEventsTable;

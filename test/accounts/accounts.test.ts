@@ -10,7 +10,7 @@ import { AccountError } from "../../src/lib/errors.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 import { DIALECTS } from "../helpers/databases.js";
 
-const CLI = { actor: "cli" };
+const CLI = { actor: "cli", authority: "admin" as const };
 const NET = { ip: "203.0.113.9", userAgent: "test" };
 
 async function code(promise: Promise<unknown>): Promise<string> {

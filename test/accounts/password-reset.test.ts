@@ -5,7 +5,7 @@ import { AccountError } from "../../src/lib/errors.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 import { DIALECTS } from "../helpers/databases.js";
 
-const CLI = { actor: "cli" };
+const CLI = { actor: "cli", authority: "admin" as const };
 const NET = { ip: "192.0.2.7", userAgent: "test" };
 const NEW_PASSWORD = "a brand new passphrase 2026";
 
@@ -160,6 +160,7 @@ describe.each(DIALECTS)("password reset and change on %s", (dialect) => {
       signIn: t.accounts.signIn,
       sessions: t.accounts.sessions,
       audit: t.accounts.audit,
+      access: t.accounts.access,
     };
     const input = {
       user,

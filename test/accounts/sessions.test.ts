@@ -3,7 +3,7 @@ import { hashToken, isWellFormedOpaqueToken } from "../../src/crypto/index.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 import { DIALECTS } from "../helpers/databases.js";
 
-const CLI = { actor: "cli" };
+const CLI = { actor: "cli", authority: "admin" as const };
 const MIN = 60_000;
 
 describe.each(DIALECTS)("sessions on %s", (dialect) => {

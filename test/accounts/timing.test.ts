@@ -16,7 +16,7 @@ import { AccountError } from "../../src/lib/errors.js";
 import { createTestAccounts, STRONG_PASSWORD, type TestAccounts } from "../helpers/accounts.js";
 
 const ROUNDS = 15;
-const CLI = { actor: "cli" };
+const CLI = { actor: "cli", authority: "admin" as const };
 
 describe("sign-in timing does not reveal why it failed", () => {
   let t: TestAccounts;

@@ -52,7 +52,7 @@ function apiTokensWithoutDatabase() {
     audit: { record: failing, list: failing, flush: failing, close: failing } as AuditLog,
     feed: { record: failing, read: failing, purgeExpired: failing, intervalMs: 500 } as RevocationFeed,
     maxLifetime: 0,
-    adminGroup: "tessera-admins",
+    isAdministrator: failing,
   });
   return { tokens, uses };
 }

@@ -15,7 +15,7 @@ import {
   type RevocationFeed,
 } from "../../src/revocation/index.js";
 import { createRevocations } from "../../src/sdk/verify/revocations.js";
-import type { Storage } from "../../src/storage/index.js";
+import { revocationEventsRepository, type Storage } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -37,7 +37,7 @@ describe.each(DIALECTS)("revocation feed cursor on %s", (dialect) => {
   function feedWith(readLimit?: number): RevocationFeed {
     clock = manualClock(T0);
     return createRevocationFeed({
-      db: storage.db,
+      repository: revocationEventsRepository(storage.db),
       clock,
       ...(readLimit === undefined ? {} : { readLimit }),
     });
@@ -239,8 +239,13 @@ describe.each(DIALECTS)("revocation feed cursor on %s", (dialect) => {
     await feed.record([{ type: "jti", value: "new" }]);
     const full = await feed.read(undefined);
     expect(full.events.map((e) => e.value)).toEqual(["old", "new"]);
-    const position = (await createRevocationFeed({ db: storage.db, clock, readLimit: 1 }).read(undefined))
-      .cursor;
+    const position = (
+      await createRevocationFeed({
+        repository: revocationEventsRepository(storage.db),
+        clock,
+        readLimit: 1,
+      }).read(undefined)
+    ).cursor;
     expect(position).toMatch(/^p\./);
     const malformed = [
       "",
@@ -261,7 +266,11 @@ describe.each(DIALECTS)("revocation feed cursor on %s", (dialect) => {
       // Not UTF-8.
       "p.123.gA",
     ];
-    const reader = createRevocationFeed({ db: storage.db, clock, readLimit: 3 });
+    const reader = createRevocationFeed({
+      repository: revocationEventsRepository(storage.db),
+      clock,
+      readLimit: 3,
+    });
     for (const cursor of malformed) {
       const answer = await reader.read(cursor);
       expect(

@@ -15,7 +15,7 @@ import { DIALECTS } from "../helpers/databases.js";
 
 const API = "https://api.example.test";
 const OTHER_API = "https://other.example.test";
-const BY = { actor: "test" };
+const BY = { actor: "test", authority: "admin" as const };
 const DAY = 86_400;
 
 async function refusal(promise: Promise<unknown>): Promise<ApiTokenError> {
@@ -42,13 +42,11 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
   }
 
   async function setAdmin(userId: string, member: boolean) {
-    const group = (await t.ctx.accounts.groups.get(adminGroupId))!;
-    const members = group.members.map((m) => m.id).filter((id) => id !== userId);
-    await t.ctx.accounts.groups.replace(
-      adminGroupId,
-      { displayName: group.displayName, members: member ? [...members, userId] : members },
-      BY,
-    );
+    const admins = t.ctx.accounts.administrators;
+    const by = { actor: "test", authority: "admin" as const };
+    const holds = await admins.isAdministrator(userId);
+    if (member && !holds) await admins.grant(userId, by);
+    if (!member && holds) await admins.revoke(userId, by);
   }
 
   async function personal(ownerId: string, input: Partial<Parameters<ApiTokens["create"]>[0]> = {}) {
@@ -131,36 +129,33 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
       });
     });
 
-    it("refuses Tessera's scopes on a personal token of a user outside the admin group", async () => {
+    it("refuses Tessera's scopes on a personal token of a user who is not an administrator", async () => {
       const owner = await newUser();
       for (const scope of ["tessera:admin", "tessera:scim"]) {
         const error = await refusal(personal(owner, { scopes: [scope] }));
         expect(error.code).toBe("invalid_scope");
-        expect(error.message).toContain("tessera-admins");
+        expect(error.message).toContain("grant-admin");
       }
       expect(await tokens.list({ ownerId: owner })).toEqual([]);
       const { apiToken } = await personal(admin, { scopes: ["tessera:admin", "tessera:scim"] });
       expect(apiToken.scopes).toEqual(["tessera:admin", "tessera:scim"]);
     });
 
-    it("takes the admin group from the configuration (TESSERA_ADMIN_GROUP)", async () => {
-      const other = createApiTokens({
-        db: t.ctx.storage.db,
-        clock: t.clock,
-        audit: t.ctx.accounts.audit,
-        feed: t.ctx.revocations,
-        maxLifetime: 0,
-        adminGroup: "platform-ops",
-      });
-      expect(await other.isAdmin(admin)).toBe(false);
-      expect(await tokens.isAdmin(admin)).toBe(true);
+    it("gives Tessera's scopes only to administrators: no group confers the right", async () => {
       const ops = await newUser();
+      // A group named like the old admin group, or any other, confers nothing.
       await t.ctx.accounts.groups.create({ displayName: "platform-ops", members: [ops] }, BY);
-      expect(await other.isAdmin(ops)).toBe(true);
+      const group = (await t.ctx.accounts.groups.get(adminGroupId))!;
+      await t.ctx.accounts.groups.replace(
+        adminGroupId,
+        { displayName: group.displayName, members: [ops] },
+        BY,
+      );
       expect(await tokens.isAdmin(ops)).toBe(false);
       const base = { kind: "personal" as const, name: "x", scopes: ["tessera:admin"], createdBy: "test" };
-      expect((await other.create({ ...base, ownerId: ops })).apiToken.scopes).toEqual(["tessera:admin"]);
-      expect((await refusal(other.create({ ...base, ownerId: admin }))).code).toBe("invalid_scope");
+      expect((await refusal(tokens.create({ ...base, ownerId: ops }))).code).toBe("invalid_scope");
+      await setAdmin(ops, true);
+      expect((await tokens.create({ ...base, ownerId: ops })).apiToken.scopes).toEqual(["tessera:admin"]);
     });
 
     it("accepts resource-server scopes only for listed resource servers", async () => {
@@ -264,7 +259,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,
         maxLifetime: 0,
-        adminGroup: "tessera-admins",
+        isAdministrator: (id) => t.ctx.accounts.administrators.isAdministrator(id),
       });
       const base = { kind: "personal" as const, name: "forever", ownerId: owner, scopes: [], createdBy: "t" };
       const forever = await unbounded.create({ ...base, expiresIn: null });
@@ -493,7 +488,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,
         maxLifetime: t.config.apiTokenMaxLifetime,
-        adminGroup: "tessera-admins",
+        isAdministrator: (id) => t.ctx.accounts.administrators.isAdministrator(id),
         lastUsed,
       });
       try {
@@ -549,7 +544,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,
         maxLifetime: t.config.apiTokenMaxLifetime,
-        adminGroup: "tessera-admins",
+        isAdministrator: (id) => t.ctx.accounts.administrators.isAdministrator(id),
       });
       const owner = await newUser();
       const { token, apiToken } = await personal(owner);

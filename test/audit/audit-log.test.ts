@@ -12,7 +12,7 @@ import {
   MAX_BATCH,
 } from "../../src/audit/index.js";
 import { manualClock } from "../../src/lib/clock.js";
-import type { BackgroundWriter, Storage } from "../../src/storage/index.js";
+import { auditEventsRepository, type BackgroundWriter, type Storage } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
 /** How many audit rows the database holds. */
@@ -47,10 +47,9 @@ describe.each(SETUPS)("audit log on $dialect (background writer: $background)", 
     lost = [];
     if (background && !storage.backgroundWriter) throw new Error("no background writer on a SQLite file");
     audit = createAuditLog({
-      db: storage.db,
+      repository: auditEventsRepository(storage.db, background ? storage.backgroundWriter : undefined),
       clock,
       onError: (error, n) => lost.push({ error, lost: n }),
-      ...(background ? { writer: storage.backgroundWriter } : {}),
     });
   });
   afterEach(async () => {
@@ -107,7 +106,7 @@ describe.each(SETUPS)("audit log on $dialect (background writer: $background)", 
 
   it("retries a failed write by itself, without another event or an explicit flush", async () => {
     const slow = createAuditLog({
-      db: storage.db,
+      repository: auditEventsRepository(storage.db),
       clock,
       flushMs: 500,
       onError: (error, n) => lost.push({ error, lost: n }),
@@ -172,10 +171,9 @@ describe("audit log with a background writer", () => {
   let storage: Storage;
   const withWriter = (writer: BackgroundWriter, lost: number[] = []) =>
     createAuditLog({
-      db: storage.db,
+      repository: auditEventsRepository(storage.db, writer),
       clock: manualClock(1_000),
       onError: (_error, n) => lost.push(n),
-      writer,
     });
   beforeEach(async () => {
     storage = await openTestStorage("sqlite");

@@ -70,7 +70,10 @@ describe("the BFF with DPoP-bound tokens", () => {
       firstParty: true,
       dpopBound: true,
     });
-    await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" });
+    await t.ctx.accounts.users.create(
+      { userName: "pat", password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
     upstream = Fastify();
     upstream.all("/*", async (request) => {
       received.push({

@@ -69,7 +69,7 @@ describe.each<StoreKind>(["sqlite", "postgres", "redis"])("the BFF with sessions
     client = { id: shop.client.id, secret: shop.secret! };
     await t.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
 
     upstream = Fastify();

@@ -116,7 +116,7 @@ describe("the BFF example (SPA + BFF + API) in Chromium", () => {
     shopClientId = shop.client.id;
     await t.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
 
     const example = await import("../../examples/resource-server/server.mjs");

@@ -94,7 +94,7 @@ describe("sign-in and account pages in Chromium", () => {
         emails: [{ value: `${userName}@example.test`, type: "work", primary: true }],
         password: PASSWORD,
       },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     return { userName, displayName };
   }

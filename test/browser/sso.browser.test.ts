@@ -119,7 +119,7 @@ describe("single sign-on in Chromium", () => {
     [tessera, browser] = await Promise.all([startTlsTessera(), launchChromium()]);
     await tessera.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     first = await startRelyingParty(tessera, "Expenses", { firstParty: false });
     second = await startRelyingParty(tessera, "Wiki", { firstParty: true });

@@ -24,7 +24,7 @@ describe("security keys and passkeys in Chromium", () => {
     [tessera, browser] = await Promise.all([startTlsTessera(), launchChromium()]);
     await tessera.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
   });
   afterAll(async () => {

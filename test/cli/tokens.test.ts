@@ -2,7 +2,7 @@
  * `tessera tokens …` and `tessera service-accounts …`, run as the built binary (the global setup builds `dist/`)
  * against SQLite and PostgreSQL.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStorage } from "../../src/storage/index.js";
 import { runTessera } from "../helpers/cli.js";
@@ -65,22 +65,12 @@ describe.each(DIALECTS)("tessera tokens and service-accounts on %s", (dialect) =
         .select("id")
         .where("user_name", "=", "alice")
         .executeTakeFirstOrThrow();
-      const groupId = randomUUID();
-      await storage.db
-        .insertInto("groups")
-        .values({
-          id: groupId,
-          display_name: "tessera-admins",
-          display_name_key: "tessera-admins",
-          external_id: null,
-          created_at: Date.now(),
-          updated_at: Date.now(),
-          version: 1,
-        })
-        .execute();
-      await storage.db.insertInto("group_members").values({ group_id: groupId, user_id: alice.id }).execute();
       return alice.id;
     });
+    // The administrator right is explicit (no group confers it).
+    const granted = await tessera(["users", "grant-admin", "alice"]);
+    expect(granted.stdout).toContain("alice is now an administrator");
+    expect(granted.code).toBe(0);
   });
   afterAll(async () => {
     await db.drop();
@@ -145,10 +135,10 @@ describe.each(DIALECTS)("tessera tokens and service-accounts on %s", (dialect) =
     expect(days).toBeLessThanOrEqual(90);
   });
 
-  it("gives Tessera's scopes only to members of the admin group", async () => {
+  it("gives Tessera's scopes only to administrators", async () => {
     const refused = await tessera(["tokens", "create", "x", "--user", "bob", "--scope", "tessera:admin"]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("tessera-admins");
+    expect(refused.stderr).toContain("Only administrators");
     expect(refused.stdout).toBe("");
     const { apiToken } = await created([
       "tokens",

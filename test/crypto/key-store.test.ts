@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMasterKey, KeyStore, type KeyStoreOptions } from "../../src/crypto/index.js";
 import { manualClock } from "../../src/lib/clock.js";
 import { KeyError, TokenError } from "../../src/lib/errors.js";
-import { type Storage, signingKeys } from "../../src/storage/index.js";
+import { type Storage, signingKeys, signingKeysRepository } from "../../src/storage/index.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
@@ -18,7 +18,7 @@ describe.each(DIALECTS)("signing keys on %s", (dialect) => {
   beforeAll(async () => {
     storage = await openTestStorage(dialect);
     options = {
-      db: storage.db,
+      repository: signingKeysRepository(storage.db),
       masterKey,
       clock,
       jwtMaxLifetime: 3600,

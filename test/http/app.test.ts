@@ -2,6 +2,7 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminToken } from "../../src/api-tokens/index.js";
 import { DEFAULT_CSP } from "../../src/http/security-headers.js";
+import { adminTokensRepository } from "../../src/storage/index.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 
 /** A generated request id: the process's 64-bit random prefix in hex, then a base-36 counter. */
@@ -251,7 +252,7 @@ describe("admin API authentication", () => {
   });
 
   it("accepts a minted admin token; refuses it with one character changed, and after revocation", async () => {
-    const deps = { db: t.ctx.storage.db, clock: t.clock };
+    const deps = { repository: adminTokensRepository(t.ctx.storage.db), clock: t.clock };
     const { token, id } = await createAdminToken(deps, { name: "ci" });
     expect(token).toMatch(/^tsr_adm_[0-9A-Za-z]{49}$/);
     const ok = await t.app.inject({ url: "/admin/keys", headers: { authorization: `Bearer ${token}` } });

@@ -20,7 +20,7 @@ describe("sign-in pages (https issuer)", () => {
           emails: [{ value: "pat@example.test", type: "work", primary: true }],
           password: PASSWORD,
         },
-        { actor: "test" },
+        { actor: "test", authority: "admin" as const },
       )
     ).id;
   });
@@ -256,7 +256,7 @@ describe("sign-in pages (https issuer)", () => {
     const mine = await signIn();
     const theirsUser = await t.ctx.accounts.users.create(
       { userName: "quinn", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const theirs = await t.ctx.accounts.sessions.create({
       userId: theirsUser.id,
@@ -272,7 +272,10 @@ describe("sign-in pages (https issuer)", () => {
 
   it("throttles repeated failures with 429 and Retry-After", async () => {
     const client = new PageClient(t.app, ISSUER, "192.0.2.77");
-    await t.ctx.accounts.users.create({ userName: "victim", password: PASSWORD }, { actor: "test" });
+    await t.ctx.accounts.users.create(
+      { userName: "victim", password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
     await client.get("/login");
     for (let i = 0; i < 5; i++) {
       expect(
@@ -287,13 +290,13 @@ describe("sign-in pages (https issuer)", () => {
   it("disabling a user ends their browser sessions at once", async () => {
     const user = await t.ctx.accounts.users.create(
       { userName: "dora", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const client = new PageClient(t.app, ISSUER);
     await client.get("/login");
     await client.post("/login", { username: "dora", password: PASSWORD });
     expect((await client.get("/session")).statusCode).toBe(200);
-    await t.ctx.accounts.users.setActive(user.id, false, { actor: "test" });
+    await t.ctx.accounts.users.setActive(user.id, false, { actor: "test", authority: "admin" as const });
     expect((await client.get("/session")).statusCode).toBe(401);
     await client.get("/login");
     expect((await client.post("/login", { username: "dora", password: PASSWORD })).statusCode).toBe(401);
@@ -302,7 +305,7 @@ describe("sign-in pages (https issuer)", () => {
   it("changes the password: needs the current one, renews the cookie, signs out other devices", async () => {
     const user = await t.ctx.accounts.users.create(
       { userName: "cleo", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const other = new PageClient(t.app, ISSUER);
     await other.get("/login");
@@ -383,7 +386,10 @@ describe("sign-in pages on http://localhost (development)", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();
-    await t.ctx.accounts.users.create({ userName: "dev", password: PASSWORD }, { actor: "test" });
+    await t.ctx.accounts.users.create(
+      { userName: "dev", password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
   });
   afterAll(async () => {
     await t.close();

@@ -34,13 +34,16 @@ describe.each(DIALECTS)("multi-factor sign-in on %s", (dialect) => {
   async function newUser() {
     count += 1;
     const userName = `mfa-user-${count}`;
-    const user = await t.ctx.accounts.users.create({ userName, password: PASSWORD }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName, password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
     return { id: user.id, userName };
   }
 
   /** Enrols an authenticator through the domain; answers a code generator at the test clock's time. */
   async function withTotp(user: { id: string; userName: string }) {
-    const by = { actor: "test" };
+    const by = { actor: "test", authority: "admin" as const };
     const { secret } = await t.ctx.mfa.totp.beginEnrolment(user, by);
     const totp = new TOTP({ secret: Secret.fromBase32(secret), algorithm: "SHA1", digits: 6, period: 30 });
     const code = (offsetSteps = 0) => totp.generate({ timestamp: t.clock.now() + offsetSteps * 30_000 });

@@ -55,7 +55,7 @@ describe.each(DIALECTS)("authenticator app pages on %s", (dialect) => {
     count += 1;
     const user = await t.ctx.accounts.users.create(
       { userName: `totp-page-${count}`, password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     return { id: user.id, userName: user.userName };
   }
@@ -294,7 +294,7 @@ describe.each(DIALECTS)("authenticator app pages on %s", (dialect) => {
     const codes = recoveryCodesOn(fresh);
     expect(codes).toHaveLength(10);
     expect(codes.some((c) => old.includes(c))).toBe(false);
-    const by = { actor: "test" };
+    const by = { actor: "test", authority: "admin" as const };
     expect(await t.ctx.mfa.recoveryCodes.verify(user.id, old[0]!, by)).toBe(false);
     expect(await t.ctx.mfa.recoveryCodes.verify(user.id, codes[0]!, by)).toBe(true);
     const events = await t.ctx.accounts.audit.list({ userId: user.id, type: "mfa.recovery_codes_generated" });

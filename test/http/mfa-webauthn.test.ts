@@ -31,7 +31,10 @@ describe.each(DIALECTS)("WebAuthn routes on %s", (dialect) => {
   async function newUser() {
     count += 1;
     const userName = `key-user-${count}`;
-    const user = await t.ctx.accounts.users.create({ userName, password: PASSWORD }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName, password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
     return { id: user.id, userName, displayName: user.displayName };
   }
 
@@ -293,7 +296,7 @@ describe.each(DIALECTS)("WebAuthn routes on %s", (dialect) => {
     expect(noPin.statusCode).toBe(400);
     expect(page.cookies.has(SESSION)).toBe(false);
 
-    await t.ctx.accounts.users.setActive(user.id, false, { actor: "test" });
+    await t.ctx.accounts.users.setActive(user.id, false, { actor: "test", authority: "admin" as const });
     const second = await postJson(page, "/login/passkey/options", {});
     const disabled = await postJson(page, "/login/passkey/verify", {
       response: k.assert(second.json().options),

@@ -15,7 +15,7 @@ describe("connected apps", () => {
     t = await createTestApp({ env: { TESSERA_ISSUER: ISSUER } });
     await t.ctx.accounts.users.create(
       { userName: "pat", password: "correct horse battery staple 42" },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const created = await t.ctx.oauth.clients.create({ name: "Notes <App>", redirectUris: [CALLBACK] });
     client = { id: created.client.id, secret: created.secret as string };

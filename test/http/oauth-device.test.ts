@@ -16,8 +16,12 @@ describe.each(DIALECTS)("device authorization grant on %s", (dialect) => {
   let userId: string;
   beforeAll(async () => {
     t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER, TESSERA_DEVICE_POLL_INTERVAL: "1" } });
-    userId = (await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" }))
-      .id;
+    userId = (
+      await t.ctx.accounts.users.create(
+        { userName: "pat", password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      )
+    ).id;
     const created = await t.ctx.oauth.clients.create({
       name: "Tessera CLI",
       authMethod: "none",

@@ -56,8 +56,12 @@ describe.each(DIALECTS)("DPoP (RFC 9449) on %s", (dialect) => {
 
   beforeAll(async () => {
     t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER } });
-    userId = (await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" }))
-      .id;
+    userId = (
+      await t.ctx.accounts.users.create(
+        { userName: "pat", password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      )
+    ).id;
     await t.ctx.oauth.clients.createResourceServer({ audience: API, name: "API", scope: "orders:read" });
     const web = await t.ctx.oauth.clients.create({
       name: "Web",

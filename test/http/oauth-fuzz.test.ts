@@ -52,7 +52,7 @@ describe("OAuth endpoints under arbitrary input", () => {
     t = await createTestApp({ env: { TESSERA_ISSUER: ISSUER, LOG_LEVEL: "error" } });
     await t.ctx.accounts.users.create(
       { userName: "pat", password: "correct horse battery staple 42" },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const { client, secret } = await t.ctx.oauth.clients.create({
       name: "Fuzz",

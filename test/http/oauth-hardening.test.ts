@@ -75,7 +75,10 @@ describe("OAuth hardening", () => {
 
   beforeAll(async () => {
     t = await createTestApp({ env: { TESSERA_ISSUER: ISSUER } });
-    await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" });
+    await t.ctx.accounts.users.create(
+      { userName: "pat", password: PASSWORD },
+      { actor: "test", authority: "admin" as const },
+    );
     await t.ctx.oauth.clients.createResourceServer({ audience: API_A, name: "A", scope: "read" });
     await t.ctx.oauth.clients.createResourceServer({ audience: API_B, name: "B", scope: "read" });
     const a = await t.ctx.oauth.clients.create({

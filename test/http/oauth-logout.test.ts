@@ -33,8 +33,12 @@ describe("logout", () => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     const port = (receiver.address() as AddressInfo).port;
     t = await createTestApp({ env: { TESSERA_ISSUER: ISSUER } });
-    userId = (await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" }))
-      .id;
+    userId = (
+      await t.ctx.accounts.users.create(
+        { userName: "pat", password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      )
+    ).id;
     const created = await t.ctx.oauth.clients.create({
       name: "Web App",
       redirectUris: [CALLBACK],

@@ -18,7 +18,7 @@ describe.each(DIALECTS)("opaque access tokens on %s", (dialect) => {
     userId = (
       await t.ctx.accounts.users.create(
         { userName: "pat", password: "correct horse battery staple 42" },
-        { actor: "test" },
+        { actor: "test", authority: "admin" as const },
       )
     ).id;
     const { client, secret } = await t.ctx.oauth.clients.create({

@@ -17,7 +17,7 @@ describe.each(DIALECTS)("pushed authorization requests on %s", (dialect) => {
     t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER } });
     await t.ctx.accounts.users.create(
       { userName: "pat", password: "correct horse battery staple 42" },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const a = await t.ctx.oauth.clients.create({ name: "App", redirectUris: [CALLBACK], firstParty: true });
     client = { id: a.client.id, secret: a.secret as string };

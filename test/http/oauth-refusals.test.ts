@@ -27,8 +27,12 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
 
   beforeAll(async () => {
     t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER } });
-    userId = (await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" }))
-      .id;
+    userId = (
+      await t.ctx.accounts.users.create(
+        { userName: "pat", password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      )
+    ).id;
     const created = await t.ctx.oauth.clients.create({
       name: "Web App",
       redirectUris: [CALLBACK, "http://127.0.0.1/cb"],
@@ -470,7 +474,7 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
     it("stops honouring a disabled user's tokens at once", async () => {
       const other = await t.ctx.accounts.users.create(
         { userName: "sam", password: PASSWORD },
-        { actor: "test" },
+        { actor: "test", authority: "admin" as const },
       );
       const page = new PageClient(t.app, ISSUER);
       const callback = await runAuthorization(page, new URL(ISSUER + authorizeUrl({})), { userName: "sam" });
@@ -482,7 +486,7 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
       });
       const { access_token, refresh_token } = response.json();
       expect((await introspect(access_token)).active).toBe(true);
-      await t.ctx.accounts.users.setActive(other.id, false, { actor: "test" });
+      await t.ctx.accounts.users.setActive(other.id, false, { actor: "test", authority: "admin" as const });
       expect((await introspect(access_token)).active).toBe(false);
       expect((await introspect(refresh_token)).active).toBe(false);
       expect((await userinfo(access_token)).statusCode).toBe(401);

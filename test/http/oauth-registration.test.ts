@@ -14,7 +14,7 @@ describe.each(DIALECTS)("dynamic client registration on %s", (dialect) => {
     t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER } });
     await t.ctx.accounts.users.create(
       { userName: "pat", password: "correct horse battery staple 42" },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
   });
   afterAll(async () => {

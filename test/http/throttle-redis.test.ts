@@ -19,7 +19,10 @@ describe("sign-in throttling across instances through Redis", () => {
     two = await createTestApp({ env: { REDIS_URL } });
     // Two instances, two databases here; the account exists on both so each can verify.
     for (const t of [one, two])
-      await t.ctx.accounts.users.create({ userName, password: PASSWORD }, { actor: "test" });
+      await t.ctx.accounts.users.create(
+        { userName, password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      );
     two.clock.set(one.clock.now());
   });
   afterAll(async () => {

@@ -37,14 +37,12 @@ describe.each(DIALECTS)("openid-client against Tessera on %s", (dialect) => {
           emails: [{ value: "pat@example.test", type: "work", primary: true }],
           password: PASSWORD,
         },
-        { actor: "test" },
+        { actor: "test", authority: "admin" as const },
       )
     ).id;
     const group = await t.ctx.accounts.groups.create(
       { displayName: "Engineering", members: [userId] },
-      {
-        actor: "test",
-      },
+      { actor: "test", authority: "admin" },
     );
     expect(group.displayName).toBe("Engineering");
     const { clients } = t.ctx.oauth;

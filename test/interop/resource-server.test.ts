@@ -68,8 +68,12 @@ describe("the example resource server, with tokens from a real Tessera", () => {
         execute: [oidc.allowInsecureRequests],
       },
     );
-    userId = (await t.ctx.accounts.users.create({ userName: "pat", password: PASSWORD }, { actor: "test" }))
-      .id;
+    userId = (
+      await t.ctx.accounts.users.create(
+        { userName: "pat", password: PASSWORD },
+        { actor: "test", authority: "admin" as const },
+      )
+    ).id;
 
     const example = await import("../../examples/resource-server/server.mjs");
     api = await example.buildServer({
@@ -240,7 +244,7 @@ describe("the example resource server, with tokens from a real Tessera", () => {
   it("refuses every token of a user who is disabled (sub event), even a cached one", async () => {
     const other = await t.ctx.accounts.users.create(
       { userName: "grace", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -260,7 +264,7 @@ describe("the example resource server, with tokens from a real Tessera", () => {
       expectedState: state,
     });
     expect((await call("/orders", tokens.access_token)).status).toBe(200);
-    await t.ctx.accounts.users.setActive(other.id, false, { actor: "test" });
+    await t.ctx.accounts.users.setActive(other.id, false, { actor: "test", authority: "admin" as const });
     const answer = await untilRefused("/orders", tokens.access_token);
     expect(answer.status).toBe(401);
   });

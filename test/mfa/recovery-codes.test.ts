@@ -98,7 +98,10 @@ describe.each(DIALECTS)("recovery codes (%s)", (dialect) => {
 
   async function newUser() {
     count += 1;
-    const user = await t.ctx.accounts.users.create({ userName: `codes-user-${count}` }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName: `codes-user-${count}` },
+      { actor: "test", authority: "admin" as const },
+    );
     return user.id;
   }
 

@@ -79,7 +79,10 @@ describe.each(DIALECTS)("TOTP (%s)", (dialect) => {
 
   async function newUser() {
     count += 1;
-    const user = await t.ctx.accounts.users.create({ userName: `totp-user-${count}` }, { actor: "test" });
+    const user = await t.ctx.accounts.users.create(
+      { userName: `totp-user-${count}` },
+      { actor: "test", authority: "admin" as const },
+    );
     return { id: user.id, userName: user.userName };
   }
 

@@ -55,7 +55,7 @@ describe.each(DIALECTS)("WebAuthn (%s)", (dialect) => {
     const create = async (userName: string) => {
       const user = await t.ctx.accounts.users.create(
         { userName, displayName: `${userName} Doe`, password: PASSWORD },
-        { actor: "test" },
+        { actor: "test", authority: "admin" as const },
       );
       return { id: user.id, userName: user.userName, displayName: user.displayName };
     };
@@ -363,7 +363,7 @@ describe.each(DIALECTS)("WebAuthn policy from the configuration (%s)", (dialect)
     });
     const user = await t.ctx.accounts.users.create(
       { userName: "pat", password: PASSWORD },
-      { actor: "test" },
+      { actor: "test", authority: "admin" as const },
     );
     pat = { id: user.id, userName: user.userName, displayName: user.displayName };
   });

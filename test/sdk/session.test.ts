@@ -12,7 +12,10 @@ describe("SDK session checker against a real listening server", () => {
     const address = t.app.server.address();
     issuer = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
     userId = (
-      await t.ctx.accounts.users.create({ userName: "sdk-user", displayName: "SDK" }, { actor: "test" })
+      await t.ctx.accounts.users.create(
+        { userName: "sdk-user", displayName: "SDK" },
+        { actor: "test", authority: "admin" as const },
+      )
     ).id;
   });
   afterAll(async () => {

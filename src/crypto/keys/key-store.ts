@@ -15,11 +15,9 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
-import type { Kysely } from "kysely";
 import type { Clock } from "../../lib/clock.js";
 import { KeyError } from "../../lib/errors.js";
-import type { Database, SigningKeyStatus } from "../../storage/index.js";
-import { signingKeys } from "../../storage/index.js";
+import type { SigningKeyRow, SigningKeyStatus, SigningKeysRepository } from "../../storage/index.js";
 import {
   JWS_ALGORITHMS,
   type JwsAlgorithm,
@@ -36,7 +34,8 @@ import type { MasterKey } from "../master-key.js";
 import { generateSigningKey } from "./generate.js";
 
 export interface KeyStoreOptions {
-  db: Kysely<Database>;
+  /** Where the keys are stored: `signingKeysRepository(storage.db)`. */
+  repository: SigningKeysRepository;
   masterKey: MasterKey;
   clock: Clock;
   /** Longest lifetime, in seconds, of any JWT signed by Tessera. */
@@ -101,7 +100,7 @@ export class KeyStore {
 
   /** Creates an active and a next key for every algorithm that lacks one. Safe to call repeatedly. */
   async ensureKeys(): Promise<void> {
-    const rows = await signingKeys.listSigningKeys(this.#options.db);
+    const rows = await this.#options.repository.list();
     const now = this.#options.clock.now();
     for (const alg of this.#algorithms) {
       const mine = rows.filter((r) => r.alg === alg);
@@ -113,16 +112,12 @@ export class KeyStore {
 
   async #insertNew(alg: JwsAlgorithm, status: "active" | "next", now: number): Promise<string> {
     const row = await this.#newKeyRow(alg, status, now);
-    await signingKeys.insertSigningKey(this.#options.db, row);
+    await this.#options.repository.insert(row);
     return row.kid;
   }
 
   /** A new key, sealed, as its row: generated before any transaction (RSA key generation takes a while). */
-  async #newKeyRow(
-    alg: JwsAlgorithm,
-    status: "active" | "next",
-    now: number,
-  ): Promise<Parameters<typeof signingKeys.insertSigningKey>[1]> {
+  async #newKeyRow(alg: JwsAlgorithm, status: "active" | "next", now: number): Promise<SigningKeyRow> {
     const key = await generateSigningKey(alg);
     const der = key.privateKey.export({ format: "der", type: "pkcs8" });
     return {
@@ -140,7 +135,7 @@ export class KeyStore {
 
   /** Re-reads the keys from the database (another instance may have rotated). */
   async reload(): Promise<void> {
-    const rows = await signingKeys.listSigningKeys(this.#options.db);
+    const rows = await this.#options.repository.list();
     const byKid = new Map<string, LoadedKey>();
     const active = new Map<JwsAlgorithm, SigningKeyHandle>();
     // Several active keys for one algorithm happen only when instances race at first start: sign with the
@@ -238,7 +233,7 @@ export class KeyStore {
   async rotate(options: { alg?: JwsAlgorithm; force?: boolean } = {}): Promise<RotationResult[]> {
     const now = this.#options.clock.now();
     const algs = options.alg ? [options.alg] : this.#algorithms;
-    const rows = await signingKeys.listSigningKeys(this.#options.db);
+    const rows = await this.#options.repository.list();
     // Check every algorithm before changing any, so a refusal changes nothing.
     const plans = algs.map((alg) => {
       const next = rows
@@ -260,14 +255,14 @@ export class KeyStore {
       // and key generation (RSA: hundreds of milliseconds) would hold up every other writer that long.
       const activeRow = next === undefined ? await this.#newKeyRow(alg, "active", now) : undefined;
       const nextRow = await this.#newKeyRow(alg, "next", now);
-      const result = await this.#options.db.transaction().execute(async (trx) => {
+      const result = await this.#options.repository.transaction(async (trx) => {
         let activated = next?.kid;
         if (activeRow !== undefined) {
-          await signingKeys.insertSigningKey(trx, activeRow);
+          await trx.insert(activeRow);
           activated = activeRow.kid;
         } else if (
           activated === undefined ||
-          !(await signingKeys.transitionSigningKey(trx, {
+          !(await trx.transition({
             kid: activated,
             from: "next",
             to: "active",
@@ -278,7 +273,7 @@ export class KeyStore {
         }
         const retired: string[] = [];
         for (const row of actives) {
-          const ok = await signingKeys.transitionSigningKey(trx, {
+          const ok = await trx.transition({
             kid: row.kid,
             from: "active",
             to: "retired",
@@ -287,12 +282,12 @@ export class KeyStore {
           });
           if (ok) retired.push(row.kid);
         }
-        await signingKeys.insertSigningKey(trx, nextRow);
+        await trx.insert(nextRow);
         return { alg, rotated: true, activated, retired, published: nextRow.kid } satisfies RotationResult;
       });
       results.push(result);
     }
-    await signingKeys.deleteExpiredSigningKeys(this.#options.db, now);
+    await this.#options.repository.deleteExpired(now);
     await this.reload();
     return results;
   }

@@ -144,6 +144,7 @@ export function accountRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
             signIn: accounts.signIn,
             sessions: accounts.sessions,
             audit: accounts.audit,
+            access: accounts.access,
           },
           {
             user: auth.user,
@@ -211,9 +212,11 @@ export function accountRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       if (!auth) return reply;
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
         return refused(reply, auth);
-      const ended = await accounts.sessions.revoke(auth.user.id, request.params.id);
-      if (ended) {
-        await ctx.oauth.logout.sessionsEnded(auth.user.id, [request.params.id]);
+      const ended = await accounts.access.end(
+        { type: "sessions_revoked", userId: auth.user.id, sessionIds: [request.params.id] },
+        { actor: `user:${auth.user.id}` },
+      );
+      if (ended.sessions > 0) {
         await web.auditUserAction(request, auth, "session.revoked", {
           sessionId: request.params.id,
           current: request.params.id === auth.session.id,
@@ -372,11 +375,9 @@ export function accountRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       if (!auth) return reply;
       if (!web.csrf.verify(request, auth.csrfToken, formField(request.body, "csrf")))
         return refused(reply, auth);
-      const others = (await accounts.sessions.list(auth.user.id)).filter((s) => s.id !== auth.session.id);
-      const count = await accounts.sessions.revokeOthers(auth.user.id, auth.session.id);
-      await ctx.oauth.logout.sessionsEnded(
-        auth.user.id,
-        others.map((s) => s.id),
+      const { sessions: count } = await accounts.access.end(
+        { type: "signed_out_others", userId: auth.user.id, keepSessionId: auth.session.id },
+        { actor: `user:${auth.user.id}` },
       );
       await web.auditUserAction(request, auth, "session.revoked_others", { count });
       return reply.redirect("/account/sessions?done=others-revoked", 303);

@@ -266,9 +266,11 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
           403,
         );
       }
-      await accounts.sessions.revoke(auth.user.id, auth.session.id);
+      await accounts.access.end(
+        { type: "signed_out", userId: auth.user.id, sessionId: auth.session.id },
+        { actor: `user:${auth.user.id}` },
+      );
       await web.auditUserAction(request, auth, "signout");
-      await ctx.oauth.logout.sessionsEnded(auth.user.id, [auth.session.id]);
       clearSessionCookie(reply, web.names);
       return sendPage(
         reply,

@@ -83,8 +83,10 @@ export function createMfaFlow(ctx: AppContext, web: Web): MfaFlow {
     if (previous) {
       const old = await accounts.sessions.check(previous);
       if (old) {
-        await accounts.sessions.revoke(old.user.id, old.session.id);
-        await ctx.oauth.logout.sessionsEnded(old.user.id, [old.session.id]);
+        await accounts.access.end(
+          { type: "session_replaced", userId: old.user.id, sessionId: old.session.id },
+          { actor: `user:${old.user.id}` },
+        );
       }
     }
     const { token, session } = await accounts.sessions.create({

@@ -10,6 +10,7 @@ import * as m0004 from "./0004_api_tokens.js";
 import * as m0005 from "./0005_mfa.js";
 import * as m0006 from "./0006_dpop.js";
 import * as m0007 from "./0007_change_marks.js";
+import * as m0008 from "./0008_access_policy.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   "0005_mfa": m0005,
   "0006_dpop": m0006,
   "0007_change_marks": m0007,
+  "0008_access_policy": m0008,
 };

@@ -43,3 +43,26 @@ export async function touchAdminToken(db: Kysely<Database>, id: string, at: numb
     .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", at - 60_000)]))
     .execute();
 }
+
+/** Admin tokens (api-tokens/admin-tokens.ts): looked up by digest, listed, revoked once. */
+export interface AdminTokensRepository {
+  insert(row: AdminTokenRow): Promise<void>;
+  /** The unrevoked token with this SHA-256 digest. */
+  findActiveByHash(tokenHash: string): Promise<AdminTokenRow | undefined>;
+  /** Every token, revoked ones included, oldest first. */
+  list(): Promise<AdminTokenRow[]>;
+  /** Revokes an unrevoked token; false when there is none with this id (or it was revoked already). */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Sets the last-use time, unless the stored one is less than a minute older than `at`. */
+  touch(id: string, at: number): Promise<void>;
+}
+
+export function adminTokensRepository(db: Kysely<Database>): AdminTokensRepository {
+  return {
+    insert: (row) => insertAdminToken(db, row),
+    findActiveByHash: (tokenHash) => findActiveAdminTokenByHash(db, tokenHash),
+    list: () => listAdminTokens(db),
+    revoke: (id, at) => revokeAdminToken(db, id, at),
+    touch: (id, at) => touchAdminToken(db, id, at),
+  };
+}

@@ -49,3 +49,35 @@ export async function deleteExpiredSigningKeys(db: Kysely<Database>, now: number
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+export type SigningKeyTransition = Parameters<typeof transitionSigningKey>[1];
+
+/** The signing keys of every algorithm, as the key store (crypto/keys/key-store.ts) reads and rotates them. */
+export interface SigningKeysRepository {
+  /** Every key, oldest first (ties by kid). */
+  list(): Promise<SigningKeyRow[]>;
+  insert(row: SigningKeyRow): Promise<void>;
+  /** Moves one key from `from` to `to` status, only if it still has status `from`. True when this call won. */
+  transition(change: SigningKeyTransition): Promise<boolean>;
+  /** Deletes retired keys whose `expires_at` is at or before `now`. Returns how many were deleted. */
+  deleteExpired(now: number): Promise<number>;
+  /**
+   * Runs `work` in one transaction, with a repository that reads and writes inside it (a repository that is
+   * already inside a transaction runs `work` in that one). Commits when `work` resolves, rolls back when it throws.
+   */
+  transaction<T>(work: (keys: SigningKeysRepository) => Promise<T>): Promise<T>;
+}
+
+export function signingKeysRepository(db: Kysely<Database>): SigningKeysRepository {
+  const repository: SigningKeysRepository = {
+    list: () => listSigningKeys(db),
+    insert: (row) => insertSigningKey(db, row),
+    transition: (change) => transitionSigningKey(db, change),
+    deleteExpired: (now) => deleteExpiredSigningKeys(db, now),
+    transaction: (work) =>
+      db.isTransaction
+        ? work(repository)
+        : db.transaction().execute((trx) => work(signingKeysRepository(trx))),
+  };
+  return repository;
+}

@@ -6,6 +6,7 @@ export function adminActor(request: FastifyRequest): Actor {
   const userAgent = request.headers["user-agent"];
   return {
     actor: `admin:${request.admin?.tokenId ?? "unknown"}`,
+    authority: "admin",
     ip: request.ip,
     userAgent: typeof userAgent === "string" ? userAgent.slice(0, 512) : null,
   };

@@ -125,22 +125,7 @@ export function adminMfaRoutes(ctx: AppContext) {
       async (request) => {
         const user = await existing(request.params.id);
         const by = adminActor(request);
-        await mfa.totp.remove(user.id, by);
-        await mfa.recoveryCodes.removeAll(user.id);
-        for (const key of await mfa.webauthn.list(user.id)) await mfa.webauthn.remove(user.id, key.id, by);
-        const sessions = await ctx.accounts.sessions.list(user.id);
-        await ctx.accounts.sessions.revokeAll(user.id);
-        await ctx.oauth.logout.sessionsEnded(
-          user.id,
-          sessions.map((s) => s.id),
-        );
-        await ctx.accounts.audit.record({
-          type: "mfa.reset",
-          outcome: "success",
-          userId: user.id,
-          actor: by.actor,
-          ip: by.ip,
-        });
+        await mfa.reset(user.id, by);
         return summary(user.id);
       },
     );

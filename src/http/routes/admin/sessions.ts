@@ -111,11 +111,9 @@ export function adminSessionRoutes(ctx: AppContext) {
       },
       async (request) => {
         const user = await existingUser(request.params.id);
-        const live = await sessions.list(user.id);
-        const revoked = await sessions.revokeAll(user.id);
-        await ctx.oauth.logout.sessionsEnded(
-          user.id,
-          live.map((s) => s.id),
+        const { sessions: revoked } = await ctx.accounts.access.end(
+          { type: "all_sessions_revoked", userId: user.id },
+          adminActor(request),
         );
         await recordRevocation(request, user.id, { count: revoked });
         return { revoked };
@@ -141,8 +139,11 @@ export function adminSessionRoutes(ctx: AppContext) {
       async (request, reply) => {
         const user = await existingUser(request.params.id);
         const { sessionId } = request.params;
-        if (!(await sessions.revoke(user.id, sessionId))) throw sessionNotFound();
-        await ctx.oauth.logout.sessionsEnded(user.id, [sessionId]);
+        const ended = await ctx.accounts.access.end(
+          { type: "sessions_revoked", userId: user.id, sessionIds: [sessionId] },
+          adminActor(request),
+        );
+        if (ended.sessions === 0) throw sessionNotFound();
         await recordRevocation(request, user.id, { sessionId });
         return reply.code(204).send();
       },

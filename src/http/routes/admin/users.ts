@@ -168,14 +168,7 @@ function userNameFilter(query: ListQuery): FilterNode | undefined {
 }
 
 export function adminUserRoutes(ctx: AppContext) {
-  const { users, sessions } = ctx.accounts;
-
-  /** Revokes what the ended sessions' sign-ins granted and tells the clients (back-channel logout). */
-  const sessionsEnded = (userId: string, live: { id: string }[]) =>
-    ctx.oauth.logout.sessionsEnded(
-      userId,
-      live.map((s) => s.id),
-    );
+  const { users } = ctx.accounts;
 
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: ListQuery }>(
@@ -297,15 +290,12 @@ export function adminUserRoutes(ctx: AppContext) {
         const existing = await users.get(request.params.id);
         if (!existing) throw userNotFound();
         const { emails, ...rest } = request.body;
-        const disabling = existing.active && rest.active === false;
-        const live = disabling ? await sessions.list(existing.id) : [];
         const user = await users.replace(
           existing.id,
           { ...attributesOf(existing), ...rest, ...(emails ? { emails: toEmails(emails) } : {}) },
           // Conditional on the version read: a change in between fails (412) instead of being overwritten.
           { ...adminActor(request), expectedVersion: existing.version },
         );
-        if (disabling) await sessionsEnded(user.id, live);
         return user;
       },
     );
@@ -335,6 +325,44 @@ export function adminUserRoutes(ctx: AppContext) {
       },
     );
 
+    const ADMIN_RIGHT = {
+      tags: TAGS,
+      params: ID_PARAMS,
+      response: adminResponses({ 204: NO_CONTENT }, [404, 409]),
+    };
+    app.put<{ Params: { id: string } }>(
+      "/admin/users/:id/admin",
+      {
+        schema: {
+          ...ADMIN_RIGHT,
+          summary: "Grant the administrator right",
+          description:
+            "Gives the user Tessera's administrator right (audited as `admin.granted`): their sessions may use " +
+            "the admin API's scopes on personal tokens. No group confers it. 409 when the user already holds it.",
+        },
+      },
+      async (request, reply) => {
+        await ctx.accounts.administrators.grant(request.params.id, adminActor(request));
+        return reply.code(204).send();
+      },
+    );
+    app.delete<{ Params: { id: string } }>(
+      "/admin/users/:id/admin",
+      {
+        schema: {
+          ...ADMIN_RIGHT,
+          summary: "Remove the administrator right",
+          description:
+            "Takes the right away (audited as `admin.revoked`); the user's personal tokens lose Tessera's " +
+            "scopes at their next use. 409 when the user does not hold it.",
+        },
+      },
+      async (request, reply) => {
+        await ctx.accounts.administrators.revoke(request.params.id, adminActor(request));
+        return reply.code(204).send();
+      },
+    );
+
     app.delete<{ Params: { id: string } }>(
       "/admin/users/:id",
       {
@@ -349,10 +377,6 @@ export function adminUserRoutes(ctx: AppContext) {
         },
       },
       async (request, reply) => {
-        // Before the delete: the user's refresh tokens go with the row (foreign-key cascade), and the
-        // back-channel logout needs them to know which clients to tell.
-        const live = await sessions.list(request.params.id);
-        await sessionsEnded(request.params.id, live);
         await users.delete(request.params.id, adminActor(request));
         return reply.code(204).send();
       },

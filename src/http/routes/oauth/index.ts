@@ -33,6 +33,7 @@ import type { AccessTokenClaims } from "../../../oauth/issuer.js";
 import { clientMetadata, metadataToInput } from "../../../oauth/registration.js";
 import { parseScope } from "../../../oauth/scopes.js";
 import type { AppContext } from "../../../server/context.js";
+import { adminTokensRepository } from "../../../storage/index.js";
 import { consentPage } from "../../../ui/pages/consent.js";
 import { deviceCodePage, deviceConfirmPage } from "../../../ui/pages/device.js";
 import { logoutConfirmPage } from "../../../ui/pages/logout.js";
@@ -381,7 +382,7 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
         (await oauth.initialTokens.consume(token)) ||
         (await authenticateAdminToken(
           {
-            db: ctx.storage.db,
+            repository: adminTokensRepository(ctx.storage.db),
             clock: ctx.clock,
             bootstrapToken: ctx.config.adminToken,
             lastUsed: ctx.adminTokenLastUsed,
@@ -625,10 +626,12 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
 
     /** Ends the browser's Tessera session and tells the clients (back-channel logout). */
     async function endSession(request: FastifyRequest, reply: FastifyReply, auth: WebAuth) {
-      await ctx.accounts.sessions.revoke(auth.user.id, auth.session.id);
+      await ctx.accounts.access.end(
+        { type: "signed_out", userId: auth.user.id, sessionId: auth.session.id },
+        { actor: `user:${auth.user.id}` },
+      );
       await web.auditUserAction(request, auth, "signout");
       clearSessionCookie(reply, web.names);
-      await oauth.logout.sessionsEnded(auth.user.id, [auth.session.id]);
     }
 
     function signedOut(reply: FastifyReply, target: { uri: string } | undefined, state: string | undefined) {
@@ -763,7 +766,7 @@ export function oauthRoutes(ctx: AppContext, web: Web) {
       }
       let claims: AccessTokenClaims;
       try {
-        claims = await oauth.issuer.verifyAccessToken(token);
+        ({ claims } = await oauth.issuer.checkAccessToken(token));
       } catch (error) {
         if (error instanceof TokenError) return refuse(401, "invalid_token", "The token is invalid.");
         throw error;

@@ -67,6 +67,8 @@ function toScimError(error: unknown): ScimError | undefined {
       return new ScimError({ status: 400, scimType: "invalidValue", message: error.message });
     case "request_too_large":
       return new ScimError({ status: 413, message: error.message });
+    case "forbidden_change":
+      return new ScimError({ status: 403, message: error.message });
     default:
       return undefined;
   }
@@ -189,6 +191,7 @@ export function scimRoutes(ctx: AppContext) {
 
     const actor = (request: FastifyRequest): Actor => ({
       actor: `scim:${request.scimAdmin?.tokenId ?? "unknown"}`,
+      authority: "provisioning",
       ip: request.ip,
       userAgent: typeof request.headers["user-agent"] === "string" ? request.headers["user-agent"] : null,
     });
