@@ -23,8 +23,10 @@ export interface GrantRevocation {
   /** Revokes a refresh-token family and the access tokens issued with it; how many tokens it had. */
   revokeFamily(familyId: string): Promise<number>;
   /**
-   * Ends what these sessions' sign-ins granted: unredeemed codes, and refresh-token families without
-   * `offline_access` (with it too when `includeOffline`). Answers the clients that received tokens in them.
+   * Ends what these sessions' sign-ins granted: unredeemed codes, refresh-token families without
+   * `offline_access` (with it too when `includeOffline`), and the access tokens that redeeming a code issued
+   * (also those that came without a refresh token), under the same rule. Answers the clients that received
+   * tokens in them.
    */
   endSessionGrants(
     sessionIds: readonly string[],
@@ -74,16 +76,25 @@ export function createGrantRevocation(deps: {
 
     async endSessionGrants(sessionIds, { includeOffline }) {
       if (sessionIds.length === 0) return { families: 0, clients: [] };
+      const ends = (scope: string) => includeOffline || !parseScope(scope).includes("offline_access");
       const refresh = await grants.liveRefreshBySessions(sessionIds);
-      const codes = await grants.codeClientsBySessions(sessionIds);
+      const codes = await grants.codesBySessions(sessionIds);
       // Codes not yet redeemed die with their session: they must not start a family for a sign-in that ended.
       await grants.deleteUnredeemedCodesBySessions(sessionIds);
-      const families = await revokeFamilies(
-        refresh
-          .filter((r) => includeOffline || !parseScope(r.scope).includes("offline_access"))
-          .map((r) => r.familyId),
-      );
-      return { families, clients: [...sessionClients(refresh), ...codes] };
+      const families = await revokeFamilies(refresh.filter((r) => ends(r.scope)).map((r) => r.familyId));
+      // A code redeemed by a client without the refresh_token grant issued an access token no family records.
+      for (const code of codes) {
+        if (code.issuedJti && code.issuedJtiExpiresAt && ends(code.scope)) {
+          await revokeAccessToken(code.issuedJti, code.issuedJtiExpiresAt);
+        }
+      }
+      return {
+        families,
+        clients: [
+          ...sessionClients(refresh),
+          ...codes.map((c) => ({ clientId: c.clientId, sessionId: c.sessionId })),
+        ],
+      };
     },
 
     async endUserGrants(userId) {

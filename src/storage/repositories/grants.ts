@@ -17,8 +17,19 @@ export interface GrantsRepository {
   liveRefreshBySessions(sessionIds: readonly string[]): Promise<GrantRow[]>;
   /** Live refresh tokens of the user, whatever session they came from. */
   liveRefreshByUser(userId: string): Promise<GrantRow[]>;
-  /** Clients and sessions of the codes issued in these sessions (redeemed or not), for back-channel logout. */
-  codeClientsBySessions(sessionIds: readonly string[]): Promise<{ clientId: string; sessionId: string }[]>;
+  /**
+   * The codes issued in these sessions (redeemed or not): their client and session (for back-channel logout),
+   * scope, and the access token a redemption issued (`jti`, expiry), if any.
+   */
+  codesBySessions(sessionIds: readonly string[]): Promise<
+    {
+      clientId: string;
+      sessionId: string;
+      scope: string;
+      issuedJti: string | null;
+      issuedJtiExpiresAt: number | null;
+    }[]
+  >;
   /** Deletes the unredeemed codes issued in these sessions. */
   deleteUnredeemedCodesBySessions(sessionIds: readonly string[]): Promise<void>;
   /** Deletes every unredeemed code of the user, and denies their approved, unredeemed device codes. */
@@ -60,14 +71,26 @@ export function grantsRepository(db: Kysely<Database>): GrantsRepository {
         .execute();
       return rows.map(toRow);
     },
-    async codeClientsBySessions(sessionIds) {
+    async codesBySessions(sessionIds) {
       if (sessionIds.length === 0) return [];
       const rows = await db
         .selectFrom("authorization_codes")
-        .select(["client_id", "session_id"])
+        .select(["client_id", "session_id", "scope", "issued_jti", "issued_jti_expires_at"])
         .where("session_id", "in", [...sessionIds])
         .execute();
-      return rows.flatMap((r) => (r.session_id ? [{ clientId: r.client_id, sessionId: r.session_id }] : []));
+      return rows.flatMap((r) =>
+        r.session_id
+          ? [
+              {
+                clientId: r.client_id,
+                sessionId: r.session_id,
+                scope: r.scope,
+                issuedJti: r.issued_jti,
+                issuedJtiExpiresAt: r.issued_jti_expires_at,
+              },
+            ]
+          : [],
+      );
     },
     async deleteUnredeemedCodesBySessions(sessionIds) {
       if (sessionIds.length === 0) return;
