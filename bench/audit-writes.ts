@@ -97,8 +97,7 @@ export async function measureAuditWrites(): Promise<string[]> {
       instances.set(
         mode,
         createAccounts({
-          db: storage.db,
-          prepare: storage.prepare,
+          storage,
           ...(writer ? { backgroundWriter: writer } : {}),
           clock: systemClock,
           log,

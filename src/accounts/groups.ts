@@ -6,13 +6,11 @@
  * - Every change bumps `version` and writes an audit event.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
-import type { Database, GroupsTable } from "../storage/database.js";
-import { isUniqueViolation } from "../storage/index.js";
-import { listPage, type PageOptions } from "./paging.js";
+import { type GroupRow, type GroupsRepository, isUniqueViolation } from "../storage/index.js";
+import { type PageOptions, pageQuery } from "./paging.js";
 import type { Actor } from "./users.js";
 
 export interface Group {
@@ -59,22 +57,17 @@ function cleanDisplayName(value: unknown): string {
   return name;
 }
 
-export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: AuditLog }): Groups {
-  const { db, clock } = deps;
+export function createGroups(deps: {
+  /** Where groups are stored: `groupsRepository(storage.db, storage.dialect)`. */
+  repository: GroupsRepository;
+  clock: Clock;
+  audit: AuditLog;
+}): Groups {
+  const { repository, clock } = deps;
 
-  async function hydrate(rows: GroupsTable[]): Promise<Group[]> {
+  async function hydrate(rows: GroupRow[]): Promise<Group[]> {
     if (rows.length === 0) return [];
-    const members = await db
-      .selectFrom("group_members")
-      .innerJoin("users", "users.id", "group_members.user_id")
-      .select(["group_members.group_id", "users.id", "users.user_name"])
-      .where(
-        "group_members.group_id",
-        "in",
-        rows.map((r) => r.id),
-      )
-      .orderBy("users.user_name_key")
-      .execute();
+    const members = await repository.members(rows.map((r) => r.id));
     return rows.map((r) => ({
       id: r.id,
       displayName: r.display_name,
@@ -87,7 +80,7 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
   }
 
   async function get(id: string): Promise<Group | undefined> {
-    const row = await db.selectFrom("groups").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await repository.findById(id);
     return row ? (await hydrate([row]))[0] : undefined;
   }
 
@@ -97,27 +90,10 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
       throw new AccountError("invalid_request", `A group holds at most ${MAX_MEMBERS} members.`);
     }
     if (unique.length === 0) return unique;
-    const found = new Set<string>();
-    for (let i = 0; i < unique.length; i += 500) {
-      const rows = await db
-        .selectFrom("users")
-        .select("id")
-        .where("id", "in", unique.slice(i, i + 500))
-        .execute();
-      for (const r of rows) found.add(r.id);
-    }
+    const found = await repository.knownUserIds(unique);
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length > 0) throw new AccountError("invalid_request", "A member is not a known user id.");
     return unique;
-  }
-
-  async function insertMembers(trx: Kysely<Database>, groupId: string, members: string[]) {
-    for (let i = 0; i < members.length; i += 500) {
-      await trx
-        .insertInto("group_members")
-        .values(members.slice(i, i + 500).map((user_id) => ({ group_id: groupId, user_id })))
-        .execute();
-    }
   }
 
   function conflict(error: unknown): never {
@@ -144,21 +120,18 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
       const id = randomUUID();
       const now = clock.now();
       try {
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto("groups")
-            .values({
-              id,
-              display_name: displayName,
-              display_name_key: displayName.toLowerCase(),
-              external_id: attributes.externalId ?? null,
-              created_at: now,
-              updated_at: now,
-              version: 1,
-            })
-            .execute();
-          await insertMembers(trx, id, members);
-        });
+        await repository.insert(
+          {
+            id,
+            display_name: displayName,
+            display_name_key: displayName.toLowerCase(),
+            external_id: attributes.externalId ?? null,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+          },
+          members,
+        );
       } catch (error) {
         conflict(error);
       }
@@ -171,28 +144,25 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
       if (!existing) throw new AccountError("group_not_found", "No such group.", 404);
       const displayName = cleanDisplayName(attributes.displayName);
       const members = await checkMembers(attributes.members);
+      let replaced: boolean;
       try {
-        await db.transaction().execute(async (trx) => {
-          const result = await trx
-            .updateTable("groups")
-            .set({
-              display_name: displayName,
-              display_name_key: displayName.toLowerCase(),
-              external_id: attributes.externalId ?? null,
-              updated_at: clock.now(),
-              version: existing.version + 1,
-            })
-            .where("id", "=", id)
-            .where("version", "=", by.expectedVersion ?? existing.version)
-            .executeTakeFirst();
-          if (result.numUpdatedRows !== 1n) {
-            throw new AccountError("group_changed", "The group changed meanwhile; fetch it and retry.", 412);
-          }
-          await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
-          await insertMembers(trx, id, members);
-        });
+        replaced = await repository.replace(
+          id,
+          by.expectedVersion ?? existing.version,
+          {
+            display_name: displayName,
+            display_name_key: displayName.toLowerCase(),
+            external_id: attributes.externalId ?? null,
+            updated_at: clock.now(),
+            version: existing.version + 1,
+          },
+          members,
+        );
       } catch (error) {
         conflict(error);
+      }
+      if (!replaced) {
+        throw new AccountError("group_changed", "The group changed meanwhile; fetch it and retry.", 412);
       }
       await audit("group.updated", id, by);
       return (await get(id))!;
@@ -201,17 +171,14 @@ export function createGroups(deps: { db: Kysely<Database>; clock: Clock; audit: 
     get,
 
     async list(options = {}) {
-      const { total, rows } = await listPage(db, "groups", options);
+      const { total, rows } = await repository.page(pageQuery(options));
       return { total, groups: await hydrate(rows) };
     },
 
     async delete(id, by) {
       const existing = await get(id);
       if (!existing) throw new AccountError("group_not_found", "No such group.", 404);
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom("group_members").where("group_id", "=", id).execute();
-        await trx.deleteFrom("groups").where("id", "=", id).execute();
-      });
+      await repository.delete(id);
       await audit("group.deleted", id, by);
     },
   };

@@ -2,7 +2,6 @@
  * The accounts domain: users, groups, passwords, sign-in, reset. `createAccounts` wires the services once;
  * the HTTP layer, the CLI and SCIM all use the same instances.
  */
-import type { Kysely } from "kysely";
 import {
   type AccessRevocation,
   type AccessRevocationDeps,
@@ -19,8 +18,15 @@ import {
   type SessionPolicy,
   type Sessions,
 } from "../sessions/index.js";
-import type { Database } from "../storage/database.js";
-import { auditEventsRepository, type BackgroundWriter, type PrepareQuery } from "../storage/index.js";
+import {
+  auditEventsRepository,
+  type BackgroundWriter,
+  groupsRepository,
+  passwordResetTokensRepository,
+  type Storage,
+  sessionsRepository,
+  usersRepository,
+} from "../storage/index.js";
 import { administratorsRepository } from "../storage/repositories/administrators.js";
 import { type Administrators, createAdministrators } from "./administrators.js";
 import { createGroups, type Groups } from "./groups.js";
@@ -94,9 +100,11 @@ export interface Accounts {
 }
 
 export interface AccountsOptions {
-  db: Kysely<Database>;
-  /** `storage.prepare`: hot-path queries compiled once (and run directly on SQLite). */
-  prepare?: PrepareQuery;
+  /**
+   * Where accounts live: the repositories are built from `db` and `dialect` here; with `prepare`
+   * (`storage.prepare`) their hot-path look-ups are compiled once (and run directly on SQLite).
+   */
+  storage: Pick<Storage, "db" | "dialect"> & Partial<Pick<Storage, "prepare">>;
   /** `storage.backgroundWriter`: audit batches written off the event loop (SQLite files). */
   backgroundWriter?: BackgroundWriter;
   clock: Clock;
@@ -124,7 +132,8 @@ export interface AccountsOptions {
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
-  const { db, clock } = options;
+  const { clock } = options;
+  const { db, dialect, prepare } = options.storage;
   const audit =
     options.audit ??
     createAuditLog({
@@ -136,8 +145,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const pool = createHashPool(options.argon2Threads ? { threads: options.argon2Threads } : {});
   const hasher = createPasswordHasher(options.argon2, pool);
   const sessions = createSessions({
-    db,
-    ...(options.prepare ? { prepare: options.prepare } : {}),
+    repository: sessionsRepository(db, prepare),
     clock,
     policy: options.sessionPolicy,
     ...(options.sessionCache ? { cache: options.sessionCache } : {}),
@@ -148,20 +156,16 @@ export function createAccounts(options: AccountsOptions): Accounts {
         "writing session last-seen times failed",
       ),
   });
+  const resetLinks = passwordResetTokensRepository(db);
   const access = createAccessRevocation({
     ...options.access,
     sessions,
     audit,
-    resetLinks: {
-      async deleteForUser(userId) {
-        await db.deleteFrom("password_reset_tokens").where("user_id", "=", userId).execute();
-      },
-    },
+    resetLinks: { deleteForUser: (userId) => resetLinks.deleteAllOf(userId) },
   });
   const administratorRows = administratorsRepository(db);
   const users = createUsers({
-    db,
-    ...(options.prepare ? { prepare: options.prepare } : {}),
+    repository: usersRepository(db, dialect, prepare),
     clock,
     hasher,
     policy: options.passwordPolicy,
@@ -175,10 +179,10 @@ export function createAccounts(options: AccountsOptions): Accounts {
     audit,
     userExists: async (userId) => (await users.get(userId)) !== undefined,
   });
-  const groups = createGroups({ db, clock, audit });
+  const groups = createGroups({ repository: groupsRepository(db, dialect), clock, audit });
   const signIn = createPasswordSignIn({ users, hasher, throttle: options.throttle, audit });
   const passwordReset = createPasswordReset({
-    db,
+    repository: resetLinks,
     clock,
     users,
     sessions,

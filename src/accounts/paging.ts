@@ -3,43 +3,25 @@
  *
  * - `startIndex` is 1-based (values below 1 read as 1); `count` is clamped to 0…1000; `count = 0` returns only
  *   the total.
- * - Order is `created_at, id`: stable across pages even when rows share a creation time.
+ * - Order is `created_at, id`: stable across pages even when rows share a creation time (the repositories'
+ *   `page`, storage/repositories/paging.ts).
+ * - `where` is a storage predicate (`userFilterPredicate` / `groupFilterPredicate` in `scim/filter-sql.ts`);
+ *   storage compiles it for its database.
  */
-import type { Expression, Kysely, Selectable, SqlBool } from "kysely";
-import type { Database } from "../storage/database.js";
+import type { PageQuery, Predicate } from "../storage/index.js";
 
 export interface PageOptions {
-  /** A compiled filter on the table (see `scim/filter-sql.ts`). */
-  where?: Expression<SqlBool>;
+  /** A filter on the table (see `scim/filter-sql.ts`). */
+  where?: Predicate | undefined;
   startIndex?: number;
   count?: number;
 }
 
 export const MAX_PAGE = 1000;
 
-export async function listPage<T extends "users" | "groups">(
-  db: Kysely<Database>,
-  table: T,
-  options: PageOptions,
-): Promise<{ total: number; rows: Selectable<Database[T]>[] }> {
+/** What the repository reads for a page request: the options clamped as the module comment says. */
+export function pageQuery(options: PageOptions): PageQuery {
   const startIndex = Math.max(1, Math.floor(options.startIndex ?? 1));
   const count = Math.max(0, Math.min(MAX_PAGE, Math.floor(options.count ?? 100)));
-  // One query shape for both tables; Kysely cannot type a union of table names, so the base is widened here.
-  let base = (db as unknown as Kysely<{ paged: { created_at: number; id: string } }>).selectFrom(
-    table as unknown as "paged",
-  );
-  if (options.where) base = base.where(options.where);
-  const totalRow = await base
-    .select((eb) => eb.fn.countAll<number | string | bigint>().as("n"))
-    .executeTakeFirst();
-  const total = Number(totalRow?.n ?? 0);
-  if (count === 0) return { total, rows: [] };
-  const rows = await base
-    .selectAll()
-    .orderBy("created_at")
-    .orderBy("id")
-    .offset(startIndex - 1)
-    .limit(count)
-    .execute();
-  return { total, rows: rows as unknown as Selectable<Database[T]>[] };
+  return { where: options.where, offset: startIndex - 1, limit: count };
 }

@@ -15,7 +15,6 @@
  * - "Sign out other devices" (the default on the page) makes it the `password_changed` access-ending event:
  *   every other session and every app grant ends. The current session's token is renewed (a privilege change).
  */
-import type { Kysely } from "kysely";
 import type { AccessRevocation } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
@@ -24,7 +23,7 @@ import { AccountError } from "../lib/errors.js";
 import type { Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
 import type { Sessions } from "../sessions/index.js";
-import type { Database } from "../storage/database.js";
+import type { PasswordResetTokensRepository } from "../storage/index.js";
 import type { PasswordSignIn } from "./sign-in.js";
 import type { Actor, User, Users } from "./users.js";
 
@@ -46,7 +45,8 @@ export interface PasswordReset {
 }
 
 export function createPasswordReset(deps: {
-  db: Kysely<Database>;
+  /** Where reset links are stored: `passwordResetTokensRepository(storage.db)`. */
+  repository: PasswordResetTokensRepository;
   clock: Clock;
   users: Users;
   sessions: Sessions;
@@ -58,7 +58,7 @@ export function createPasswordReset(deps: {
   issuer: string;
   ttlSeconds: number;
 }): PasswordReset {
-  const { db, clock, users } = deps;
+  const { repository, clock, users } = deps;
 
   async function findUser(identifier: string): Promise<User | undefined> {
     const text = identifier.trim().slice(0, 320);
@@ -76,16 +76,13 @@ export function createPasswordReset(deps: {
     if (!email) return;
     const token = generateOpaqueToken(FORMAT);
     const now = clock.now();
-    await db
-      .insertInto("password_reset_tokens")
-      .values({
-        token_hash: hashToken(token),
-        user_id: user.id,
-        created_at: now,
-        expires_at: now + deps.ttlSeconds * 1000,
-        used_at: null,
-      })
-      .execute();
+    await repository.insert({
+      token_hash: hashToken(token),
+      user_id: user.id,
+      created_at: now,
+      expires_at: now + deps.ttlSeconds * 1000,
+      used_at: null,
+    });
     const link = `${deps.issuer}/password/reset?token=${token}`;
     const minutes = Math.round(deps.ttlSeconds / 60);
     await deps.mailer.send({
@@ -114,11 +111,7 @@ export function createPasswordReset(deps: {
 
   async function liveRow(token: string) {
     if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
-    const row = await db
-      .selectFrom("password_reset_tokens")
-      .selectAll()
-      .where("token_hash", "=", hashToken(token))
-      .executeTakeFirst();
+    const row = await repository.findByHash(hashToken(token));
     if (!row || row.used_at !== null || row.expires_at <= clock.now()) return undefined;
     return row;
   }
@@ -150,14 +143,7 @@ export function createPasswordReset(deps: {
       const verdict = users.checkPolicy(newPassword, user);
       if (!verdict.ok) throw new AccountError("password_rejected", verdict.message);
       const now = clock.now();
-      const consumed = await db
-        .updateTable("password_reset_tokens")
-        .set({ used_at: now })
-        .where("token_hash", "=", row.token_hash)
-        .where("used_at", "is", null)
-        .where("expires_at", ">", now)
-        .executeTakeFirst();
-      if (consumed.numUpdatedRows !== 1n) throw invalid();
+      if (!(await repository.consume(row.token_hash, now))) throw invalid();
       const by: Actor = {
         actor: `user:${user.id}`,
         authority: "self",
@@ -165,12 +151,7 @@ export function createPasswordReset(deps: {
         userAgent: context.userAgent,
       };
       await users.setPassword(user.id, newPassword, by);
-      await db
-        .updateTable("password_reset_tokens")
-        .set({ used_at: now })
-        .where("user_id", "=", user.id)
-        .where("used_at", "is", null)
-        .execute();
+      await repository.useAllOf(user.id, now);
       await deps.access.end({ type: "password_reset", userId: user.id }, by);
       await deps.audit.record({
         type: "password.reset",
@@ -183,13 +164,7 @@ export function createPasswordReset(deps: {
       return user;
     },
 
-    async purgeExpired() {
-      const result = await db
-        .deleteFrom("password_reset_tokens")
-        .where((eb) => eb.or([eb("expires_at", "<=", clock.now()), eb("used_at", "is not", null)]))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    purgeExpired: () => repository.deleteExpiredOrUsed(clock.now()),
   };
 }
 

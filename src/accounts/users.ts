@@ -11,15 +11,19 @@
  * - Who may change what: `access/policy.ts`. Provisioning (SCIM) cannot take over an administrator's account.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
 import { type Authority, refusalForAdministratorChange } from "../access/policy.js";
 import type { AccessEvent } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
-import type { Database, UserEmailsTable, UsersTable } from "../storage/database.js";
-import { createPrepare, isUniqueViolation, type PrepareQuery } from "../storage/index.js";
-import { listPage, type PageOptions } from "./paging.js";
+import {
+  isUniqueViolation,
+  type SignInRow,
+  type UserEmailRow,
+  type UserRow,
+  type UsersRepository,
+} from "../storage/index.js";
+import { type PageOptions, pageQuery } from "./paging.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
 import { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
 
@@ -77,9 +81,11 @@ export interface Actor {
 export type ListUsersOptions = PageOptions;
 
 export interface UsersDeps {
-  db: Kysely<Database>;
-  /** Prepared queries for the hot paths (`storage.prepare`; by default compiled queries run by Kysely). */
-  prepare?: PrepareQuery;
+  /**
+   * Where accounts are stored: `usersRepository(storage.db, storage.dialect, storage.prepare)` (the sign-in
+   * look-up is a prepared query declared there).
+   */
+  repository: UsersRepository;
   clock: Clock;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
@@ -169,17 +175,8 @@ export interface Users {
 }
 
 export function createUsers(deps: UsersDeps): Users {
-  const { db, clock } = deps;
-  const prepare = deps.prepare ?? createPrepare(db);
-  // The sign-in look-up runs once per password sign-in, while argon2id keeps the caches cold: compiled once.
-  const signInRecord = prepare((db, key: string) =>
-    db
-      .selectFrom("users")
-      .select(["id", "user_name", "active", "password_hash"])
-      .where("user_name_key", "=", key),
-  );
+  const { repository, clock } = deps;
 
-  type SignInRow = { id: string; user_name: string; active: number; password_hash: string | null };
   const toSignInRecord = (row: SignInRow | undefined): SignInRecord | undefined =>
     row && {
       id: row.id,
@@ -188,28 +185,15 @@ export function createUsers(deps: UsersDeps): Users {
       passwordHash: row.password_hash,
     };
 
-  async function load(where: { id?: string; key?: string }): Promise<User | undefined> {
-    let query = db.selectFrom("users").selectAll();
-    if (where.id !== undefined) query = query.where("id", "=", where.id);
-    if (where.key !== undefined) query = query.where("user_name_key", "=", where.key);
-    const row = await query.executeTakeFirst();
+  async function load(where: { id: string } | { key: string }): Promise<User | undefined> {
+    const row = await ("id" in where ? repository.findById(where.id) : repository.findByNameKey(where.key));
     if (!row) return undefined;
     return (await hydrate([row]))[0];
   }
 
-  async function hydrate(rows: Selectable<UsersTable>[]): Promise<User[]> {
+  async function hydrate(rows: UserRow[]): Promise<User[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const [emails, groups] = await Promise.all([
-      db.selectFrom("user_emails").selectAll().where("user_id", "in", ids).orderBy("position").execute(),
-      db
-        .selectFrom("group_members")
-        .innerJoin("groups", "groups.id", "group_members.group_id")
-        .select(["group_members.user_id", "groups.id", "groups.display_name"])
-        .where("group_members.user_id", "in", ids)
-        .orderBy("groups.display_name_key")
-        .execute(),
-    ]);
+    const { emails, groups } = await repository.details(rows.map((r) => r.id));
     return rows.map((r) => ({
       id: r.id,
       userName: r.user_name,
@@ -244,7 +228,7 @@ export function createUsers(deps: UsersDeps): Users {
     return deps.hasher.hash(verdict.normalized);
   }
 
-  function emailRows(userId: string, emails: UserEmail[]): UserEmailsTable[] {
+  function emailRows(userId: string, emails: UserEmail[]): UserEmailRow[] {
     return emails.map((e, position) => ({
       user_id: userId,
       value: e.value,
@@ -275,27 +259,24 @@ export function createUsers(deps: UsersDeps): Users {
       const now = clock.now();
       const id = randomUUID();
       try {
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto("users")
-            .values({
-              id,
-              user_name: userName,
-              user_name_key: key,
-              external_id: cleanText(attributes.externalId, "externalId"),
-              display_name: cleanText(attributes.displayName, "displayName"),
-              given_name: cleanText(attributes.givenName, "name.givenName"),
-              family_name: cleanText(attributes.familyName, "name.familyName"),
-              active: attributes.active === false ? 0 : 1,
-              password_hash: passwordHash,
-              password_updated_at: passwordHash ? now : null,
-              created_at: now,
-              updated_at: now,
-              version: 1,
-            })
-            .execute();
-          if (emails.length > 0) await trx.insertInto("user_emails").values(emailRows(id, emails)).execute();
-        });
+        await repository.insert(
+          {
+            id,
+            user_name: userName,
+            user_name_key: key,
+            external_id: cleanText(attributes.externalId, "externalId"),
+            display_name: cleanText(attributes.displayName, "displayName"),
+            given_name: cleanText(attributes.givenName, "name.givenName"),
+            family_name: cleanText(attributes.familyName, "name.familyName"),
+            active: attributes.active === false ? 0 : 1,
+            password_hash: passwordHash,
+            password_updated_at: passwordHash ? now : null,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+          },
+          emailRows(id, emails),
+        );
       } catch (error) {
         conflict(error);
       }
@@ -328,35 +309,30 @@ export function createUsers(deps: UsersDeps): Users {
         enabling: !existing.active && active,
       });
       const now = clock.now();
+      let replaced: boolean;
       try {
-        await db.transaction().execute(async (trx) => {
-          const result = await trx
-            .updateTable("users")
-            .set({
-              user_name: userName,
-              user_name_key: userNameKey(userName),
-              external_id: cleanText(attributes.externalId, "externalId"),
-              display_name: cleanText(attributes.displayName, "displayName"),
-              given_name: cleanText(attributes.givenName, "name.givenName"),
-              family_name: cleanText(attributes.familyName, "name.familyName"),
-              active: active ? 1 : 0,
-              ...(passwordHash === undefined
-                ? {}
-                : { password_hash: passwordHash, password_updated_at: now }),
-              updated_at: now,
-              version: existing.version + 1,
-            })
-            .where("id", "=", id)
-            .where("version", "=", by.expectedVersion ?? existing.version)
-            .executeTakeFirst();
-          if (result.numUpdatedRows !== 1n) {
-            throw new AccountError("user_changed", "The user changed meanwhile; fetch it and retry.", 412);
-          }
-          await trx.deleteFrom("user_emails").where("user_id", "=", id).execute();
-          if (emails.length > 0) await trx.insertInto("user_emails").values(emailRows(id, emails)).execute();
-        });
+        replaced = await repository.replace(
+          id,
+          by.expectedVersion ?? existing.version,
+          {
+            user_name: userName,
+            user_name_key: userNameKey(userName),
+            external_id: cleanText(attributes.externalId, "externalId"),
+            display_name: cleanText(attributes.displayName, "displayName"),
+            given_name: cleanText(attributes.givenName, "name.givenName"),
+            family_name: cleanText(attributes.familyName, "name.familyName"),
+            active: active ? 1 : 0,
+            ...(passwordHash === undefined ? {} : { password_hash: passwordHash, password_updated_at: now }),
+            updated_at: now,
+            version: existing.version + 1,
+          },
+          emailRows(id, emails),
+        );
       } catch (error) {
         conflict(error);
+      }
+      if (!replaced) {
+        throw new AccountError("user_changed", "The user changed meanwhile; fetch it and retry.", 412);
       }
       await deps.audit.record({
         type: "user.updated",
@@ -380,22 +356,16 @@ export function createUsers(deps: UsersDeps): Users {
     },
 
     findForSignInNow(userName) {
-      const row = signInRecord.firstNow(userNameKey(userName));
+      const row = repository.findForSignInNow(userNameKey(userName));
       return row instanceof Promise ? row.then(toSignInRecord) : toSignInRecord(row);
     },
 
     async findByEmail(email) {
-      const rows = await db
-        .selectFrom("users")
-        .selectAll("users")
-        .innerJoin("user_emails", "user_emails.user_id", "users.id")
-        .where("user_emails.value_key", "=", email.trim().toLowerCase())
-        .execute();
-      return hydrate(rows);
+      return hydrate(await repository.findByEmailKey(email.trim().toLowerCase()));
     },
 
     async list(options = {}) {
-      const { total, rows } = await listPage(db, "users", options);
+      const { total, rows } = await repository.page(pageQuery(options));
       return { total, users: await hydrate(rows) };
     },
 
@@ -403,14 +373,7 @@ export function createUsers(deps: UsersDeps): Users {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
       await deps.endAccess({ type: "user_deleted", userId: id }, by);
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom("administrators").where("user_id", "=", id).execute();
-        await trx.deleteFrom("group_members").where("user_id", "=", id).execute();
-        await trx.deleteFrom("user_emails").where("user_id", "=", id).execute();
-        await trx.deleteFrom("sessions").where("user_id", "=", id).execute();
-        await trx.deleteFrom("password_reset_tokens").where("user_id", "=", id).execute();
-        await trx.deleteFrom("users").where("id", "=", id).execute();
-      });
+      await repository.delete(id);
       await deps.audit.record({
         type: "user.deleted",
         outcome: "success",
@@ -432,11 +395,7 @@ export function createUsers(deps: UsersDeps): Users {
         enabling: !existing.active && active,
       });
       if (existing.active !== active) {
-        await db
-          .updateTable("users")
-          .set((eb) => ({ active: active ? 1 : 0, updated_at: clock.now(), version: eb("version", "+", 1) }))
-          .where("id", "=", id)
-          .execute();
+        await repository.setActive(id, active, clock.now());
         if (active) await audit("user.enabled", id, by);
         else await deactivated(id, by);
       }
@@ -453,37 +412,15 @@ export function createUsers(deps: UsersDeps): Users {
         enabling: false,
       });
       const hash = await hashChecked(password, existing);
-      const now = clock.now();
-      await db
-        .updateTable("users")
-        .set((eb) => ({
-          password_hash: hash,
-          password_updated_at: now,
-          updated_at: now,
-          version: eb("version", "+", 1),
-        }))
-        .where("id", "=", id)
-        .execute();
+      await repository.setPasswordHash(id, hash, clock.now());
       await audit("password.changed", id, by);
     },
 
-    async passwordHash(id) {
-      const row = await db
-        .selectFrom("users")
-        .select("password_hash")
-        .where("id", "=", id)
-        .executeTakeFirst();
-      return row?.password_hash ?? null;
-    },
+    passwordHash: (id) => repository.passwordHash(id),
 
     async upgradePasswordHash(id, oldHash, newHash) {
       // Conditional on the old hash: a password change racing with sign-in wins.
-      await db
-        .updateTable("users")
-        .set({ password_hash: newHash })
-        .where("id", "=", id)
-        .where("password_hash", "=", oldHash)
-        .execute();
+      await repository.upgradePasswordHash(id, oldHash, newHash);
     },
 
     checkPolicy: (password, user) => policyCheck(password, user),

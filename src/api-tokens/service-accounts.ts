@@ -4,11 +4,10 @@
  * and can be disabled (every key stops working at once) or deleted.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Clock } from "../lib/clock.js";
 import { ApiTokenError } from "../lib/errors.js";
-import type { Database, ServiceAccountsTable } from "../storage/database.js";
+import type { ServiceAccountRow, ServiceAccountsRepository } from "../storage/index.js";
 import type { ApiTokens } from "./tokens.js";
 
 export interface ServiceAccount {
@@ -40,7 +39,7 @@ export interface ServiceAccounts {
 const MAX_NAME = 200;
 const MAX_DESCRIPTION = 1000;
 
-function toServiceAccount(row: ServiceAccountsTable): ServiceAccount {
+function toServiceAccount(row: ServiceAccountRow): ServiceAccount {
   return {
     id: row.id,
     name: row.name,
@@ -53,15 +52,16 @@ function toServiceAccount(row: ServiceAccountsTable): ServiceAccount {
 }
 
 export function createServiceAccounts(deps: {
-  db: Kysely<Database>;
+  /** Where accounts are stored: `serviceAccountsRepository(storage.db)`. */
+  repository: ServiceAccountsRepository;
   clock: Clock;
   audit: AuditLog;
   tokens: ApiTokens;
 }): ServiceAccounts {
-  const { db, clock, audit, tokens } = deps;
+  const { repository, clock, audit, tokens } = deps;
 
   async function load(id: string): Promise<ServiceAccount> {
-    const row = await db.selectFrom("service_accounts").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await repository.findById(id);
     if (!row) throw new ApiTokenError("service_account_not_found", "No such service account.", 404);
     return toServiceAccount(row);
   }
@@ -81,31 +81,17 @@ export function createServiceAccounts(deps: {
       }
       const ownerUserId = input.ownerUserId ?? null;
       const ownerGroupId = input.ownerGroupId ?? null;
-      if (ownerUserId !== null) {
-        const user = await db
-          .selectFrom("users")
-          .select("id")
-          .where("id", "=", ownerUserId)
-          .executeTakeFirst();
-        if (!user) throw new ApiTokenError("invalid_request", "The owner user does not exist.");
+      if (ownerUserId !== null && !(await repository.userExists(ownerUserId))) {
+        throw new ApiTokenError("invalid_request", "The owner user does not exist.");
       }
-      if (ownerGroupId !== null) {
-        const group = await db
-          .selectFrom("groups")
-          .select("id")
-          .where("id", "=", ownerGroupId)
-          .executeTakeFirst();
-        if (!group) throw new ApiTokenError("invalid_request", "The owner group does not exist.");
+      if (ownerGroupId !== null && !(await repository.groupExists(ownerGroupId))) {
+        throw new ApiTokenError("invalid_request", "The owner group does not exist.");
       }
       const nameKey = name.toLowerCase();
-      const taken = await db
-        .selectFrom("service_accounts")
-        .select("id")
-        .where("name_key", "=", nameKey)
-        .executeTakeFirst();
+      const taken = await repository.findByNameKey(nameKey);
       if (taken)
         throw new ApiTokenError("service_account_exists", "A service account with this name exists.", 409);
-      const row: ServiceAccountsTable = {
+      const row: ServiceAccountRow = {
         id: randomUUID(),
         name,
         name_key: nameKey,
@@ -116,14 +102,10 @@ export function createServiceAccounts(deps: {
         disabled_at: null,
       };
       try {
-        await db.insertInto("service_accounts").values(row).execute();
+        await repository.insert(row);
       } catch (error) {
         // A concurrent create with the same name lost the unique index race.
-        const again = await db
-          .selectFrom("service_accounts")
-          .select("id")
-          .where("name_key", "=", nameKey)
-          .executeTakeFirst();
+        const again = await repository.findByNameKey(nameKey);
         if (again)
           throw new ApiTokenError("service_account_exists", "A service account with this name exists.", 409);
         throw error;
@@ -141,25 +123,20 @@ export function createServiceAccounts(deps: {
       // The id first: a name is free text and may spell another account's id, and one query matching either
       // would return whichever row the database reads first (the wrong account to disable or mint a key for).
       const row =
-        (await db.selectFrom("service_accounts").selectAll().where("id", "=", idOrName).executeTakeFirst()) ??
-        (await db
-          .selectFrom("service_accounts")
-          .selectAll()
-          .where("name_key", "=", idOrName.normalize("NFKC").trim().toLowerCase())
-          .executeTakeFirst());
+        (await repository.findById(idOrName)) ??
+        (await repository.findByNameKey(idOrName.normalize("NFKC").trim().toLowerCase()));
       return row ? toServiceAccount(row) : undefined;
     },
 
     async list() {
-      const rows = await db.selectFrom("service_accounts").selectAll().orderBy("name_key").execute();
-      return rows.map(toServiceAccount);
+      return (await repository.list()).map(toServiceAccount);
     },
 
     async disable(id, actor) {
       const account = await load(id);
       if (account.disabledAt === null) {
         const now = clock.now();
-        await db.updateTable("service_accounts").set({ disabled_at: now }).where("id", "=", id).execute();
+        await repository.disable(id, now);
         account.disabledAt = now;
         await tokens.revokeAllOf(id, { actor, reason: "owner_disabled" });
         await audit.record({
@@ -175,7 +152,7 @@ export function createServiceAccounts(deps: {
     async delete(id, actor) {
       await load(id);
       await tokens.revokeAllOf(id, { actor, reason: "owner_deleted" });
-      await db.deleteFrom("service_accounts").where("id", "=", id).execute();
+      await repository.delete(id);
       await audit.record({
         type: "service_account.deleted",
         outcome: "success",

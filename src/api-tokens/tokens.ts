@@ -15,14 +15,13 @@
  *   revocation feed, at resource servers within a poll.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import type { AuditLog } from "../audit/audit-log.js";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import { createIpAllowList, parseCidr } from "../lib/cidr.js";
 import type { Clock } from "../lib/clock.js";
 import { ApiTokenError } from "../lib/errors.js";
 import type { RevocationFeed } from "../revocation/index.js";
-import type { ApiTokensTable, Database } from "../storage/database.js";
+import type { ApiTokenRow, ApiTokensRepository } from "../storage/index.js";
 import type { WriteBehind } from "../storage/write-behind.js";
 
 export const PERSONAL_TOKEN_FORMAT = { prefix: "tsr_pat_", checksum: true } as const;
@@ -86,7 +85,8 @@ export interface CreateApiTokenInput {
 }
 
 export interface ApiTokenDeps {
-  db: Kysely<Database>;
+  /** Where tokens are stored: `apiTokensRepository(storage.db)`. */
+  repository: ApiTokensRepository;
   clock: Clock;
   audit: AuditLog;
   feed: RevocationFeed;
@@ -129,7 +129,7 @@ export function hasApiTokenPrefix(token: string): boolean {
   return token.startsWith(PERSONAL_TOKEN_FORMAT.prefix) || token.startsWith(SERVICE_TOKEN_FORMAT.prefix);
 }
 
-function toApiToken(row: ApiTokensTable): ApiToken {
+function toApiToken(row: ApiTokenRow): ApiToken {
   return {
     id: row.id,
     kind: row.kind,
@@ -171,7 +171,7 @@ function cleanCidrs(value: readonly string[] | null | undefined): string[] | nul
 }
 
 export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
-  const { db, clock, audit, feed } = deps;
+  const { repository, clock, audit, feed } = deps;
   const allowLists = new Map<string, (ip: string | undefined) => boolean>();
 
   function ipAllowed(cidrs: string, ip: string | undefined): boolean {
@@ -190,13 +190,10 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     if (scopes.length > MAX_SCOPES) throw new ApiTokenError("invalid_scope", "Too many scopes.");
     const registered = new Set<string>();
     for (const audience of resources) {
-      const server = await db
-        .selectFrom("resource_servers")
-        .select("scope")
-        .where("audience", "=", audience)
-        .executeTakeFirst();
-      if (!server) throw new ApiTokenError("invalid_request", `Unknown resource server: ${audience}.`);
-      for (const s of server.scope.split(" ")) if (s) registered.add(s);
+      const scope = await repository.resourceServerScope(audience);
+      if (scope === undefined)
+        throw new ApiTokenError("invalid_request", `Unknown resource server: ${audience}.`);
+      for (const s of scope.split(" ")) if (s) registered.add(s);
     }
     for (const scope of scopes) {
       if (!SCOPE_TOKEN.test(scope)) throw new ApiTokenError("invalid_scope", "A scope is malformed.");
@@ -212,18 +209,10 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
 
   async function owner(kind: ApiTokenKind, ownerId: string): Promise<{ name: string } | undefined> {
     if (kind === "personal") {
-      const user = await db
-        .selectFrom("users")
-        .select(["user_name", "active"])
-        .where("id", "=", ownerId)
-        .executeTakeFirst();
+      const user = await repository.userOwner(ownerId);
       return user?.active === 1 ? { name: user.user_name } : undefined;
     }
-    const account = await db
-      .selectFrom("service_accounts")
-      .select(["name", "disabled_at"])
-      .where("id", "=", ownerId)
-      .executeTakeFirst();
+    const account = await repository.serviceAccountOwner(ownerId);
     return account && account.disabled_at === null ? { name: account.name } : undefined;
   }
 
@@ -231,22 +220,11 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     if (rows.length === 0) return 0;
     const now = clock.now();
     const ids = rows.map((r) => r.id);
-    const result = await db
-      .updateTable("api_tokens")
-      .set({ revoked_at: now, revoked_reason: reason })
-      .where("id", "in", ids)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
+    const count = await repository.revoke(ids, now, reason);
     await feed.record(ids.map((id) => ({ type: "jti" as const, value: id })));
     for (const id of ids) deps.lastUsed?.delete(id);
-    const count = Number(result.numUpdatedRows);
     if (count > 0) {
-      const owners = await db
-        .selectFrom("api_tokens")
-        .select(["id", "user_id", "kind", "service_account_id"])
-        .where("id", "in", ids)
-        .execute();
-      for (const row of owners) {
+      for (const row of await repository.owners(ids)) {
         await audit.record({
           type: reason === "leaked" ? "api_token.leaked" : "api_token.revoked",
           outcome: "success",
@@ -309,7 +287,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
       const allowedIps = cleanCidrs(input.allowedIps);
       const now = clock.now();
       const token = generateOpaqueToken(kind === "personal" ? PERSONAL_TOKEN_FORMAT : SERVICE_TOKEN_FORMAT);
-      const row: ApiTokensTable = {
+      const row: ApiTokenRow = {
         id: randomUUID(),
         kind,
         name,
@@ -327,7 +305,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
         revoked_at: null,
         revoked_reason: null,
       };
-      await db.insertInto("api_tokens").values(row).execute();
+      await repository.insert(row);
       await audit.record({
         type: "api_token.created",
         outcome: "success",
@@ -341,11 +319,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     async authenticate(token, options = {}) {
       const kind = kindOfToken(token);
       if (kind === undefined) return undefined;
-      const row = await db
-        .selectFrom("api_tokens")
-        .selectAll()
-        .where("token_hash", "=", hashToken(token))
-        .executeTakeFirst();
+      const row = await repository.findByHash(hashToken(token));
       if (!row || row.kind !== kind || row.revoked_at !== null) return undefined;
       const now = clock.now();
       if (row.expires_at !== null && Number(row.expires_at) <= now) return undefined;
@@ -366,13 +340,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
         // known address is kept then.
         const use = { at: now, ip: options.ip ?? null };
         if (deps.lastUsed) deps.lastUsed.set(row.id, use);
-        else {
-          await db
-            .updateTable("api_tokens")
-            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
-            .where("id", "=", row.id)
-            .execute();
-        }
+        else await repository.recordUse(row.id, use);
       }
       return {
         tokenId: row.id,
@@ -389,28 +357,16 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     },
 
     async get(id) {
-      const row = await db.selectFrom("api_tokens").selectAll().where("id", "=", id).executeTakeFirst();
+      const row = await repository.findById(id);
       return row ? toApiToken(row) : undefined;
     },
 
     async list(filter = {}) {
-      let query = db.selectFrom("api_tokens").selectAll().orderBy("created_at", "desc").orderBy("id");
-      if (filter.kind) query = query.where("kind", "=", filter.kind);
-      if (filter.ownerId) {
-        const ownerId = filter.ownerId;
-        query = query.where((eb) =>
-          eb.or([eb("user_id", "=", ownerId), eb("service_account_id", "=", ownerId)]),
-        );
-      }
-      return (await query.execute()).map(toApiToken);
+      return (await repository.list(filter)).map(toApiToken);
     },
 
     async revoke(id, options) {
-      const row = await db
-        .selectFrom("api_tokens")
-        .select(["id", "user_id", "service_account_id", "revoked_at"])
-        .where("id", "=", id)
-        .executeTakeFirst();
+      const row = await repository.findById(id);
       if (!row || row.revoked_at !== null) return false;
       if (options.ownerId !== undefined && options.ownerId !== (row.user_id ?? row.service_account_id)) {
         return false;
@@ -419,22 +375,17 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     },
 
     async revokeAllOf(ownerId, options) {
-      const rows = await db
-        .selectFrom("api_tokens")
-        .select("id")
-        .where((eb) => eb.or([eb("user_id", "=", ownerId), eb("service_account_id", "=", ownerId)]))
-        .where("revoked_at", "is", null)
-        .execute();
-      return markRevoked(rows, options.actor, options.reason);
+      const ids = await repository.liveIdsOf(ownerId);
+      return markRevoked(
+        ids.map((id) => ({ id })),
+        options.actor,
+        options.reason,
+      );
     },
 
     async revokeLeaked(token) {
       if (kindOfToken(token) === undefined) return undefined;
-      const row = await db
-        .selectFrom("api_tokens")
-        .selectAll()
-        .where("token_hash", "=", hashToken(token))
-        .executeTakeFirst();
+      const row = await repository.findByHash(hashToken(token));
       if (!row || row.revoked_at !== null) return undefined;
       await markRevoked([row], "leak-report", "leaked");
       return toApiToken({ ...row, revoked_at: clock.now(), revoked_reason: "leaked" });

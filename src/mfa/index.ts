@@ -4,17 +4,15 @@
  * second factor, freshness for step-up). `createMfa` wires them; `ctx.mfa` holds the result.
  */
 
-import type { Kysely } from "kysely";
 import type { Accounts } from "../accounts/index.js";
 import type { Config } from "../config/index.js";
 import type { MasterKey } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
 import { createPendingSignIns, type PendingSignIns } from "./pending.js";
 import { createMfaPolicy, type MfaPolicy } from "./policy.js";
 import { createRecoveryCodes } from "./recovery-codes.js";
 import { createTotp } from "./totp.js";
-import type { MfaDeps, RecoveryCodes, Totp, WebAuthn } from "./types.js";
+import type { MfaDeps, MfaRepositories, RecoveryCodes, Totp, WebAuthn } from "./types.js";
 import { createWebAuthn } from "./webauthn.js";
 
 export {
@@ -24,9 +22,11 @@ export {
   type PendingSignIns,
 } from "./pending.js";
 export { combineAmr, type FactorSummary, isFresh, type MfaPolicy } from "./policy.js";
+export * from "./sign-in-flow.js";
 export type {
   MfaActor,
   MfaDeps,
+  MfaRepositories,
   RecoveryCodes,
   Totp,
   WebAuthn,
@@ -50,27 +50,29 @@ export interface Mfa {
 }
 
 export function createMfa(options: {
-  db: Kysely<Database>;
+  /** Where factors, challenges and pending sign-ins are stored (built from `storage.db`). */
+  repositories: MfaRepositories;
   clock: Clock;
   masterKey: MasterKey;
   accounts: Accounts;
   config: Config;
 }): Mfa {
+  const { repositories } = options;
   const deps: MfaDeps = {
-    db: options.db,
+    repositories,
     clock: options.clock,
     masterKey: options.masterKey,
     audit: options.accounts.audit,
     throttle: options.accounts.throttle,
     config: options.config,
   };
-  const pending = createPendingSignIns({ db: options.db, clock: options.clock });
+  const pending = createPendingSignIns({ repository: repositories.pendingSignIns, clock: options.clock });
   const totp = createTotp(deps);
   const recoveryCodes = createRecoveryCodes(deps);
   const webauthn = createWebAuthn(deps);
   return {
     policy: createMfaPolicy({
-      db: options.db,
+      repositories,
       clock: options.clock,
       organisationRequires: options.config.mfaRequired === "true",
     }),
@@ -93,11 +95,8 @@ export function createMfa(options: {
       });
     },
     async purgeExpired() {
-      const challenges = await options.db
-        .deleteFrom("webauthn_challenges")
-        .where("expires_at", "<=", options.clock.now())
-        .executeTakeFirst();
-      return (await pending.purgeExpired()) + Number(challenges.numDeletedRows);
+      const challenges = await repositories.webauthnChallenges.deleteExpired(options.clock.now());
+      return (await pending.purgeExpired()) + challenges;
     },
   };
 }

@@ -8,10 +8,9 @@
  *   sign-in is dropped and the user starts again with the password).
  * - Single use: `take` deletes the record in the statement that reads it, so one pending sign-in completes once.
  */
-import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type { PendingSignInsRepository } from "../storage/index.js";
 
 export const PENDING_FORMAT = { prefix: "tsr_mfa_", checksum: true } as const;
 export const PENDING_TTL_MS = 10 * 60_000;
@@ -48,8 +47,11 @@ export interface PendingSignIns {
   purgeExpired(): Promise<number>;
 }
 
-export function createPendingSignIns(deps: { db: Kysely<Database>; clock: Clock }): PendingSignIns {
-  const { db, clock } = deps;
+export function createPendingSignIns(deps: {
+  repository: PendingSignInsRepository;
+  clock: Clock;
+}): PendingSignIns {
+  const { repository, clock } = deps;
   return {
     async create(input) {
       const token = generateOpaqueToken(PENDING_FORMAT);
@@ -65,7 +67,7 @@ export function createPendingSignIns(deps: { db: Kysely<Database>; clock: Clock 
         attempts: 0,
         expires_at: now + PENDING_TTL_MS,
       };
-      await db.insertInto("pending_sign_ins").values(row).execute();
+      await repository.insert(row);
       return {
         token,
         pending: {
@@ -84,11 +86,7 @@ export function createPendingSignIns(deps: { db: Kysely<Database>; clock: Clock 
 
     async load(token) {
       if (!isWellFormedOpaqueToken(token, PENDING_FORMAT)) return undefined;
-      const row = await db
-        .selectFrom("pending_sign_ins")
-        .selectAll()
-        .where("token_hash", "=", hashToken(token))
-        .executeTakeFirst();
+      const row = await repository.findByHash(hashToken(token));
       if (!row || Number(row.expires_at) <= clock.now()) return undefined;
       return {
         tokenHash: row.token_hash,
@@ -104,40 +102,17 @@ export function createPendingSignIns(deps: { db: Kysely<Database>; clock: Clock 
     },
 
     async failedAttempt(pending) {
-      const result = await db
-        .updateTable("pending_sign_ins")
-        .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-        .where("token_hash", "=", pending.tokenHash)
-        .where("attempts", "<", MAX_SECOND_FACTOR_ATTEMPTS - 1)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) return true;
-      await db.deleteFrom("pending_sign_ins").where("token_hash", "=", pending.tokenHash).execute();
+      if (await repository.countFailure(pending.tokenHash, MAX_SECOND_FACTOR_ATTEMPTS - 1)) return true;
+      await repository.delete(pending.tokenHash);
       return false;
     },
 
     async toVerifyStage(pending) {
-      await db
-        .updateTable("pending_sign_ins")
-        .set({ stage: "verify" })
-        .where("token_hash", "=", pending.tokenHash)
-        .execute();
+      await repository.setStage(pending.tokenHash, "verify");
     },
 
-    async take(pending) {
-      const result = await db
-        .deleteFrom("pending_sign_ins")
-        .where("token_hash", "=", pending.tokenHash)
-        .where("expires_at", ">", clock.now())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
-    },
+    take: (pending) => repository.take(pending.tokenHash, clock.now()),
 
-    async purgeExpired() {
-      const result = await db
-        .deleteFrom("pending_sign_ins")
-        .where("expires_at", "<=", clock.now())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    purgeExpired: () => repository.deleteExpired(clock.now()),
   };
 }

@@ -11,9 +11,8 @@
  * - `acr`: `urn:tessera:acr:password` (one factor), `urn:tessera:acr:mfa` (two), `urn:tessera:acr:phishing-resistant`
  *   (WebAuthn: origin-bound). See `oauth/issuer.ts` `acrFor`.
  */
-import type { Kysely } from "kysely";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type { MfaRepositories } from "./types.js";
 
 export interface FactorSummary {
   totp: boolean;
@@ -30,49 +29,30 @@ export function combineAmr(first: readonly string[], second: readonly string[]):
   return out;
 }
 
-export function createMfaPolicy(deps: { db: Kysely<Database>; clock: Clock; organisationRequires: boolean }) {
-  const { db } = deps;
+export function createMfaPolicy(deps: {
+  repositories: Pick<MfaRepositories, "totpFactors" | "webauthnCredentials" | "recoveryCodes" | "users">;
+  clock: Clock;
+  organisationRequires: boolean;
+}) {
+  const { totpFactors, webauthnCredentials, recoveryCodes, users } = deps.repositories;
   return {
     async factors(userId: string): Promise<FactorSummary> {
-      const [totp, keys, codes] = await Promise.all([
-        db
-          .selectFrom("totp_factors")
-          .select("user_id")
-          .where("user_id", "=", userId)
-          .where("confirmed_at", "is not", null)
-          .executeTakeFirst(),
-        db
-          .selectFrom("webauthn_credentials")
-          .select((eb) => eb.fn.countAll<number>().as("n"))
-          .where("user_id", "=", userId)
-          .executeTakeFirstOrThrow(),
-        db
-          .selectFrom("recovery_codes")
-          .select((eb) => eb.fn.countAll<number>().as("n"))
-          .where("user_id", "=", userId)
-          .where("used_at", "is", null)
-          .executeTakeFirstOrThrow(),
+      const [totp, webauthn, codes] = await Promise.all([
+        totpFactors.hasConfirmed(userId),
+        webauthnCredentials.countOf(userId),
+        recoveryCodes.countUnused(userId),
       ]);
-      return { totp: totp !== undefined, webauthn: Number(keys.n), recoveryCodes: Number(codes.n) };
+      return { totp, webauthn, recoveryCodes: codes };
     },
 
     /** The user's own flag or the organisation's. */
     async required(userId: string): Promise<boolean> {
       if (deps.organisationRequires) return true;
-      const row = await db
-        .selectFrom("users")
-        .select("mfa_required")
-        .where("id", "=", userId)
-        .executeTakeFirst();
-      return row?.mfa_required === 1;
+      return users.mfaRequired(userId);
     },
 
     async setRequired(userId: string, required: boolean): Promise<void> {
-      await db
-        .updateTable("users")
-        .set({ mfa_required: required ? 1 : 0 })
-        .where("id", "=", userId)
-        .execute();
+      await users.setMfaRequired(userId, required);
     },
   };
 }

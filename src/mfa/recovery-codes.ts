@@ -57,7 +57,8 @@ export function recoveryCodeHash(userId: string, normalised: string): string {
 }
 
 export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
-  const { db, clock, audit, throttle } = deps;
+  const { clock, audit, throttle } = deps;
+  const stored = deps.repositories.recoveryCodes;
 
   const record = (
     type: AuditEventInput["type"],
@@ -67,15 +68,7 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
     details?: AuditEventInput["details"],
   ) => recordMfaEvent(audit, { type, outcome, userId, ...(details ? { details } : {}) }, by);
 
-  async function remaining(userId: string): Promise<number> {
-    const row = await db
-      .selectFrom("recovery_codes")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("user_id", "=", userId)
-      .where("used_at", "is", null)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  }
+  const remaining = (userId: string): Promise<number> => stored.countUnused(userId);
 
   return {
     async generate(userId, by) {
@@ -89,20 +82,8 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
         created_at: now,
         used_at: null,
       }));
-      const replaced = await db.transaction().execute(async (trx) => {
-        // A no-op write that takes the user's row lock (PostgreSQL) until commit: see the module comment.
-        await trx
-          .updateTable("users")
-          .set((eb) => ({ mfa_required: eb.ref("mfa_required") }))
-          .where("id", "=", userId)
-          .execute();
-        const deleted = await trx
-          .deleteFrom("recovery_codes")
-          .where("user_id", "=", userId)
-          .executeTakeFirst();
-        await trx.insertInto("recovery_codes").values(rows).execute();
-        return Number(deleted.numDeletedRows);
-      });
+      // One transaction that first takes the user's row lock (PostgreSQL): see the module comment.
+      const replaced = await stored.replaceAll(userId, rows);
       await record("mfa.recovery_codes_generated", "success", userId, by, {
         count: RECOVERY_CODE_COUNT,
         replaced,
@@ -113,17 +94,10 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
     verify(userId, code, by) {
       return throttledAttempt(throttle, userId, async () => {
         const normalised = normaliseRecoveryCode(code);
-        const result =
-          normalised === undefined
-            ? undefined
-            : await db
-                .updateTable("recovery_codes")
-                .set({ used_at: clock.now() })
-                .where("user_id", "=", userId)
-                .where("code_hash", "=", recoveryCodeHash(userId, normalised))
-                .where("used_at", "is", null)
-                .executeTakeFirst();
-        if (Number(result?.numUpdatedRows ?? 0n) !== 1) {
+        const consumed =
+          normalised !== undefined &&
+          (await stored.consume(userId, recoveryCodeHash(userId, normalised), clock.now()));
+        if (!consumed) {
           await record("mfa.recovery_code_failed", "failure", userId, by, {
             reason: normalised === undefined ? "malformed" : "unknown_or_used",
           });
@@ -136,8 +110,6 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
 
     remaining,
 
-    async removeAll(userId) {
-      await db.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
-    },
+    removeAll: (userId) => stored.deleteAll(userId),
   };
 }

@@ -83,7 +83,8 @@ interface Secrets {
 const sealContext = (userId: string) => `totp-secret:${userId}`;
 
 export function createTotp(deps: MfaDeps): Totp {
-  const { db, clock, masterKey, audit, throttle } = deps;
+  const { clock, masterKey, audit, throttle } = deps;
+  const factors = deps.repositories.totpFactors;
   // What the authenticator app shows next to the account: the issuer's host name (`id.example.com: alice`);
   // without a port, since the key URI format uses a colon between issuer and account.
   const issuer = new URL(deps.config.issuer).hostname;
@@ -106,8 +107,7 @@ export function createTotp(deps: MfaDeps): Totp {
     return { active: decode(parsed.active), candidate: decode(parsed.candidate) };
   }
 
-  const load = (userId: string) =>
-    db.selectFrom("totp_factors").selectAll().where("user_id", "=", userId).executeTakeFirst();
+  const load = (userId: string) => factors.find(userId);
 
   const record = (
     type: AuditEventInput["type"],
@@ -125,28 +125,21 @@ export function createTotp(deps: MfaDeps): Totp {
     for (let attempt = 0; attempt < 5; attempt++) {
       const row = await load(userId);
       if (!row) {
-        const inserted = await db
-          .insertInto("totp_factors")
-          .values({
-            user_id: userId,
-            secret_sealed: seal(userId, { active: null, candidate }),
-            created_at: clock.now(),
-            confirmed_at: null,
-            last_step: null,
-          })
-          .onConflict((oc) => oc.column("user_id").doNothing())
-          .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return;
+        const inserted = await factors.insertIfAbsent({
+          user_id: userId,
+          secret_sealed: seal(userId, { active: null, candidate }),
+          created_at: clock.now(),
+          confirmed_at: null,
+          last_step: null,
+        });
+        if (inserted) return;
         continue;
       }
       const { active } = open(userId, row.secret_sealed);
-      const updated = await db
-        .updateTable("totp_factors")
-        .set({ secret_sealed: seal(userId, { active, candidate }) })
-        .where("user_id", "=", userId)
-        .where("secret_sealed", "=", row.secret_sealed)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 1) return;
+      const updated = await factors.replaceSealed(userId, row.secret_sealed, {
+        secret_sealed: seal(userId, { active, candidate }),
+      });
+      if (updated) return;
     }
     throw new Error("TOTP enrolment: the factor kept changing; try again");
   }
@@ -189,19 +182,14 @@ export function createTotp(deps: MfaDeps): Totp {
           await failed(userId, by, "enrol", "wrong_code");
           return false;
         }
-        const result = await db
-          .updateTable("totp_factors")
-          .set({
-            secret_sealed: seal(userId, { active: secrets.candidate, candidate: null }),
-            created_at: now,
-            confirmed_at: now,
-            // The confirming code is used up: it cannot sign in afterwards.
-            last_step: step,
-          })
-          .where("user_id", "=", userId)
-          .where("secret_sealed", "=", row.secret_sealed)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) !== 1) {
+        const confirmed = await factors.replaceSealed(userId, row.secret_sealed, {
+          secret_sealed: seal(userId, { active: secrets.candidate, candidate: null }),
+          created_at: now,
+          confirmed_at: now,
+          // The confirming code is used up: it cannot sign in afterwards.
+          last_step: step,
+        });
+        if (!confirmed) {
           await failed(userId, by, "enrol", "superseded");
           return false;
         }
@@ -224,15 +212,8 @@ export function createTotp(deps: MfaDeps): Totp {
           await failed(userId, by, "verify", "wrong_code");
           return false;
         }
-        const result = await db
-          .updateTable("totp_factors")
-          .set({ last_step: step })
-          .where("user_id", "=", userId)
-          // The authenticator that was read: not one confirmed (or removed and re-added) meanwhile.
-          .where("confirmed_at", "=", confirmedAt)
-          .where((eb) => eb.or([eb("last_step", "is", null), eb("last_step", "<", step)]))
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) !== 1) {
+        // Conditional on the authenticator that was read: not one confirmed (or removed and re-added) meanwhile.
+        if (!(await factors.acceptStep(userId, confirmedAt, step))) {
           await failed(userId, by, "verify", "replayed");
           return false;
         }
@@ -243,8 +224,7 @@ export function createTotp(deps: MfaDeps): Totp {
     async remove(userId, by) {
       const row = await load(userId);
       if (!row) return false;
-      const result = await db.deleteFrom("totp_factors").where("user_id", "=", userId).executeTakeFirst();
-      if (Number(result.numDeletedRows) !== 1) return false;
+      if (!(await factors.delete(userId))) return false;
       await record("mfa.totp_removed", "success", userId, by, { confirmed: row.confirmed_at !== null });
       return true;
     },

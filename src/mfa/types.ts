@@ -2,16 +2,33 @@
  * The contracts of the multi-factor domain (issue 4). Domain code only: no Fastify types. Every method that
  * changes a factor records an audit event; every failed second-factor attempt too.
  */
-import type { Kysely } from "kysely";
 import type { Throttle } from "../accounts/index.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Config } from "../config/index.js";
 import type { MasterKey } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type {
+  PendingSignInsRepository,
+  RecoveryCodesRepository,
+  TotpFactorsRepository,
+  UsersRepository,
+  WebAuthnChallengesRepository,
+  WebAuthnCredentialsRepository,
+} from "../storage/index.js";
+
+/** Where the multi-factor domain's state is stored (built from `storage.db` by the composition root). */
+export interface MfaRepositories {
+  pendingSignIns: PendingSignInsRepository;
+  totpFactors: TotpFactorsRepository;
+  recoveryCodes: RecoveryCodesRepository;
+  webauthnCredentials: WebAuthnCredentialsRepository;
+  webauthnChallenges: WebAuthnChallengesRepository;
+  /** The users' own "MFA required" flag. */
+  users: Pick<UsersRepository, "mfaRequired" | "setMfaRequired">;
+}
 
 export interface MfaDeps {
-  db: Kysely<Database>;
+  repositories: MfaRepositories;
   clock: Clock;
   masterKey: MasterKey;
   audit: AuditLog;

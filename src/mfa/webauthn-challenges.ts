@@ -11,14 +11,13 @@
  *   rest.
  */
 import { randomBytes } from "node:crypto";
-import type { Kysely } from "kysely";
 import { hashToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database, WebAuthnChallengesTable } from "../storage/database.js";
+import type { WebAuthnChallengeRow, WebAuthnChallengesRepository } from "../storage/index.js";
 
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 
-export type ChallengePurpose = WebAuthnChallengesTable["purpose"];
+export type ChallengePurpose = WebAuthnChallengeRow["purpose"];
 
 export interface ChallengeStore {
   /** A new challenge (base64url) for this purpose and user (null: passwordless, no user known yet). */
@@ -27,34 +26,27 @@ export interface ChallengeStore {
   consume(challenge: string, purpose: ChallengePurpose, userId: string | null): Promise<boolean>;
 }
 
-export function createChallengeStore(deps: { db: Kysely<Database>; clock: Clock }): ChallengeStore {
-  const { db, clock } = deps;
+export function createChallengeStore(deps: {
+  repository: WebAuthnChallengesRepository;
+  clock: Clock;
+}): ChallengeStore {
+  const { repository, clock } = deps;
   return {
     async issue(purpose, userId) {
       const challenge = randomBytes(32).toString("base64url");
-      await db
-        .insertInto("webauthn_challenges")
-        .values({
-          id: hashToken(challenge),
-          user_id: userId,
-          purpose,
-          challenge,
-          expires_at: clock.now() + CHALLENGE_TTL_MS,
-        })
-        .execute();
+      await repository.insert({
+        id: hashToken(challenge),
+        user_id: userId,
+        purpose,
+        challenge,
+        expires_at: clock.now() + CHALLENGE_TTL_MS,
+      });
       return challenge;
     },
 
     async consume(challenge, purpose, userId) {
       if (typeof challenge !== "string" || !/^[A-Za-z0-9_-]{16,128}$/.test(challenge)) return false;
-      const result = await db
-        .deleteFrom("webauthn_challenges")
-        .where("id", "=", hashToken(challenge))
-        .where("purpose", "=", purpose)
-        .where((eb) => (userId === null ? eb("user_id", "is", null) : eb("user_id", "=", userId)))
-        .where("expires_at", ">", clock.now())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
+      return repository.consume(hashToken(challenge), purpose, userId, clock.now());
     },
   };
 }

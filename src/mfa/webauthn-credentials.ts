@@ -7,7 +7,7 @@
  * - Transports are kept only when they look like WebAuthn transport tokens (at most 8).
  */
 import { MfaError } from "../lib/errors.js";
-import type { WebAuthnCredentialsTable } from "../storage/database.js";
+import type { WebAuthnCredentialRow } from "../storage/index.js";
 import type { WebAuthnCredential } from "./types.js";
 
 const MAX_NAME = 64;
@@ -29,7 +29,7 @@ export function cleanTransports(value: unknown): string[] {
   return value.filter((t): t is string => typeof t === "string" && /^[a-z-]{1,16}$/.test(t)).slice(0, 8);
 }
 
-export function toCredential(row: WebAuthnCredentialsTable): WebAuthnCredential {
+export function toCredential(row: WebAuthnCredentialRow): WebAuthnCredential {
   return {
     id: row.id,
     name: row.name,

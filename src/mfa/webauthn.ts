@@ -31,7 +31,7 @@ import {
 } from "@simplewebauthn/server";
 import { decodeClientDataJSON } from "@simplewebauthn/server/helpers";
 import { MfaError } from "../lib/errors.js";
-import type { WebAuthnCredentialsTable } from "../storage/database.js";
+import type { WebAuthnCredentialRow } from "../storage/index.js";
 import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, WebAuthn, WebAuthnJson } from "./types.js";
 import { CHALLENGE_TTL_MS, type ChallengePurpose, createChallengeStore } from "./webauthn-challenges.js";
@@ -65,9 +65,10 @@ function reasonOf(error: unknown): string {
 }
 
 export function createWebAuthn(deps: MfaDeps): WebAuthn {
-  const { db, clock, audit } = deps;
+  const { clock, audit } = deps;
+  const credentials = deps.repositories.webauthnCredentials;
   const settings = webauthnSettings(deps.config);
-  const challenges = createChallengeStore({ db, clock });
+  const challenges = createChallengeStore({ repository: deps.repositories.webauthnChallenges, clock });
   const allowed = (aaguid: string) =>
     settings.aaguids === null || settings.aaguids.includes(aaguid.toLowerCase());
 
@@ -92,14 +93,7 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
     return undefined;
   }
 
-  const rowsOf = (userId: string) =>
-    db
-      .selectFrom("webauthn_credentials")
-      .selectAll()
-      .where("user_id", "=", userId)
-      .orderBy("created_at")
-      .orderBy("id")
-      .execute();
+  const rowsOf = (userId: string) => credentials.listOf(userId);
 
   /** Challenge bytes for the options generators (a string would be taken as UTF-8 text, not base64url). */
   async function issue(purpose: ChallengePurpose, userId: string | null): Promise<Uint8Array<ArrayBuffer>> {
@@ -160,14 +154,9 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
           "Your organisation does not allow this kind of security key. Use one of the approved models.",
         );
       }
-      const known = await db
-        .selectFrom("webauthn_credentials")
-        .select("id")
-        .where("id", "=", info.credential.id)
-        .executeTakeFirst();
-      if (known) throw await failed("credential_exists");
+      if (await credentials.exists(info.credential.id)) throw await failed("credential_exists");
       const credProps = (response as Partial<RegistrationResponseJSON>).clientExtensionResults?.credProps;
-      const row: WebAuthnCredentialsTable = {
+      const row: WebAuthnCredentialRow = {
         id: info.credential.id,
         user_id: userId,
         name: label || (info.credentialDeviceType === "multiDevice" ? "Passkey" : "Security key"),
@@ -183,7 +172,7 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         last_used_at: null,
       };
       try {
-        await db.insertInto("webauthn_credentials").values(row).execute();
+        await credentials.insert(row);
       } catch {
         // The same id registered concurrently: the primary key decided.
         throw await failed("credential_exists");
@@ -244,10 +233,7 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         return refused(by, { userId: expectedUser, ceremony, reason: "challenge" });
       }
       const id = typeof response.id === "string" && response.id.length <= 2048 ? response.id : "";
-      const row =
-        id === ""
-          ? undefined
-          : await db.selectFrom("webauthn_credentials").selectAll().where("id", "=", id).executeTakeFirst();
+      const row = id === "" ? undefined : await credentials.findById(id);
       if (!row) return refused(by, { userId: expectedUser, ceremony, reason: "unknown_credential" });
       const deny = (reason: string) =>
         refused(by, { userId: expectedUser ?? row.user_id, ceremony, reason, credentialId: row.id });
@@ -297,22 +283,14 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         return undefined;
       };
       if (counted && info.newCounter <= stored) return regression();
-      const result = await db
-        .updateTable("webauthn_credentials")
-        .set({
-          counter: info.newCounter,
-          last_used_at: clock.now(),
-          backed_up: info.credentialBackedUp ? 1 : 0,
-        })
-        .where("id", "=", row.id)
-        .where((eb) => (counted ? eb("counter", "<", info.newCounter) : eb("counter", "=", 0)))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) {
-        const still = await db
-          .selectFrom("webauthn_credentials")
-          .select("id")
-          .where("id", "=", row.id)
-          .executeTakeFirst();
+      const recorded = await credentials.recordAssertion(row.id, {
+        counter: info.newCounter,
+        counted,
+        at: clock.now(),
+        backedUp: info.credentialBackedUp ? 1 : 0,
+      });
+      if (!recorded) {
+        const still = await credentials.exists(row.id);
         // Removed meanwhile, or another assertion with this count (or a later one) won the race.
         return still ? regression() : deny("unknown_credential");
       }
@@ -326,13 +304,7 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
     async rename(userId, credentialId, name, by) {
       const label = cleanName(name);
       if (label === "") throw new MfaError("invalid_request", "Give the key a name.");
-      const result = await db
-        .updateTable("webauthn_credentials")
-        .set({ name: label })
-        .where("id", "=", credentialId)
-        .where("user_id", "=", userId)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return false;
+      if (!(await credentials.rename(userId, credentialId, label))) return false;
       await recordMfaEvent(
         audit,
         {
@@ -347,12 +319,7 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
     },
 
     async remove(userId, credentialId, by) {
-      const result = await db
-        .deleteFrom("webauthn_credentials")
-        .where("id", "=", credentialId)
-        .where("user_id", "=", userId)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) !== 1) return false;
+      if (!(await credentials.delete(userId, credentialId))) return false;
       await recordMfaEvent(
         audit,
         {

@@ -13,15 +13,20 @@
  *   client's default (its first resource), or no resource (the token is then for userinfo only).
  * - Consent is remembered per user, client and scope set; first-party clients skip it.
  * - Codes: 256-bit, stored as SHA-256, single use, at most 60 s, bound to client, redirect URI, PKCE challenge.
+ * - What the browser sees next is decided here (`step`, `consent`): sign in, consent, or back to the client
+ *   with a code or an error. `prompt=none` never shows a page: a needed sign-in is `login_required`, a needed
+ *   consent `consent_required` (OpenID Connect Core §3.1.2.6); a denied consent is `access_denied`.
+ * - Pushed requests (RFC 9126, `push`): a DPoP proof sent to PAR binds the code to its key, and must agree
+ *   with `dpop_jkt` when both are given (RFC 9449 §10.1).
  */
 import { randomBytes } from "node:crypto";
-import type { Kysely } from "kysely";
 import { hashToken } from "../crypto/hash.js";
 import { generateOpaqueToken } from "../crypto/opaque-token.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type { OAuthRepositories } from "../storage/repositories/oauth.js";
 import type { Client, Clients } from "./clients.js";
 import { isResourceIndicator } from "./clients.js";
+import type { DpopProofs } from "./dpop.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
 import { acrFor, acrSatisfies } from "./issuer.js";
 import { matchRedirectUri } from "./redirect-uri.js";
@@ -98,7 +103,50 @@ export interface SignedInUser {
   amr: string[];
 }
 
+/** Where the browser goes next on its way through the authorization endpoint. */
+export type AuthorizationStep =
+  /** To the sign-in page; `reauthenticate`: the user is signed in but must sign in again. */
+  | { kind: "login"; reauthenticate: boolean; loginHint?: string }
+  /** To the consent page. */
+  | { kind: "consent" }
+  /** Back to the client: with a code, or with an error (the request is then forgotten). */
+  | { kind: "redirect"; to: string };
+
+/** The answer to a pushed request (RFC 9126 §2.2), or the error it gets (§2.3). */
+export type PushedRequest =
+  | { requestUri: string; expiresIn: number }
+  | { refused: { error: AuthorizationRedirectError["error"]; description: string } };
+
 export interface Authorization {
+  /**
+   * The request a browser brings to the authorization endpoint, validated and stored, or the pushed request its
+   * `request_uri` names. Throws `AuthorizationPageError` or `AuthorizationRedirectError`.
+   */
+  start(params: Record<string, unknown>): Promise<{ stored: StoredRequest; client: Client }>;
+  /** The stored request an id names and its client; throws `AuthorizationPageError` when either is gone. */
+  resume(id: unknown): Promise<{ stored: StoredRequest; client: Client }>;
+  /** Decides the next step for the user signed in in this browser (if any); issues the code when ready. */
+  step(stored: StoredRequest, client: Client, user: SignedInUser | undefined): Promise<AuthorizationStep>;
+  /**
+   * The user's answer on the consent page. Allowed: the consent is remembered and the answer is `consented`
+   * (the caller then issues the code); denied: back to the client with `access_denied`. When the sign-in no
+   * longer suffices, the step to take instead.
+   */
+  consent(
+    stored: StoredRequest,
+    client: Client,
+    user: SignedInUser,
+    allow: boolean,
+  ): Promise<AuthorizationStep | { kind: "consented" }>;
+  /**
+   * A pushed authorization request (RFC 9126) of an authenticated client, with the request's DPoP header.
+   * Throws `OAuthError` for a malformed request or DPoP proof.
+   */
+  push(
+    client: Client,
+    params: Record<string, unknown>,
+    dpopHeader: string | string[] | undefined,
+  ): Promise<PushedRequest>;
   /** Validates the query of a request to the authorization endpoint. */
   validate(
     params: Record<string, unknown>,
@@ -157,31 +205,144 @@ export function redirectWith(
 }
 
 export function createAuthorization(deps: {
-  db: Kysely<Database>;
+  repositories: Pick<OAuthRepositories, "requests" | "codes" | "consents">;
   clock: Clock;
   clients: Clients;
+  dpop: DpopProofs;
   codeTtl: number;
   issuer: string;
 }): Authorization {
-  const { db, clock, clients } = deps;
+  const { clock, clients } = deps;
+  const { requests, codes, consents } = deps.repositories;
 
   /** The scopes the user consented to for this client; undefined when they never consented at all. */
   async function consented(
     userId: string,
     clientId: string,
   ): Promise<{ scopes: string[]; resources: string[] } | undefined> {
-    const row = await db
-      .selectFrom("oauth_consents")
-      .select(["scope", "resources"])
-      .where("user_id", "=", userId)
-      .where("client_id", "=", clientId)
-      .executeTakeFirst();
+    const row = await consents.find(userId, clientId);
     return row
       ? { scopes: parseScope(row.scope), resources: JSON.parse(row.resources) as string[] }
       : undefined;
   }
 
-  return {
+  /** Forgets the request and sends the error back to the client. */
+  async function refuse(
+    stored: StoredRequest,
+    error: AuthorizationRedirectError["error"],
+    description: string,
+  ): Promise<AuthorizationStep> {
+    await authorization.discard(stored.id);
+    const { redirectUri, state } = stored.request;
+    return {
+      kind: "redirect",
+      to: redirectWith(redirectUri, { error, error_description: description, state }, deps.issuer),
+    };
+  }
+
+  const authorization: Authorization = {
+    async start(params) {
+      if (params.request_uri !== undefined && params.request !== undefined) {
+        throw new AuthorizationPageError("The request carries both request and request_uri.");
+      }
+      if (params.request_uri !== undefined) {
+        // RFC 9126 §4: a pushed request, named by its request_uri; only client_id accompanies it.
+        const clientId = typeof params.client_id === "string" ? params.client_id : undefined;
+        const client = clientId === undefined ? undefined : await clients.get(clientId);
+        if (!client)
+          throw new AuthorizationPageError("The application that sent you here is not registered.");
+        const stored = await authorization.loadPushed(params.request_uri, client.id);
+        if (!stored) {
+          throw new AuthorizationPageError(
+            "This sign-in request has expired or is unknown. Go back to the application and try again.",
+          );
+        }
+        return { stored, client };
+      }
+      const { client, request } = await authorization.validate(params);
+      return { stored: await authorization.save(request), client };
+    },
+
+    async resume(id) {
+      const stored = await authorization.load(id);
+      if (!stored) {
+        throw new AuthorizationPageError(
+          "This sign-in request has expired. Go back to the application and try again.",
+        );
+      }
+      const client = await clients.get(stored.request.clientId);
+      if (!client)
+        throw new AuthorizationPageError("The application that sent you here is no longer registered.");
+      return { stored, client };
+    },
+
+    async step(stored, client, user) {
+      const { request } = stored;
+      const next = await authorization.next(stored, client, user);
+      if (next === "login") {
+        if (request.prompt.includes("none"))
+          return refuse(stored, "login_required", "The user must sign in.");
+        // prompt=login and unmet acr_values sign in again once: remember over which session it was asked.
+        if (
+          (request.prompt.includes("login") || request.acrValues !== undefined) &&
+          request.loginRequestedOver === undefined
+        ) {
+          await authorization.markLoginRequested(stored, user?.sessionId ?? null);
+        }
+        return {
+          kind: "login",
+          reauthenticate: user !== undefined,
+          ...(request.loginHint ? { loginHint: request.loginHint } : {}),
+        };
+      }
+      if (next === "consent") {
+        if (request.prompt.includes("none"))
+          return refuse(stored, "consent_required", "The user must consent.");
+        return { kind: "consent" };
+      }
+      return { kind: "redirect", to: await authorization.issueCode(stored, user as SignedInUser) };
+    },
+
+    async consent(stored, client, user, allow) {
+      if ((await authorization.next(stored, client, user)) === "login") {
+        return authorization.step(stored, client, user);
+      }
+      if (!allow) return refuse(stored, "access_denied", "The user denied the request.");
+      await authorization.grantConsent(
+        user.userId,
+        client.id,
+        stored.request.scopes,
+        stored.request.resources,
+      );
+      return { kind: "consented" };
+    },
+
+    async push(client, params, dpopHeader) {
+      if (params.request_uri !== undefined) {
+        throw new OAuthError("invalid_request", "request_uri cannot be pushed.");
+      }
+      const pushed: Record<string, unknown> = { ...params, client_id: client.id };
+      // RFC 9449 §10.1: a proof sent to PAR binds the code to its key, like dpop_jkt; both must agree.
+      const proof = await deps.dpop.checkForOAuth(dpopHeader, { method: "POST", path: "/par" });
+      if (proof !== undefined) {
+        if (pushed.dpop_jkt !== undefined && pushed.dpop_jkt !== proof.jkt) {
+          throw new OAuthError("invalid_dpop_proof", "dpop_jkt does not match the key of the DPoP proof.");
+        }
+        pushed.dpop_jkt = proof.jkt;
+      }
+      try {
+        const { request } = await authorization.validate(pushed, { pushed: true });
+        const stored = await authorization.save(request);
+        return { requestUri: `${REQUEST_URI_PREFIX}${stored.id}`, expiresIn: PAR_TTL_SECONDS };
+      } catch (error) {
+        if (error instanceof AuthorizationPageError) throw new OAuthError("invalid_request", error.message);
+        if (error instanceof AuthorizationRedirectError) {
+          return { refused: { error: error.error, description: error.description } };
+        }
+        throw error;
+      }
+    },
+
     async validate(params, options = {}) {
       // 1. Client and redirect URI: until both are good, errors are shown, never redirected.
       let clientId: string | undefined;
@@ -293,22 +454,19 @@ export function createAuthorization(deps: {
     async save(request) {
       const id = randomBytes(24).toString("base64url");
       const now = clock.now();
-      await db
-        .insertInto("oauth_requests")
-        .values({
-          id,
-          client_id: request.clientId,
-          params: JSON.stringify(request),
-          created_at: now,
-          expires_at: now + (request.pushed ? PAR_TTL_SECONDS * 1000 : REQUEST_TTL_MS),
-        })
-        .execute();
+      await requests.insert({
+        id,
+        client_id: request.clientId,
+        params: JSON.stringify(request),
+        created_at: now,
+        expires_at: now + (request.pushed ? PAR_TTL_SECONDS * 1000 : REQUEST_TTL_MS),
+      });
       return { id, createdAt: now, request };
     },
 
     async load(id) {
       if (typeof id !== "string" || !/^[A-Za-z0-9_-]{32}$/.test(id)) return undefined;
-      const row = await db.selectFrom("oauth_requests").selectAll().where("id", "=", id).executeTakeFirst();
+      const row = await requests.find(id);
       if (!row || row.expires_at <= clock.now()) return undefined;
       return {
         id: row.id,
@@ -319,13 +477,13 @@ export function createAuthorization(deps: {
 
     async loadPushed(requestUri, clientId) {
       if (typeof requestUri !== "string" || !requestUri.startsWith(REQUEST_URI_PREFIX)) return undefined;
-      const stored = await this.load(requestUri.slice(REQUEST_URI_PREFIX.length));
+      const stored = await authorization.load(requestUri.slice(REQUEST_URI_PREFIX.length));
       if (!stored?.request.pushed || stored.request.clientId !== clientId) return undefined;
       return stored;
     },
 
     async discard(id) {
-      await db.deleteFrom("oauth_requests").where("id", "=", id).execute();
+      await requests.delete(id);
     },
 
     async next(stored, client, user) {
@@ -360,11 +518,7 @@ export function createAuthorization(deps: {
 
     async markLoginRequested(stored, sessionId) {
       stored.request.loginRequestedOver = sessionId;
-      await db
-        .updateTable("oauth_requests")
-        .set({ params: JSON.stringify(stored.request) })
-        .where("id", "=", stored.id)
-        .execute();
+      await requests.updateParams(stored.id, JSON.stringify(stored.request));
     },
 
     async grantConsent(userId, clientId, scopes, resources) {
@@ -372,31 +526,18 @@ export function createAuthorization(deps: {
       const before = await consented(userId, clientId);
       const scope = formatScope([...new Set([...(before?.scopes ?? []), ...scopes])]);
       const allResources = JSON.stringify([...new Set([...(before?.resources ?? []), ...resources])]);
-      await db
-        .insertInto("oauth_consents")
-        .values({
-          user_id: userId,
-          client_id: clientId,
-          scope,
-          resources: allResources,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) =>
-          oc
-            .columns(["user_id", "client_id"])
-            .doUpdateSet({ scope, resources: allResources, updated_at: now }),
-        )
-        .execute();
+      await consents.upsert({
+        user_id: userId,
+        client_id: clientId,
+        scope,
+        resources: allResources,
+        created_at: now,
+        updated_at: now,
+      });
     },
 
     async listConsents(userId) {
-      const rows = await db
-        .selectFrom("oauth_consents")
-        .selectAll()
-        .where("user_id", "=", userId)
-        .orderBy("updated_at", "desc")
-        .execute();
+      const rows = await consents.listByUser(userId);
       return rows.map((r) => ({
         clientId: r.client_id,
         scopes: parseScope(r.scope),
@@ -405,66 +546,47 @@ export function createAuthorization(deps: {
     },
 
     async revokeConsent(userId, clientId) {
-      const result = await db
-        .deleteFrom("oauth_consents")
-        .where("user_id", "=", userId)
-        .where("client_id", "=", clientId)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      return consents.delete(userId, clientId);
     },
 
     async issueCode(stored, user) {
       const { request } = stored;
       const code = generateOpaqueToken({ prefix: AUTHORIZATION_CODE_PREFIX });
       const now = clock.now();
-      await db.transaction().execute(async (trx) => {
-        const removed = await trx.deleteFrom("oauth_requests").where("id", "=", stored.id).executeTakeFirst();
-        // A request answers once: a second submission of the same consent form finds nothing.
-        if (Number(removed.numDeletedRows) === 0) {
-          throw new AuthorizationPageError("This sign-in request was already answered or has expired.");
-        }
-        await trx
-          .insertInto("authorization_codes")
-          .values({
-            code_hash: hashToken(code),
-            client_id: request.clientId,
-            user_id: user.userId,
-            session_id: user.sessionId,
-            redirect_uri: request.redirectUri,
-            code_challenge: request.codeChallenge,
-            scope: formatScope(request.scopes),
-            resources: JSON.stringify(request.resources),
-            nonce: request.nonce ?? null,
-            auth_time: user.authTime,
-            acr: acrFor(user.amr),
-            amr: user.amr.join(" "),
-            created_at: now,
-            expires_at: now + deps.codeTtl * 1000,
-            consumed_at: null,
-            issued_family_id: null,
-            issued_jti: null,
-            issued_jti_expires_at: null,
-            dpop_jkt: request.dpopJkt ?? null,
-          })
-          .execute();
+      const issued = await codes.issueForRequest(stored.id, {
+        code_hash: hashToken(code),
+        client_id: request.clientId,
+        user_id: user.userId,
+        session_id: user.sessionId,
+        redirect_uri: request.redirectUri,
+        code_challenge: request.codeChallenge,
+        scope: formatScope(request.scopes),
+        resources: JSON.stringify(request.resources),
+        nonce: request.nonce ?? null,
+        auth_time: user.authTime,
+        acr: acrFor(user.amr),
+        amr: user.amr.join(" "),
+        created_at: now,
+        expires_at: now + deps.codeTtl * 1000,
+        consumed_at: null,
+        issued_family_id: null,
+        issued_jti: null,
+        issued_jti_expires_at: null,
+        dpop_jkt: request.dpopJkt ?? null,
       });
+      // A request answers once: a second submission of the same consent form finds nothing.
+      if (!issued)
+        throw new AuthorizationPageError("This sign-in request was already answered or has expired.");
       return redirectWith(request.redirectUri, { code, state: request.state }, deps.issuer);
     },
 
     async purgeExpired() {
       const now = clock.now();
-      const requests = await db
-        .deleteFrom("oauth_requests")
-        .where("expires_at", "<=", now)
-        .executeTakeFirst();
       // Codes are kept a day after expiry so that a late replay still finds (and revokes) what was issued.
-      const codes = await db
-        .deleteFrom("authorization_codes")
-        .where("expires_at", "<=", now - 24 * 3600 * 1000)
-        .executeTakeFirst();
-      return Number(requests.numDeletedRows) + Number(codes.numDeletedRows);
+      return (await requests.deleteExpired(now)) + (await codes.deleteExpired(now - 24 * 3600 * 1000));
     },
   };
+  return authorization;
 }
 
 function requestedResources(

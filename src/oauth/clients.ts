@@ -12,7 +12,6 @@
  *   authorization and token endpoints can trust what they read.
  */
 import { createPublicKey, type JsonWebKey, type KeyObject, randomBytes } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
 import { constantTimeEqual, hashToken } from "../crypto/hash.js";
 import {
   JWS_ALGORITHMS,
@@ -24,8 +23,8 @@ import { verifyJwt } from "../crypto/jwt/verify.js";
 import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
-import type { Database, OAuthClientsTable } from "../storage/database.js";
-import { isUniqueViolation } from "../storage/errors.js";
+import type { OAuthRepositories } from "../storage/repositories/oauth.js";
+import type { OAuthClientFields, OAuthClientRow } from "../storage/repositories/oauth-clients.js";
 import { OAuthError } from "./errors.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 import { formatScope, parseScope } from "./scopes.js";
@@ -131,9 +130,10 @@ export interface Clients {
   /**
    * Authenticates the caller of the token, introspection or revocation endpoint. `credentials` are what
    * the HTTP layer found (Basic header or form fields). Unknown client, wrong secret and wrong method all give
-   * the same `invalid_client`.
+   * the same `invalid_client`. With `confidential`, a public client (no authentication) is refused too: the
+   * endpoint serves confidential clients only (introspection, the revocation feed).
    */
-  authenticate(credentials: ClientCredentials): Promise<Client>;
+  authenticate(credentials: ClientCredentials, options?: { confidential?: boolean }): Promise<Client>;
   createResourceServer(input: { audience: string; name: string; scope: string }): Promise<ResourceServer>;
   getResourceServer(audience: string): Promise<ResourceServer | undefined>;
   listResourceServers(): Promise<ResourceServer[]>;
@@ -152,7 +152,7 @@ function parseJsonArray(text: string): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
-function toClient(row: Selectable<OAuthClientsTable>): Client {
+function toClient(row: OAuthClientRow): Client {
   return {
     id: row.id,
     name: row.name,
@@ -234,7 +234,7 @@ export function isResourceIndicator(value: string): boolean {
 export const CLIENT_CACHE_TTL_MS = 5000;
 
 export function createClients(deps: {
-  db: Kysely<Database>;
+  repositories: Pick<OAuthRepositories, "clients" | "resourceServers" | "clientAssertions">;
   clock: Clock;
   /** The issuer: client assertions must be addressed to it (or to one of its endpoints). */
   issuer: string;
@@ -242,12 +242,13 @@ export function createClients(deps: {
   /** 0 turns the cache off. */
   cacheTtlMs?: number;
 }): Clients {
-  const { db, clock } = deps;
+  const { clock } = deps;
+  const { clients: rows, resourceServers, clientAssertions } = deps.repositories;
   // Clients and resource servers are read on every token request and change rarely: rows are kept for a few
   // seconds (changes made through this instance drop them at once; another instance's changes are seen
   // within the TTL). Misses are cached too, so unknown ids cannot force a query each.
   const ttl = deps.cacheTtlMs ?? CLIENT_CACHE_TTL_MS;
-  type Loaded = { row: Selectable<OAuthClientsTable>; client: Client } | undefined;
+  type Loaded = { row: OAuthClientRow; client: Client } | undefined;
   const clientRows = new Map<string, { loaded: Loaded; until: number }>();
   const serverRows = new Map<string, { server: ResourceServer | undefined; until: number }>();
   const MAX_CACHED = 10_000;
@@ -256,7 +257,7 @@ export function createClients(deps: {
     const now = clock.now();
     const hit = clientRows.get(id);
     if (hit && hit.until > now) return hit.loaded;
-    const row = await db.selectFrom("oauth_clients").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await rows.find(id);
     // Frozen: one object is shared by every caller until the entry expires.
     const loaded: Loaded = row ? { row, client: deepFreeze(toClient(row)) } : undefined;
     if (ttl > 0) {
@@ -266,9 +267,7 @@ export function createClients(deps: {
     return loaded;
   }
 
-  function validate(
-    input: ClientInput,
-  ): Omit<OAuthClientsTable, "id" | "secret_hash" | "registration_token_hash" | "created_at" | "updated_at"> {
+  function validate(input: ClientInput): OAuthClientFields {
     const name = typeof input.name === "string" ? input.name.trim() : "";
     if (name === "" || name.length > 256) invalid("A client needs a name of 1 to 256 characters.");
     const authMethod = input.authMethod ?? "client_secret_basic";
@@ -396,19 +395,12 @@ export function createClients(deps: {
     if (typeof payload.exp !== "number" || payload.exp > now + MAX_ASSERTION_LIFETIME_S)
       refuse("exp too far ahead");
     // Replay protection: the (client, jti) pair is recorded until the assertion expires; a second use fails.
-    try {
-      await db
-        .insertInto("client_assertions")
-        .values({
-          client_id: claimedId as string,
-          jti: payload.jti as string,
-          expires_at: (payload.exp as number) * 1000,
-        })
-        .execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) refuse("assertion replayed");
-      throw error;
-    }
+    const firstUse = await clientAssertions.record(
+      claimedId as string,
+      payload.jti as string,
+      (payload.exp as number) * 1000,
+    );
+    if (!firstUse) refuse("assertion replayed");
     return client as Client;
   }
 
@@ -427,22 +419,15 @@ export function createClients(deps: {
           ? undefined
           : generateOpaqueToken(SECRET_FORMAT);
       const now = clock.now();
-      try {
-        await db
-          .insertInto("oauth_clients")
-          .values({
-            id,
-            ...fields,
-            secret_hash: secret === undefined ? null : hashToken(secret),
-            registration_token_hash: registrationToken === undefined ? null : hashToken(registrationToken),
-            created_at: now,
-            updated_at: now,
-          })
-          .execute();
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new ClientIdTakenError(id);
-        throw error;
-      }
+      const inserted = await rows.insert({
+        id,
+        ...fields,
+        secret_hash: secret === undefined ? null : hashToken(secret),
+        registration_token_hash: registrationToken === undefined ? null : hashToken(registrationToken),
+        created_at: now,
+        updated_at: now,
+      });
+      if (!inserted) throw new ClientIdTakenError(id);
       clientRows.delete(id);
       const client = await clients.get(id);
       if (!client) throw new Error("client vanished after insert");
@@ -467,11 +452,7 @@ export function createClients(deps: {
       const needsSecret = fields.auth_method !== "none" && fields.auth_method !== "private_key_jwt";
       if (hadSecret !== needsSecret)
         invalid("The authentication method cannot change between secret and no secret.");
-      await db
-        .updateTable("oauth_clients")
-        .set({ ...fields, updated_at: clock.now() })
-        .where("id", "=", id)
-        .execute();
+      await rows.updateFields(id, fields, clock.now());
       clientRows.delete(id);
       return (await clients.get(id)) as Client;
     },
@@ -492,19 +473,12 @@ export function createClients(deps: {
     },
 
     async list() {
-      const rows = await db
-        .selectFrom("oauth_clients")
-        .selectAll()
-        .orderBy("created_at")
-        .orderBy("id")
-        .execute();
-      return rows.map(toClient);
+      return (await rows.list()).map(toClient);
     },
 
     async delete(id) {
       clientRows.delete(id);
-      const result = await db.deleteFrom("oauth_clients").where("id", "=", id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      return rows.delete(id);
     },
 
     async revokeLeaked(token) {
@@ -512,24 +486,14 @@ export function createClients(deps: {
       const isRegistration = isWellFormedOpaqueToken(token, { prefix: "tsr_rat_", checksum: true });
       if (!isSecret && !isRegistration) return undefined;
       const column = isSecret ? "secret_hash" : "registration_token_hash";
-      const row = await db
-        .selectFrom("oauth_clients")
-        .select("id")
-        .where(column, "=", hashToken(token))
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await db
-        .updateTable("oauth_clients")
-        .set(
-          isSecret
-            ? { secret_hash: hashToken(generateOpaqueToken(SECRET_FORMAT)), updated_at: clock.now() }
-            : { registration_token_hash: null, updated_at: clock.now() },
-        )
-        .where("id", "=", row.id)
-        .where(column, "=", hashToken(token))
-        .execute();
-      clientRows.delete(row.id);
-      return { clientId: row.id, kind: isSecret ? "client_secret" : "registration_token" };
+      const digest = hashToken(token);
+      const id = await rows.findIdByCredential(column, digest);
+      if (id === undefined) return undefined;
+      // A secret is replaced by one nobody knows; a registration token is dropped.
+      const replacement = isSecret ? hashToken(generateOpaqueToken(SECRET_FORMAT)) : null;
+      await rows.replaceCredential(id, column, digest, replacement, clock.now());
+      clientRows.delete(id);
+      return { clientId: id, kind: isSecret ? "client_secret" : "registration_token" };
     },
 
     async rotateSecret(id) {
@@ -538,16 +502,15 @@ export function createClients(deps: {
         invalid("No client with a secret has this id.");
       }
       const secret = generateOpaqueToken(SECRET_FORMAT);
-      await db
-        .updateTable("oauth_clients")
-        .set({ secret_hash: hashToken(secret), updated_at: clock.now() })
-        .where("id", "=", id)
-        .execute();
+      await rows.setSecretHash(id, hashToken(secret), clock.now());
       clientRows.delete(id);
       return secret;
     },
 
-    async authenticate(credentials) {
+    async authenticate(credentials, options = {}) {
+      if (credentials.method === "none" && options.confidential) {
+        throw new OAuthError("invalid_client", "This endpoint needs an authenticated (confidential) client.");
+      }
       const refuse = (): never => {
         throw new OAuthError("invalid_client", "Client authentication failed.");
       };
@@ -581,15 +544,13 @@ export function createClients(deps: {
       } catch {
         invalid("The scope list is malformed.");
       }
-      try {
-        await db
-          .insertInto("resource_servers")
-          .values({ audience: input.audience, name, scope: formatScope(scopes), created_at: clock.now() })
-          .execute();
-      } catch (error) {
-        if (isUniqueViolation(error)) invalid(`A resource server with audience "${input.audience}" exists.`);
-        throw error;
-      }
+      const inserted = await resourceServers.insert({
+        audience: input.audience,
+        name,
+        scope: formatScope(scopes),
+        created_at: clock.now(),
+      });
+      if (!inserted) invalid(`A resource server with audience "${input.audience}" exists.`);
       serverRows.delete(input.audience);
       return { audience: input.audience, name, scopes };
     },
@@ -598,11 +559,7 @@ export function createClients(deps: {
       const now = clock.now();
       const hit = serverRows.get(audience);
       if (hit && hit.until > now) return hit.server;
-      const row = await db
-        .selectFrom("resource_servers")
-        .selectAll()
-        .where("audience", "=", audience)
-        .executeTakeFirst();
+      const row = await resourceServers.find(audience);
       const server = row
         ? { audience: row.audience, name: row.name, scopes: parseScope(row.scope) }
         : undefined;
@@ -614,17 +571,16 @@ export function createClients(deps: {
     },
 
     async listResourceServers() {
-      const rows = await db.selectFrom("resource_servers").selectAll().orderBy("audience").execute();
-      return rows.map((row) => ({ audience: row.audience, name: row.name, scopes: parseScope(row.scope) }));
+      return (await resourceServers.list()).map((row) => ({
+        audience: row.audience,
+        name: row.name,
+        scopes: parseScope(row.scope),
+      }));
     },
 
     async deleteResourceServer(audience) {
       serverRows.delete(audience);
-      const result = await db
-        .deleteFrom("resource_servers")
-        .where("audience", "=", audience)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      return resourceServers.delete(audience);
     },
   };
   return clients;

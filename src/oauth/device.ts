@@ -8,14 +8,15 @@
  * - `exchange`: the device polls the token endpoint. Pending → `authorization_pending`; polling faster than
  *   the interval → `slow_down` (and the interval grows by 5 s, §3.5); denied → `access_denied`; expired →
  *   `expired_token`; approved → consumed by one conditional UPDATE (used once) and tokens are issued.
- * - Guessing user codes is throttled per client IP (the sign-in throttle's back-off).
+ * - Guessing user codes is throttled per client IP (the sign-in throttle's back-off): `review` and `answer`, the
+ *   two steps of the user's pages, both refuse while the address is backing off and count each unknown code.
  */
 import { randomInt } from "node:crypto";
-import type { Kysely, Selectable } from "kysely";
+import { IP_POLICY, type Throttle, type ThrottleKey } from "../accounts/throttle.js";
 import { hashToken } from "../crypto/hash.js";
 import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database, DeviceCodesTable } from "../storage/database.js";
+import type { DeviceCodeRow, DeviceCodesRepository } from "../storage/repositories/device-codes.js";
 import { checkScopes, type SignedInUser } from "./authorize.js";
 import { type Client, type Clients, isResourceIndicator } from "./clients.js";
 import { OAuthError } from "./errors.js";
@@ -36,7 +37,10 @@ export interface DeviceAuthorization {
   interval: number;
 }
 
-export type DeviceRequest = Selectable<DeviceCodesTable>;
+export type DeviceRequest = DeviceCodeRow;
+
+/** Why a user's page refuses a typed code: the address is backing off, or the code is not (or no longer) pending. */
+export type DeviceRefusal = { refused: "throttled"; retryAfterMs: number } | { refused: "unknown" };
 
 export interface DeviceFlow {
   start(client: Client, params: Record<string, unknown>): Promise<DeviceAuthorization>;
@@ -44,6 +48,22 @@ export interface DeviceFlow {
   findPending(userCode: unknown): Promise<DeviceRequest | undefined>;
   /** Approves (binding the user's sign-in) or denies a pending request; false if it was no longer pending. */
   decide(userCode: string, user: SignedInUser, approve: boolean): Promise<boolean>;
+  /**
+   * The pending request a user typed the code of, from the client address `ip`, with what to show for it (the
+   * code formatted, the client, the scopes); refused while `ip` is backing off, and an unknown code counts
+   * against it.
+   */
+  review(
+    userCode: unknown,
+    ip: string | null,
+  ): Promise<{ request: DeviceRequest; client: Client; userCode: string; scopes: string[] } | DeviceRefusal>;
+  /** The user's answer to a reviewed request, under the same throttle as `review`. */
+  answer(
+    userCode: string,
+    user: SignedInUser,
+    approve: boolean,
+    ip: string | null,
+  ): Promise<{ answered: true } | DeviceRefusal>;
   /** The token endpoint's check of a device code: the approved request (now consumed), or an OAuth error. */
   exchange(client: Client, deviceCode: unknown): Promise<DeviceRequest>;
   purgeExpired(): Promise<number>;
@@ -69,18 +89,22 @@ function newUserCode(): string {
 }
 
 export function createDeviceFlow(deps: {
-  db: Kysely<Database>;
+  codes: DeviceCodesRepository;
   clock: Clock;
   clients: Clients;
+  /** Counts wrong user codes per client address. */
+  throttle: Throttle;
   issuer: string;
   /** Seconds. */
   codeTtl: number;
   pollInterval: number;
 }): DeviceFlow {
-  const { db, clock, clients } = deps;
+  const { codes, clock, clients, throttle } = deps;
   const base = deps.issuer.replace(/\/+$/, "");
+  const throttleKeys = (ip: string | null): ThrottleKey[] =>
+    ip ? [{ scope: "device_code", id: ip, policy: IP_POLICY }] : [];
 
-  return {
+  const flow: DeviceFlow = {
     async start(client, params) {
       if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
         throw new OAuthError(
@@ -111,26 +135,23 @@ export function createDeviceFlow(deps: {
       for (let attempt = 0; ; attempt++) {
         const userCode = newUserCode();
         try {
-          await db
-            .insertInto("device_codes")
-            .values({
-              device_code_hash: hashToken(deviceCode),
-              user_code: userCode,
-              client_id: client.id,
-              scope: formatScope(scopes),
-              resources: JSON.stringify(resources),
-              status: "pending",
-              user_id: null,
-              session_id: null,
-              auth_time: null,
-              acr: null,
-              amr: null,
-              interval_s: deps.pollInterval,
-              last_polled_at: null,
-              created_at: now,
-              expires_at: now + deps.codeTtl * 1000,
-            })
-            .execute();
+          await codes.insert({
+            device_code_hash: hashToken(deviceCode),
+            user_code: userCode,
+            client_id: client.id,
+            scope: formatScope(scopes),
+            resources: JSON.stringify(resources),
+            status: "pending",
+            user_id: null,
+            session_id: null,
+            auth_time: null,
+            acr: null,
+            amr: null,
+            interval_s: deps.pollInterval,
+            last_polled_at: null,
+            created_at: now,
+            expires_at: now + deps.codeTtl * 1000,
+          });
           const shown = formatUserCode(userCode);
           return {
             device_code: deviceCode,
@@ -151,36 +172,54 @@ export function createDeviceFlow(deps: {
       if (typeof userCode !== "string" || userCode.length > 32) return undefined;
       const code = normalizeUserCode(userCode);
       if (code.length !== USER_CODE_LENGTH) return undefined;
-      const row = await db
-        .selectFrom("device_codes")
-        .selectAll()
-        .where("user_code", "=", code)
-        .executeTakeFirst();
+      const row = await codes.findByUserCode(code);
       if (row?.status !== "pending" || row.expires_at <= clock.now()) return undefined;
       return row;
     },
 
     async decide(userCode, user, approve) {
-      const code = normalizeUserCode(userCode);
-      const result = await db
-        .updateTable("device_codes")
-        .set(
-          approve
-            ? {
-                status: "approved",
-                user_id: user.userId,
-                session_id: user.sessionId,
-                auth_time: user.authTime,
-                acr: acrFor(user.amr),
-                amr: user.amr.join(" "),
-              }
-            : { status: "denied" },
-        )
-        .where("user_code", "=", code)
-        .where("status", "=", "pending")
-        .where("expires_at", ">", clock.now())
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      const approval = {
+        user_id: user.userId,
+        session_id: user.sessionId,
+        auth_time: user.authTime,
+        acr: acrFor(user.amr),
+        amr: user.amr.join(" "),
+      };
+      return codes.answer(
+        normalizeUserCode(userCode),
+        approve ? { approved: approval } : "denied",
+        clock.now(),
+      );
+    },
+
+    async review(userCode, ip) {
+      const keys = throttleKeys(ip);
+      const decision = await throttle.check(keys);
+      if (!decision.allowed) return { refused: "throttled", retryAfterMs: decision.retryAfterMs };
+      const request = await flow.findPending(userCode);
+      const client = request ? await clients.get(request.client_id) : undefined;
+      if (!request || !client) {
+        await throttle.recordFailure(keys);
+        return { refused: "unknown" };
+      }
+      return {
+        request,
+        client,
+        userCode: formatUserCode(normalizeUserCode(userCode as string)),
+        scopes: parseScope(request.scope),
+      };
+    },
+
+    async answer(userCode, user, approve, ip) {
+      // The same throttle as the code form: the confirmation must not be a way around it.
+      const keys = throttleKeys(ip);
+      const decision = await throttle.check(keys);
+      if (!decision.allowed) return { refused: "throttled", retryAfterMs: decision.retryAfterMs };
+      if (!(await flow.findPending(userCode))) {
+        await throttle.recordFailure(keys);
+        return { refused: "unknown" };
+      }
+      return (await flow.decide(userCode, user, approve)) ? { answered: true } : { refused: "unknown" };
     },
 
     async exchange(client, deviceCode) {
@@ -188,11 +227,7 @@ export function createDeviceFlow(deps: {
         throw new OAuthError("invalid_grant", "The device code is invalid.");
       }
       const hash = hashToken(deviceCode);
-      const row = await db
-        .selectFrom("device_codes")
-        .selectAll()
-        .where("device_code_hash", "=", hash)
-        .executeTakeFirst();
+      const row = await codes.findByDeviceCode(hash);
       if (!row || row.client_id !== client.id)
         throw new OAuthError("invalid_grant", "The device code is invalid.");
       const now = clock.now();
@@ -203,32 +238,17 @@ export function createDeviceFlow(deps: {
         throw new OAuthError("invalid_grant", "The device code was already used.");
       if (row.status === "pending") {
         const tooSoon = row.last_polled_at !== null && now - row.last_polled_at < row.interval_s * 1000;
-        await db
-          .updateTable("device_codes")
-          .set({ last_polled_at: now, ...(tooSoon ? { interval_s: row.interval_s + 5 } : {}) })
-          .where("device_code_hash", "=", hash)
-          .execute();
+        await codes.recordPoll(hash, now, tooSoon ? row.interval_s + 5 : undefined);
         if (tooSoon) throw new OAuthError("slow_down", `Poll at most every ${row.interval_s + 5} seconds.`);
         throw new OAuthError("authorization_pending", "The user has not answered yet.");
       }
-      const consumed = await db
-        .updateTable("device_codes")
-        .set({ status: "consumed" })
-        .where("device_code_hash", "=", hash)
-        .where("status", "=", "approved")
-        .executeTakeFirst();
-      if (Number(consumed.numUpdatedRows) !== 1) {
+      if (!(await codes.consume(hash))) {
         throw new OAuthError("invalid_grant", "The device code was already used.");
       }
       return row;
     },
 
-    async purgeExpired() {
-      const result = await db
-        .deleteFrom("device_codes")
-        .where("expires_at", "<=", clock.now() - 3600_000)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    purgeExpired: () => codes.deleteExpired(clock.now() - 3600_000),
   };
+  return flow;
 }

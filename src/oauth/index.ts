@@ -1,9 +1,10 @@
 /**
  * The OAuth 2.1 / OpenID Connect provider's domain: clients and resource servers, the authorization
- * endpoint's rules, the token endpoint's grants, token minting and checking, introspection and revocation.
- * The HTTP layer (src/http/routes/oauth) only translates requests and answers.
+ * endpoint's rules, the token endpoint's grants, token minting and checking, introspection and revocation,
+ * userinfo, logout, the device flow, dynamic registration. Every allow-or-refuse rule lives here, so that no
+ * entry point can bypass it; the HTTP layer (src/http/routes/oauth) only translates requests and decisions.
+ * Storage is reached through repositories (src/storage/repositories), never through SQL written here.
  */
-import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { AccessRevocation } from "../access/revocation.js";
 import type { Accounts } from "../accounts/index.js";
@@ -11,7 +12,7 @@ import type { ApiTokens } from "../api-tokens/index.js";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { MasterKey } from "../crypto/master-key.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
+import type { OAuthRepositories } from "../storage/repositories/oauth.js";
 import { type Authorization, createAuthorization } from "./authorize.js";
 import type { BackchannelLogout } from "./backchannel.js";
 import type { Clients } from "./clients.js";
@@ -21,8 +22,14 @@ import type { GrantRevocation } from "./grant-revocation.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
 import { createLogout, type Logout } from "./logout.js";
-import { createInitialAccessTokens, type InitialAccessTokens } from "./registration.js";
+import {
+  type ClientRegistration,
+  createClientRegistration,
+  createInitialAccessTokens,
+  type InitialAccessTokens,
+} from "./registration.js";
 import { createTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
+import { createUserinfo, type Userinfo } from "./userinfo.js";
 
 export { type BackchannelLogout, createBackchannelLogout, type SessionClient } from "./backchannel.js";
 export { createClients } from "./clients.js";
@@ -38,6 +45,10 @@ export interface OAuth {
   logout: Logout;
   device: DeviceFlow;
   initialTokens: InitialAccessTokens;
+  /** Dynamic client registration and management (RFC 7591, RFC 7592). */
+  registration: ClientRegistration;
+  /** The userinfo decision: the claims a presented access token may read, or the refusal. */
+  userinfo: Userinfo;
   /** DPoP proofs (RFC 9449) sent to the token endpoint, PAR and userinfo. */
   dpop: DpopProofs;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
@@ -45,8 +56,7 @@ export interface OAuth {
 }
 
 export interface OAuthOptions {
-  db: Kysely<Database>;
-  dialect: "sqlite" | "postgres";
+  repositories: OAuthRepositories;
   clock: Clock;
   keys: KeyStore;
   masterKey: MasterKey;
@@ -72,34 +82,36 @@ export interface OAuthOptions {
 }
 
 export function createOAuth(options: OAuthOptions): OAuth {
-  const { db, clock, accounts, clients, grants } = options;
+  const { repositories, clock, accounts, clients, grants } = options;
   const issuer = createIssuer({
-    db,
+    repositories,
     clock,
     keys: options.keys,
     users: accounts.users,
     issuer: options.issuer,
     grants,
   });
+  const dpop = createDpopProofs({ proofs: repositories.dpopProofs, clock, issuer: options.issuer });
   const authorization = createAuthorization({
-    db,
+    repositories,
     clock,
     clients,
+    dpop,
     codeTtl: options.authorizationCodeTtl,
     issuer: options.issuer,
   });
   const device = createDeviceFlow({
-    db,
+    codes: repositories.deviceCodes,
     clock,
     clients,
+    throttle: accounts.throttle,
     issuer: options.issuer,
     codeTtl: options.deviceCodeTtl,
     pollInterval: options.devicePollInterval,
   });
   const tokens = createTokenEndpoint({
     device,
-    db,
-    dialect: options.dialect,
+    repositories,
     clock,
     clients,
     issuer,
@@ -114,7 +126,7 @@ export function createOAuth(options: OAuthOptions): OAuth {
     },
   });
   const introspection = createIntrospection({
-    db,
+    tokenHolders: repositories.tokenHolders,
     clock,
     issuer,
     tokens,
@@ -128,25 +140,23 @@ export function createOAuth(options: OAuthOptions): OAuth {
     backchannel: options.backchannel,
     issuer: options.issuer,
   });
-  const dpop = createDpopProofs({ db, clock, issuer: options.issuer });
+  const initialTokens = createInitialAccessTokens({ tokens: repositories.initialAccessTokens, clock });
   return {
     clients,
     grants,
     dpop,
     logout,
     device,
-    initialTokens: createInitialAccessTokens({ db, clock }),
+    initialTokens,
+    registration: createClientRegistration({ clients, initialTokens, issuer: options.issuer }),
+    userinfo: createUserinfo({ issuer, dpop }),
     authorization,
     issuer,
     tokens,
     introspection,
     async purgeExpired() {
-      const assertions = await db
-        .deleteFrom("client_assertions")
-        .where("expires_at", "<=", clock.now() - 60_000)
-        .executeTakeFirst();
       return (
-        Number(assertions.numDeletedRows) +
+        (await repositories.clientAssertions.deleteExpired(clock.now() - 60_000)) +
         (await device.purgeExpired()) +
         (await dpop.purgeExpired()) +
         (await authorization.purgeExpired()) +

@@ -8,12 +8,11 @@
  *   goes on the revocation list until it expires. A client can revoke only its own tokens; anything else,
  *   unknown tokens included, is answered 200 and changes nothing, as RFC 7009 §2.2 says.
  */
-import type { Kysely } from "kysely";
 import { type ApiTokens, kindOfToken } from "../api-tokens/index.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
-import type { Database } from "../storage/database.js";
+import type { TokenHoldersRepository } from "../storage/repositories/token-holders.js";
 import type { Client } from "./clients.js";
 import { type Issuer, OPAQUE_ACCESS_TOKEN } from "./issuer.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
@@ -28,25 +27,21 @@ export interface Introspection {
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createIntrospection(deps: {
-  db: Kysely<Database>;
+  tokenHolders: TokenHoldersRepository;
   clock: Clock;
   issuer: Issuer;
   tokens: TokenEndpoint;
   audit: AuditLog;
   apiTokens?: ApiTokens;
 }): Introspection {
-  const { db, clock, issuer, tokens, audit } = deps;
+  const { tokenHolders, clock, issuer, tokens, audit } = deps;
   const looksLikeJwt = (token: string) => token.split(".").length === 3;
   const isAccessToken = (token: string) =>
     looksLikeJwt(token) || token.startsWith(OPAQUE_ACCESS_TOKEN.prefix);
 
   async function activeUser(userId: string): Promise<{ userName: string } | undefined> {
-    const row = await db
-      .selectFrom("users")
-      .select(["user_name", "active"])
-      .where("id", "=", userId)
-      .executeTakeFirst();
-    return row?.active === 1 ? { userName: row.user_name } : undefined;
+    const holder = await tokenHolders.find(userId);
+    return holder?.active ? { userName: holder.userName } : undefined;
   }
 
   async function asAccessToken(token: string): Promise<IntrospectionResponse> {

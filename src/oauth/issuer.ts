@@ -10,7 +10,6 @@
  *   issuer, expiry, and the revocation list (`revoked_access_tokens`, kept until the token would expire).
  *   A refused token is simply "not valid": callers answer `invalid_token` or `active: false`.
  */
-import type { Kysely } from "kysely";
 import type { Users } from "../accounts/users.js";
 import { hashToken } from "../crypto/hash.js";
 import type { JwsAlgorithm, JwtClaims } from "../crypto/jwt/policy.js";
@@ -19,7 +18,7 @@ import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-t
 import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
-import type { Database } from "../storage/database.js";
+import type { OAuthRepositories } from "../storage/repositories/oauth.js";
 import type { GrantRevocation } from "./grant-revocation.js";
 
 export const ACR_PASSWORD = "urn:tessera:acr:password";
@@ -130,7 +129,7 @@ export function newJti(): string {
 }
 
 export function createIssuer(deps: {
-  db: Kysely<Database>;
+  repositories: Pick<OAuthRepositories, "accessTokens" | "tokenHolders">;
   clock: Clock;
   keys: KeyStore;
   users: Users;
@@ -138,7 +137,8 @@ export function createIssuer(deps: {
   /** Ends grants and access tokens (the revocation list, announced on the feed). */
   grants: Pick<GrantRevocation, "revokeAccessToken">;
 }): Issuer {
-  const { db, clock, keys, users, issuer } = deps;
+  const { clock, keys, users, issuer } = deps;
+  const { accessTokens, tokenHolders } = deps.repositories;
   const seconds = (ms: number) => Math.floor(ms / 1000);
 
   async function userClaims(
@@ -147,8 +147,8 @@ export function createIssuer(deps: {
   ): Promise<Record<string, unknown> | undefined> {
     if (!scopes.some((s) => CLAIM_SCOPES.has(s))) {
       // Only `sub`: one indexed read of the active flag instead of the whole user.
-      const row = await db.selectFrom("users").select("active").where("id", "=", userId).executeTakeFirst();
-      return row?.active === 1 ? { sub: userId } : undefined;
+      const holder = await tokenHolders.find(userId);
+      return holder?.active ? { sub: userId } : undefined;
     }
     const user = await users.get(userId);
     if (!user?.active) return undefined;
@@ -205,19 +205,10 @@ export function createIssuer(deps: {
 
   async function verifyOpaque(token: string): Promise<AccessTokenClaims> {
     if (!isWellFormedOpaqueToken(token, OPAQUE_ACCESS_TOKEN)) throw new TokenError("malformed");
-    const row = await db
-      .selectFrom("access_tokens")
-      .selectAll()
-      .where("token_hash", "=", hashToken(token))
-      .executeTakeFirst();
+    const row = await accessTokens.findOpaque(hashToken(token));
     if (!row) throw new TokenError("key_unknown", "unknown opaque token");
     if (row.expires_at <= clock.now()) throw new TokenError("expired");
-    const revoked = await db
-      .selectFrom("revoked_access_tokens")
-      .select("jti")
-      .where("jti", "=", row.jti)
-      .executeTakeFirst();
-    if (revoked) throw new TokenError("claims_invalid", "revoked");
+    if (await accessTokens.isRevoked(row.jti)) throw new TokenError("claims_invalid", "revoked");
     const audience = JSON.parse(row.audience) as string[];
     return {
       iss: issuer,
@@ -261,23 +252,20 @@ export function createIssuer(deps: {
       if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt };
       if (input.format === "opaque") {
         const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
-        await db
-          .insertInto("access_tokens")
-          .values({
-            token_hash: hashToken(token),
-            jti,
-            client_id: input.clientId,
-            subject: claims.sub,
-            scope: claims.scope,
-            audience: JSON.stringify(input.audience),
-            auth_time: input.subject ? input.subject.authTime : null,
-            acr: input.subject?.acr ?? null,
-            amr: input.subject ? input.subject.amr.join(" ") : null,
-            created_at: now,
-            expires_at: exp * 1000,
-            dpop_jkt: input.dpopJkt ?? null,
-          })
-          .execute();
+        await accessTokens.insertOpaque({
+          token_hash: hashToken(token),
+          jti,
+          client_id: input.clientId,
+          subject: claims.sub,
+          scope: claims.scope,
+          audience: JSON.stringify(input.audience),
+          auth_time: input.subject ? input.subject.authTime : null,
+          acr: input.subject?.acr ?? null,
+          amr: input.subject ? input.subject.amr.join(" ") : null,
+          created_at: now,
+          expires_at: exp * 1000,
+          dpop_jkt: input.dpopJkt ?? null,
+        });
         return { token, jti, expiresAt: exp * 1000 };
       }
       return { token: keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" }), jti, expiresAt: exp * 1000 };
@@ -308,12 +296,7 @@ export function createIssuer(deps: {
     async verifyAccessToken(token) {
       if (token.startsWith(OPAQUE_ACCESS_TOKEN.prefix)) return verifyOpaque(token);
       const claims = verifiedJwt(token);
-      const revoked = await db
-        .selectFrom("revoked_access_tokens")
-        .select("jti")
-        .where("jti", "=", claims.jti)
-        .executeTakeFirst();
-      if (revoked) throw new TokenError("claims_invalid", "revoked");
+      if (await accessTokens.isRevoked(claims.jti)) throw new TokenError("claims_invalid", "revoked");
       return claims as AccessTokenClaims;
     },
 
@@ -322,25 +305,14 @@ export function createIssuer(deps: {
       // A client_credentials token names the client as subject and carries no auth_time.
       const isUser = claims.sub !== claims.client_id || claims.auth_time !== undefined;
       if (!isUser) return { claims };
-      const row = await db
-        .selectFrom("users")
-        .select(["user_name", "active", "tokens_not_before"])
-        .where("id", "=", claims.sub)
-        .executeTakeFirst();
-      if (row?.active !== 1) throw new TokenError("claims_invalid", "the user is not active");
-      if (claims.iat * 1000 < row.tokens_not_before) throw new TokenError("claims_invalid", "revoked");
-      return { claims, holder: { userName: row.user_name } };
+      const holder = await tokenHolders.find(claims.sub);
+      if (!holder?.active) throw new TokenError("claims_invalid", "the user is not active");
+      if (claims.iat * 1000 < holder.tokensNotBefore) throw new TokenError("claims_invalid", "revoked");
+      return { claims, holder: { userName: holder.userName } };
     },
 
     revokeAccessToken: (jti, expiresAt) => deps.grants.revokeAccessToken(jti, expiresAt),
 
-    async purgeRevoked() {
-      await db.deleteFrom("access_tokens").where("expires_at", "<=", clock.now()).execute();
-      const result = await db
-        .deleteFrom("revoked_access_tokens")
-        .where("expires_at", "<=", clock.now())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    purgeRevoked: () => accessTokens.deleteExpired(clock.now()),
   };
 }

@@ -7,15 +7,17 @@
  * - The metadata Tessera understands is mapped to the same `ClientInput` the CLI uses, so registration follows
  *   the same rules; unknown metadata is ignored (RFC 7591 §2). `response_types` may only be `["code"]`.
  * - The answer carries the client's metadata, its secret (once) and a registration access token (`tsr_rat_`,
- *   stored hashed) for `GET`/`PUT`/`DELETE /register/<client_id>` (RFC 7592).
+ *   stored hashed) for `GET`/`PUT`/`DELETE /register/<client_id>` (RFC 7592). A replacement must name the
+ *   client it replaces (`client_id`, RFC 7592 §2.2).
+ * - Refusals for a missing or wrong bearer token are decisions (`token_missing`, `token_invalid`), which the
+ *   HTTP layer answers as RFC 6750 §3.1 challenges.
  */
-import type { Kysely } from "kysely";
 import { hashToken } from "../crypto/hash.js";
 import { generateOpaqueToken, isWellFormedOpaqueToken } from "../crypto/opaque-token.js";
 import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database } from "../storage/database.js";
-import type { Client, ClientAuthMethod, ClientInput, GrantType } from "./clients.js";
+import type { InitialAccessTokensRepository } from "../storage/repositories/initial-access-tokens.js";
+import type { Client, ClientAuthMethod, ClientInput, Clients, GrantType } from "./clients.js";
 import { OAuthError } from "./errors.js";
 
 export const INITIAL_TOKEN_FORMAT = { prefix: "tsr_iat_", checksum: true } as const;
@@ -28,51 +30,119 @@ export interface InitialAccessTokens {
   revokeLeaked(token: string): Promise<boolean>;
 }
 
-export function createInitialAccessTokens(deps: { db: Kysely<Database>; clock: Clock }): InitialAccessTokens {
-  const { db, clock } = deps;
+/** Why a registration request is refused: no bearer token, or one that grants nothing here. */
+export type RegistrationRefusal = { refused: "token_missing" | "token_invalid" };
+
+export interface ClientRegistration {
+  /**
+   * RFC 7591 §3: registers a client for the holder of an initial access token, or of a token
+   * `isAdminToken` accepts. Answers its metadata with its secret (once) and registration access token.
+   */
+  register(
+    token: string | undefined,
+    metadata: Record<string, unknown>,
+    isAdminToken: (token: string) => Promise<boolean>,
+  ): Promise<{ metadata: Record<string, unknown> } | RegistrationRefusal>;
+  /** RFC 7592 §2.1: the metadata of the client that the registration access token manages. */
+  read(
+    clientId: string,
+    token: string | undefined,
+  ): Promise<{ metadata: Record<string, unknown> } | RegistrationRefusal>;
+  /** RFC 7592 §2.2: replaces the client's metadata. */
+  update(
+    clientId: string,
+    token: string | undefined,
+    metadata: Record<string, unknown>,
+  ): Promise<{ metadata: Record<string, unknown> } | RegistrationRefusal>;
+  /** RFC 7592 §2.3: deletes the client. */
+  remove(clientId: string, token: string | undefined): Promise<{ removed: true } | RegistrationRefusal>;
+}
+
+export function createClientRegistration(deps: {
+  clients: Clients;
+  initialTokens: InitialAccessTokens;
+  issuer: string;
+}): ClientRegistration {
+  const { clients, initialTokens, issuer } = deps;
+
+  /** The client a registration access token manages, or the refusal. */
+  async function managed(clientId: string, token: string | undefined): Promise<Client | RegistrationRefusal> {
+    const client = token === undefined ? undefined : await clients.byRegistrationToken(clientId, token);
+    if (client) return client;
+    return { refused: token === undefined ? "token_missing" : "token_invalid" };
+  }
+
+  return {
+    async register(token, metadata, isAdminToken) {
+      if (token === undefined) return { refused: "token_missing" };
+      const allowed = (await initialTokens.consume(token)) || (await isAdminToken(token));
+      if (!allowed) return { refused: "token_invalid" };
+      const input = metadataToInput(metadata);
+      const { client, secret, registrationToken } = await clients.create(input, { registration: true });
+      return {
+        metadata: {
+          ...clientMetadata(client, issuer),
+          ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+          registration_access_token: registrationToken,
+        },
+      };
+    },
+
+    async read(clientId, token) {
+      const client = await managed(clientId, token);
+      return "refused" in client ? client : { metadata: clientMetadata(client, issuer) };
+    },
+
+    async update(clientId, token, metadata) {
+      const client = await managed(clientId, token);
+      if ("refused" in client) return client;
+      if (metadata.client_id !== client.id) {
+        throw new OAuthError("invalid_client_metadata", "client_id in the body must be the client's id.");
+      }
+      const updated = await clients.replace(client.id, metadataToInput(metadata));
+      return { metadata: clientMetadata(updated, issuer) };
+    },
+
+    async remove(clientId, token) {
+      const client = await managed(clientId, token);
+      if ("refused" in client) return client;
+      await clients.delete(client.id);
+      return { removed: true };
+    },
+  };
+}
+
+export function createInitialAccessTokens(deps: {
+  tokens: InitialAccessTokensRepository;
+  clock: Clock;
+}): InitialAccessTokens {
+  const { tokens, clock } = deps;
   return {
     async create(options) {
       const token = generateOpaqueToken(INITIAL_TOKEN_FORMAT);
       const id = randomId(12);
       const now = clock.now();
-      await db
-        .insertInto("initial_access_tokens")
-        .values({
-          id,
-          token_hash: hashToken(token),
-          created_at: now,
-          expires_at: options.ttlSeconds === undefined ? null : now + options.ttlSeconds * 1000,
-          uses_left: options.uses ?? null,
-        })
-        .execute();
+      await tokens.insert({
+        id,
+        token_hash: hashToken(token),
+        created_at: now,
+        expires_at: options.ttlSeconds === undefined ? null : now + options.ttlSeconds * 1000,
+        uses_left: options.uses ?? null,
+      });
       return { id, token };
     },
     async revokeLeaked(token) {
       if (!isWellFormedOpaqueToken(token, INITIAL_TOKEN_FORMAT)) return false;
-      const removed = await db
-        .deleteFrom("initial_access_tokens")
-        .where("token_hash", "=", hashToken(token))
-        .executeTakeFirst();
-      return Number(removed.numDeletedRows) > 0;
+      return tokens.deleteByHash(hashToken(token));
     },
     async consume(token) {
       if (!isWellFormedOpaqueToken(token, INITIAL_TOKEN_FORMAT)) return false;
       const hash = hashToken(token);
       const now = clock.now();
-      const row = await db
-        .selectFrom("initial_access_tokens")
-        .selectAll()
-        .where("token_hash", "=", hash)
-        .executeTakeFirst();
+      const row = await tokens.findByHash(hash);
       if (!row || (row.expires_at !== null && row.expires_at <= now)) return false;
       if (row.uses_left === null) return true;
-      const used = await db
-        .updateTable("initial_access_tokens")
-        .set((eb) => ({ uses_left: eb("uses_left", "-", 1) }))
-        .where("token_hash", "=", hash)
-        .where("uses_left", ">", 0)
-        .executeTakeFirst();
-      return Number(used.numUpdatedRows) === 1;
+      return tokens.useOnce(hash);
     },
   };
 }

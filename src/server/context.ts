@@ -34,16 +34,26 @@ import { createMetrics, type Metrics } from "../observability/metrics.js";
 import { createRevocationFeed, type RevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
 import {
+  type ApiTokenUse,
+  apiTokensRepository,
   auditEventsRepository,
   migrateToLatest,
   openStorage,
+  pendingSignInsRepository,
+  recoveryCodesRepository,
   revocationEventsRepository,
   type Storage,
+  serviceAccountsRepository,
   signingKeysRepository,
+  totpFactorsRepository,
+  usersRepository,
+  webauthnChallengesRepository,
+  webauthnCredentialsRepository,
 } from "../storage/index.js";
 import { touchAdminToken } from "../storage/repositories/admin-tokens.js";
 import { administratorsRepository } from "../storage/repositories/administrators.js";
 import { grantsRepository } from "../storage/repositories/grants.js";
+import { oauthRepositories } from "../storage/repositories/oauth.js";
 import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 import { loadMasterKey } from "./master-key-source.js";
 
@@ -138,23 +148,18 @@ export async function createContext(config: Config, options: CreateContextOption
         log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
     });
     const administratorRows = administratorsRepository(storage.db);
-    const apiTokenLastUsed = createWriteBehind<{ at: number; ip: string | null }>({
+    const apiTokenRows = apiTokensRepository(storage.db);
+    const apiTokenLastUsed = createWriteBehind<ApiTokenUse>({
       intervalMs: 1000,
       newer: (previous, next) => next.at > previous.at,
       onError: (error) =>
         log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
       async write(entries) {
-        for (const [id, use] of entries) {
-          await storage.db
-            .updateTable("api_tokens")
-            .set(use.ip === null ? { last_used_at: use.at } : { last_used_at: use.at, last_used_ip: use.ip })
-            .where("id", "=", id)
-            .execute();
-        }
+        for (const [id, use] of entries) await apiTokenRows.recordUse(id, use);
       },
     });
     const apiTokens = createApiTokens({
-      db: storage.db,
+      repository: apiTokenRows,
       clock,
       audit,
       feed: revocations,
@@ -163,7 +168,7 @@ export async function createContext(config: Config, options: CreateContextOption
       lastUsed: apiTokenLastUsed,
     });
     const clients = createClients({
-      db: storage.db,
+      repositories: oauthRepositories(storage.db, storage.dialect),
       clock,
       issuer: config.issuer,
       defaultAccessTokenTtl: config.accessTokenTtl,
@@ -173,8 +178,7 @@ export async function createContext(config: Config, options: CreateContextOption
     const accounts = createAccounts({
       audit,
       access: { grants, backchannel, apiTokens, feed: revocations },
-      db: storage.db,
-      prepare: storage.prepare,
+      storage,
       ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),
       clock,
       log,
@@ -216,7 +220,7 @@ export async function createContext(config: Config, options: CreateContextOption
     });
     await accounts.ready;
     const serviceAccounts = createServiceAccounts({
-      db: storage.db,
+      repository: serviceAccountsRepository(storage.db),
       clock,
       audit: accounts.audit,
       tokens: apiTokens,
@@ -227,8 +231,7 @@ export async function createContext(config: Config, options: CreateContextOption
       backchannel,
       access: accounts.access,
       apiTokens,
-      db: storage.db,
-      dialect: storage.dialect,
+      repositories: oauthRepositories(storage.db, storage.dialect),
       clock,
       keys,
       masterKey,
@@ -251,7 +254,20 @@ export async function createContext(config: Config, options: CreateContextOption
         for (const [id, at] of entries) await touchAdminToken(storage.db, id, at);
       },
     });
-    const mfa = createMfa({ db: storage.db, clock, masterKey, accounts, config });
+    const mfa = createMfa({
+      repositories: {
+        pendingSignIns: pendingSignInsRepository(storage.db),
+        totpFactors: totpFactorsRepository(storage.db),
+        recoveryCodes: recoveryCodesRepository(storage.db),
+        webauthnCredentials: webauthnCredentialsRepository(storage.db),
+        webauthnChallenges: webauthnChallengesRepository(storage.db),
+        users: usersRepository(storage.db, storage.dialect),
+      },
+      clock,
+      masterKey,
+      accounts,
+      config,
+    });
     const tokens = apiTokens;
     const leakReports = createLeakReports({
       audit: accounts.audit,

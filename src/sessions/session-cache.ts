@@ -35,9 +35,9 @@
  *     checksum) found in the database are ever inserted.
  */
 import { performance } from "node:perf_hooks";
-import type { SessionsTable } from "../storage/database.js";
+import type { SessionRow } from "../storage/index.js";
 
-export interface CachedSessionRow extends SessionsTable {
+export interface CachedSessionRow extends SessionRow {
   user_name: string;
   display_name: string | null;
   active: 0 | 1;

@@ -13,11 +13,9 @@
  *   bus, every other instance's.
  */
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { Database, SessionsTable } from "../storage/database.js";
-import { createPrepare, type PrepareQuery } from "../storage/prepared.js";
+import type { SessionRow, SessionsRepository } from "../storage/index.js";
 import { createWriteBehind } from "../storage/write-behind.js";
 import type { RevocationBus } from "./revocation-bus.js";
 import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from "./session-cache.js";
@@ -100,7 +98,7 @@ export interface Sessions {
   close(): Promise<void>;
 }
 
-function toSession(row: SessionsTable): Session {
+function toSession(row: SessionRow): Session {
   return {
     id: row.id,
     userId: row.user_id,
@@ -117,9 +115,11 @@ function toSession(row: SessionsTable): Session {
 }
 
 export interface SessionsDeps {
-  db: Kysely<Database>;
-  /** Prepared queries for the hot paths (`storage.prepare`; by default compiled queries run by Kysely). */
-  prepare?: PrepareQuery;
+  /**
+   * Where sessions are stored: `sessionsRepository(storage.db, storage.prepare)` (the check's look-up is a
+   * prepared query declared there).
+   */
+  repository: SessionsRepository;
   clock: Clock;
   policy: SessionPolicy;
   /** Cache look-ups (see `session-cache.ts`); absent: every check reads the database. */
@@ -131,17 +131,7 @@ export interface SessionsDeps {
 }
 
 export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<void> } {
-  const { db, clock, policy } = deps;
-  // A cache miss reads the session row for a token hash with its user's fields: compiled once (the builder
-  // cost several times SQLite's work).
-  const byTokenHash = (deps.prepare ?? createPrepare(db))((db, tokenHash: string) =>
-    db
-      .selectFrom("sessions")
-      .innerJoin("users", "users.id", "sessions.user_id")
-      .selectAll("sessions")
-      .select(["users.user_name", "users.display_name", "users.active"])
-      .where("sessions.token_hash", "=", tokenHash),
-  );
+  const { repository, clock, policy } = deps;
   const cache = deps.cache && deps.cache.ttlMs > 0 ? new SessionCache(deps.cache) : undefined;
   // Cached tokens leave memory within about two TTLs even if no request comes (see session-cache.ts).
   const sweeper = cache ? setInterval(() => cache.sweep(clock.now()), deps.cache?.ttlMs).unref() : undefined;
@@ -167,12 +157,12 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
    * the commit: a rolled-back write must not move the cache's idea of the counter.
    */
   async function ownRevocation<T>(
-    write: (db: Kysely<Database>) => Promise<T>,
+    write: (sessions: SessionsRepository) => Promise<T>,
   ): Promise<{ result: T; absorb: () => void }> {
     const committed = deps.cache?.externalChangeVersion;
     const own = deps.cache?.ownChangeVersion;
-    if (!cache || !committed || !own) return { result: await write(db), absorb: () => {} };
-    const { result, before, after } = await db.transaction().execute(async (trx) => {
+    if (!cache || !committed || !own) return { result: await write(repository), absorb: () => {} };
+    const { result, before, after } = await repository.transaction(async (trx) => {
       // Inside the transaction: the committed version when it began (storage records it at BEGIN).
       const before = committed();
       const result = await write(trx);
@@ -190,18 +180,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
   const touches = createWriteBehind({
     intervalMs: 1000,
     onError: (error) => deps.onWriteError?.(error),
-    async write(entries) {
-      await db.transaction().execute(async (trx) => {
-        for (const [id, at] of entries) {
-          await trx
-            .updateTable("sessions")
-            .set({ last_seen_at: at })
-            .where("id", "=", id)
-            .where("last_seen_at", "<", at)
-            .execute();
-        }
-      });
-    },
+    write: (entries) => repository.touch(entries),
   });
 
   /**
@@ -243,7 +222,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
     if (hit) return decide(token, hit, undefined, now);
     if (!isWellFormedOpaqueToken(token, FORMAT)) return undefined;
     const epoch = cache?.epoch ?? 0;
-    return byTokenHash.first(hashToken(token)).then((row) => decide(token, row, epoch, now));
+    return repository.findByTokenHash(hashToken(token)).then((row) => decide(token, row, epoch, now));
   }
 
   return {
@@ -253,7 +232,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       const token = generateOpaqueToken(FORMAT);
       const lifetime = (input.remember ? policy.rememberLifetime : policy.lifetime) * 1000;
       const idle = (input.remember ? policy.rememberLifetime : policy.idleTimeout) * 1000;
-      const row: SessionsTable = {
+      const row: SessionRow = {
         id: randomUUID(),
         token_hash: hashToken(token),
         user_id: input.userId,
@@ -267,7 +246,7 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
         user_agent: input.userAgent?.slice(0, 512) ?? null,
         ip: input.ip?.slice(0, 64) ?? null,
       };
-      await db.insertInto("sessions").values(row).execute();
+      await repository.insert(row);
       return { token, session: toSession(row) };
     },
 
@@ -279,80 +258,61 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
 
     async rotate(sessionId) {
       const token = generateOpaqueToken(FORMAT);
-      const { result, absorb } = await ownRevocation((db) =>
-        db
-          .updateTable("sessions")
-          .set({ token_hash: hashToken(token), last_seen_at: clock.now() })
-          .where("id", "=", sessionId)
-          .executeTakeFirst(),
+      const { result: changed, absorb } = await ownRevocation((sessions) =>
+        sessions.setToken(sessionId, { tokenHash: hashToken(token), lastSeenAt: clock.now() }),
       );
       revoked({ session: sessionId });
       absorb();
-      return result.numUpdatedRows === 1n ? token : undefined;
+      return changed ? token : undefined;
     },
 
     async reauthenticate(sessionId, amr) {
       const token = generateOpaqueToken(FORMAT);
       const now = clock.now();
-      const { result, absorb } = await ownRevocation((db) =>
-        db
-          .updateTable("sessions")
-          .set({ token_hash: hashToken(token), last_seen_at: now, auth_time: now, amr: amr.join(" ") })
-          .where("id", "=", sessionId)
-          .executeTakeFirst(),
+      const { result: changed, absorb } = await ownRevocation((sessions) =>
+        sessions.setToken(sessionId, {
+          tokenHash: hashToken(token),
+          lastSeenAt: now,
+          authTime: now,
+          amr: amr.join(" "),
+        }),
       );
       revoked({ session: sessionId });
       absorb();
-      return result.numUpdatedRows === 1n ? token : undefined;
+      return changed ? token : undefined;
     },
 
     async list(userId) {
       const now = clock.now();
-      const rows = await db
-        .selectFrom("sessions")
-        .selectAll()
-        .where("user_id", "=", userId)
-        .where("expires_at", ">", now)
-        .orderBy("last_seen_at", "desc")
-        .execute();
+      const rows = await repository.listUnexpired(userId, now);
       return rows.map(toSession).filter((s) => s.expiresAt > now);
     },
 
     async revoke(userId, sessionId) {
-      const { result, absorb } = await ownRevocation((db) =>
-        db
-          .deleteFrom("sessions")
-          .where("id", "=", sessionId)
-          .where("user_id", "=", userId)
-          .executeTakeFirst(),
+      const { result: deleted, absorb } = await ownRevocation((sessions) =>
+        sessions.deleteOne(userId, sessionId),
       );
-      if (result.numDeletedRows === 1n) revoked({ session: sessionId });
+      if (deleted) revoked({ session: sessionId });
       // Nothing deleted: the counter did not move, and absorbing changes nothing.
       absorb();
-      return result.numDeletedRows === 1n;
+      return deleted;
     },
 
     async revokeOthers(userId, keepSessionId) {
-      const { result, absorb } = await ownRevocation((db) =>
-        db
-          .deleteFrom("sessions")
-          .where("user_id", "=", userId)
-          .where("id", "!=", keepSessionId)
-          .executeTakeFirst(),
+      const { result: deleted, absorb } = await ownRevocation((sessions) =>
+        sessions.deleteOthers(userId, keepSessionId),
       );
       // Simplest correct invalidation: drop the user's entries (the kept session reloads once).
       revoked({ user: userId });
       absorb();
-      return Number(result.numDeletedRows);
+      return deleted;
     },
 
     async revokeAll(userId) {
-      const { result, absorb } = await ownRevocation((db) =>
-        db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst(),
-      );
+      const { result: deleted, absorb } = await ownRevocation((sessions) => sessions.deleteAll(userId));
       revoked({ user: userId });
       absorb();
-      return Number(result.numDeletedRows);
+      return deleted;
     },
 
     flush: () => touches.flush(),
@@ -362,18 +322,6 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return touches.close();
     },
 
-    async purgeExpired() {
-      const now = clock.now();
-      const result = await db
-        .deleteFrom("sessions")
-        .where((eb) =>
-          eb.or([
-            eb("expires_at", "<=", now),
-            eb(eb("last_seen_at", "+", eb.ref("idle_timeout_ms")), "<=", now),
-          ]),
-        )
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    purgeExpired: () => repository.deleteExpired(clock.now()),
   };
 }

@@ -24,6 +24,13 @@ export {
   adminTokensRepository,
 } from "./repositories/admin-tokens.js";
 export {
+  type ApiTokenOwnerRow,
+  type ApiTokenRow,
+  type ApiTokensRepository,
+  type ApiTokenUse,
+  apiTokensRepository,
+} from "./repositories/api-tokens.js";
+export {
   type AuditEventRow,
   type AuditEventsRepository,
   auditEventsRepository,
@@ -35,11 +42,45 @@ export {
   bffSessionsRepository,
 } from "./repositories/bff-sessions.js";
 export {
+  type GroupMemberRow,
+  type GroupReplacement,
+  type GroupRow,
+  type GroupsRepository,
+  groupsRepository,
+} from "./repositories/groups.js";
+export type { Page, PageQuery } from "./repositories/paging.js";
+export {
+  type PasswordResetTokenRow,
+  type PasswordResetTokensRepository,
+  passwordResetTokensRepository,
+} from "./repositories/password-reset-tokens.js";
+export {
+  type PendingSignInRow,
+  type PendingSignInsRepository,
+  pendingSignInsRepository,
+} from "./repositories/pending-sign-ins.js";
+export {
+  type RecoveryCodeRow,
+  type RecoveryCodesRepository,
+  recoveryCodesRepository,
+} from "./repositories/recovery-codes.js";
+export {
   type RevocationEventEntry,
   type RevocationEventRow,
   type RevocationEventsRepository,
   revocationEventsRepository,
 } from "./repositories/revocation-events.js";
+export {
+  type ServiceAccountRow,
+  type ServiceAccountsRepository,
+  serviceAccountsRepository,
+} from "./repositories/service-accounts.js";
+export {
+  type SessionRow,
+  type SessionsRepository,
+  type SessionWithUserRow,
+  sessionsRepository,
+} from "./repositories/sessions.js";
 export * as signingKeys from "./repositories/signing-keys.js";
 export {
   type SigningKeyRow,
@@ -47,3 +88,28 @@ export {
   type SigningKeyTransition,
   signingKeysRepository,
 } from "./repositories/signing-keys.js";
+export {
+  type TotpFactorRow,
+  type TotpFactorsRepository,
+  totpFactorsRepository,
+} from "./repositories/totp-factors.js";
+export {
+  type NewUserRow,
+  type SignInRow,
+  type UserEmailRow,
+  type UserGroupRow,
+  type UserReplacement,
+  type UserRow,
+  type UsersRepository,
+  usersRepository,
+} from "./repositories/users.js";
+export {
+  type WebAuthnChallengeRow,
+  type WebAuthnChallengesRepository,
+  webauthnChallengesRepository,
+} from "./repositories/webauthn-challenges.js";
+export {
+  type WebAuthnCredentialRow,
+  type WebAuthnCredentialsRepository,
+  webauthnCredentialsRepository,
+} from "./repositories/webauthn-credentials.js";

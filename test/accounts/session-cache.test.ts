@@ -15,7 +15,7 @@ import {
   type Sessions,
 } from "../../src/sessions/index.js";
 import { type CachedSessionRow, SessionCache, VERSION_CHECK_MS } from "../../src/sessions/session-cache.js";
-import { openStorage, type Storage } from "../../src/storage/index.js";
+import { openStorage, type Storage, sessionsRepository } from "../../src/storage/index.js";
 import { openTestStorage } from "../helpers/databases.js";
 
 const POLICY: SessionPolicy = { idleTimeout: 1800, lifetime: 36000, rememberLifetime: 1209600 };
@@ -99,7 +99,12 @@ describe("SessionCache: tokens leave memory after the TTL", () => {
     try {
       const storage = await openTestStorage("sqlite");
       const clock = manualClock();
-      const sessions = createSessions({ db: storage.db, clock, policy: POLICY, cache: { ttlMs: TTL } });
+      const sessions = createSessions({
+        repository: sessionsRepository(storage.db),
+        clock,
+        policy: POLICY,
+        cache: { ttlMs: TTL },
+      });
       await insertUser(storage, "u1");
       const { token } = await sessions.create({ userId: "u1", amr: ["pwd"], remember: false });
       expect(await sessions.check(token)).toBeDefined();
@@ -171,7 +176,7 @@ describe("session cache on SQLite", () => {
     storage = await openTestStorage("sqlite");
     other = await openStorage(storage.url);
     sessions = createSessions({
-      db: storage.db,
+      repository: sessionsRepository(storage.db),
       clock,
       policy: POLICY,
       cache: {
@@ -181,7 +186,7 @@ describe("session cache on SQLite", () => {
       },
     });
     // A second process on the same file, like `tessera users disable` while the server runs.
-    cli = createSessions({ db: other.db, clock, policy: POLICY });
+    cli = createSessions({ repository: sessionsRepository(other.db), clock, policy: POLICY });
     await insertUser(storage, "u1");
   });
   afterAll(async () => {
@@ -440,8 +445,20 @@ describe("session cache on PostgreSQL with Redis revocation fan-out", () => {
     const busA = createRedisRevocationBus(redisA, channel);
     const busB = createRedisRevocationBus(redisB, channel);
     buses.push(busA, busB);
-    a = createSessions({ db: storage.db, clock, policy: POLICY, cache: { ttlMs: TTL }, bus: busA });
-    b = createSessions({ db: second.db, clock, policy: POLICY, cache: { ttlMs: TTL }, bus: busB });
+    a = createSessions({
+      repository: sessionsRepository(storage.db),
+      clock,
+      policy: POLICY,
+      cache: { ttlMs: TTL },
+      bus: busA,
+    });
+    b = createSessions({
+      repository: sessionsRepository(second.db),
+      clock,
+      policy: POLICY,
+      cache: { ttlMs: TTL },
+      bus: busB,
+    });
     await Promise.all([a.ready, b.ready]);
     await insertUser(storage, "u2");
   });

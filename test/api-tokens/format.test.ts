@@ -7,7 +7,6 @@
  * count the value as a Tessera token.
  */
 import fc from "fast-check";
-import type { Kysely } from "kysely";
 import { describe, expect, it } from "vitest";
 import {
   type ApiTokenKind,
@@ -21,17 +20,17 @@ import type { AuditLog } from "../../src/audit/audit-log.js";
 import { generateOpaqueToken, isWellFormedOpaqueToken } from "../../src/crypto/index.js";
 import { manualClock } from "../../src/lib/clock.js";
 import type { RevocationFeed } from "../../src/revocation/index.js";
-import type { Database } from "../../src/storage/database.js";
+import type { ApiTokensRepository } from "../../src/storage/index.js";
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const FORMATS = { personal: PERSONAL_TOKEN_FORMAT, service: SERVICE_TOKEN_FORMAT } as const;
 const KINDS = Object.keys(FORMATS) as ApiTokenKind[];
 const SHAPE = /^tsr_(pat|svc)_[0-9A-Za-z]{49}$/;
 
-/** Any use of this "database" is a failure: the format checks must answer before a query. */
-function databaseThatMustNotBeUsed(): { db: Kysely<Database>; uses: string[] } {
+/** Any use of this repository is a failure: the format checks must answer before a query. */
+function databaseThatMustNotBeUsed(): { repository: ApiTokensRepository; uses: string[] } {
   const uses: string[] = [];
-  const db = new Proxy(
+  const repository = new Proxy(
     {},
     {
       get(_target, property) {
@@ -39,15 +38,15 @@ function databaseThatMustNotBeUsed(): { db: Kysely<Database>; uses: string[] } {
         throw new Error(`database used: ${String(property)}`);
       },
     },
-  ) as Kysely<Database>;
-  return { db, uses };
+  ) as ApiTokensRepository;
+  return { repository, uses };
 }
 
 function apiTokensWithoutDatabase() {
-  const { db, uses } = databaseThatMustNotBeUsed();
+  const { repository, uses } = databaseThatMustNotBeUsed();
   const failing = () => Promise.reject(new Error("must not be called"));
   const tokens = createApiTokens({
-    db,
+    repository,
     clock: manualClock(),
     audit: { record: failing, list: failing, flush: failing, close: failing } as AuditLog,
     feed: { record: failing, read: failing, purgeExpired: failing, intervalMs: 500 } as RevocationFeed,

@@ -9,6 +9,7 @@ import { type ApiTokens, createApiTokens, DEFAULT_API_TOKEN_LIFETIME } from "../
 import { generateOpaqueToken } from "../../src/crypto/index.js";
 import { ApiTokenError } from "../../src/lib/errors.js";
 import { KEEP_EVENTS_MS } from "../../src/revocation/index.js";
+import { apiTokensRepository } from "../../src/storage/index.js";
 import { createWriteBehind } from "../../src/storage/write-behind.js";
 import { createTestApp, type TestApp } from "../helpers/app.js";
 import { DIALECTS } from "../helpers/databases.js";
@@ -254,7 +255,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
       expect((await personal(owner, { expiresIn: 60 })).apiToken.expiresAt).toBe(t.clock.now() + 60_000);
 
       const unbounded = createApiTokens({
-        db: t.ctx.storage.db,
+        repository: apiTokensRepository(t.ctx.storage.db),
         clock: t.clock,
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,
@@ -483,7 +484,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
         },
       });
       const behind = createApiTokens({
-        db: t.ctx.storage.db,
+        repository: apiTokensRepository(t.ctx.storage.db),
         clock: t.clock,
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,
@@ -539,7 +540,7 @@ describe.each(DIALECTS)("API tokens on %s", (dialect) => {
 
     it("is written at once without a write-behind, still at most once a minute", async () => {
       const direct = createApiTokens({
-        db: t.ctx.storage.db,
+        repository: apiTokensRepository(t.ctx.storage.db),
         clock: t.clock,
         audit: t.ctx.accounts.audit,
         feed: t.ctx.revocations,

@@ -35,8 +35,7 @@ export async function createTestAccounts(dialect: DialectName): Promise<TestAcco
   const outbox = createOutboxMailer({ from: "Tessera <no-reply@test>", log, logBodies: false });
   const build = (argon2: Argon2Parameters) =>
     createAccounts({
-      db: storage.db,
-      prepare: storage.prepare,
+      storage,
       ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),
       clock,
       log,

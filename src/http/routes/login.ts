@@ -7,11 +7,12 @@
  * - A successful sign-in always starts a new session with a new token (fixation defence); a session the
  *   browser already had is ended. Then it redirects (303) to a validated same-site `return_to`.
  * - `POST /logout` (CSRF-checked) deletes the session on the server and clears the cookie.
- * - Multi-factor (src/http/web/mfa-flow.ts): a user who must use a second factor gets a pending sign-in after
- *   the password, then `GET|POST /login/verify` (authenticator code, recovery code; security keys through
- *   routes/mfa-webauthn.ts) or `GET /login/enrol`. `GET|POST /login/step-up` renews a session's sign-in time
- *   for sensitive actions with any one proof: password, authenticator code or security key. Failed
- *   second-factor attempts are audited and limited (5 per pending sign-in, and the per-user TOTP throttle).
+ * - Multi-factor (rules in src/mfa/sign-in-flow.ts, cookies in web/mfa-flow.ts): a user who must use a
+ *   second factor gets a pending sign-in after the password, then `GET|POST /login/verify` (authenticator
+ *   code, recovery code; security keys through routes/mfa-webauthn.ts) or `GET /login/enrol`.
+ *   `GET|POST /login/step-up` renews a session's sign-in time for sensitive actions with any one proof:
+ *   password, authenticator code or security key. Failed second-factor attempts are audited and limited (5
+ *   per pending sign-in, and the per-user TOTP throttle).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TooManyAttemptsError } from "../../accounts/index.js";
@@ -168,8 +169,7 @@ export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
         throw error;
       }
       if (!methods) {
-        if (!(await mfa.pending.failedAttempt(pending))) {
-          clearPendingCookie(reply, web.names);
+        if (!(await flow.failedAttempt(reply, pending))) {
           return sendPage(
             reply,
             loginPage({

@@ -33,7 +33,6 @@ import type { PendingSignIn, WebAuthnJson } from "../../mfa/index.js";
 import type { AppContext } from "../../server/context.js";
 import { newKeyPage } from "../../ui/pages/keys-new.js";
 import { messagePage } from "../../ui/pages/message.js";
-import { clearPendingCookie } from "../web/cookies.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, pageCsp, safeReturnTo, type Web, type WebAuth } from "../web/web-context.js";
 
@@ -117,10 +116,8 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
   async function subjectOf(request: FastifyRequest, reply: FastifyReply): Promise<Subject | undefined> {
     const auth = await web.loadAuth(request, reply);
     if (auth) return { via: "session", user: auth.user, auth };
-    const pending = await flow.loadPending(request);
-    if (pending?.stage !== "enrol") return undefined;
-    const user = await accounts.users.get(pending.userId);
-    return user?.active ? { via: "pending", user, pending } : undefined;
+    const enrolment = await flow.pendingEnrolment(request);
+    return enrolment ? { via: "pending", user: enrolment.user, pending: enrolment.pending } : undefined;
   }
 
   function subjectCsrfOk(request: FastifyRequest, subject: Subject): boolean {
@@ -185,11 +182,12 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
       const subject = await subjectOf(request, reply);
       if (!subject) return refuse(reply, noSignIn(), "/login");
       if (!subjectCsrfOk(request, subject)) return refuse(reply, badCsrf());
-      if (subject.via === "session" && !flow.isFresh(subject.auth)) {
+      const stepUp = subject.via === "session" ? flow.stepUpNeeded(subject.auth, NEW_KEY_PAGE) : undefined;
+      if (stepUp) {
         return refuse(
           reply,
           new MfaError("invalid_request", "Confirm it is you first.", 403),
-          `/login/step-up?return_to=${encodeURIComponent(NEW_KEY_PAGE)}`,
+          stepUp.redirect,
         );
       }
       return answer(reply, async () => ({
@@ -208,11 +206,12 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
         const subject = await subjectOf(request, reply);
         if (!subject) return refuse(reply, noSignIn(), "/login");
         if (!subjectCsrfOk(request, subject)) return refuse(reply, badCsrf());
-        if (subject.via === "session" && !flow.isFresh(subject.auth)) {
+        const stepUp = subject.via === "session" ? flow.stepUpNeeded(subject.auth, NEW_KEY_PAGE) : undefined;
+        if (stepUp) {
           return refuse(
             reply,
             new MfaError("invalid_request", "Confirm it is you first.", 403),
-            `/login/step-up?return_to=${encodeURIComponent(NEW_KEY_PAGE)}`,
+            stepUp.redirect,
           );
         }
         const response = request.body.response ?? {};
@@ -226,8 +225,7 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
           // Registration proves nothing about the signer (attestation `none`): the session keeps what it had, and a
           // required enrolment goes on to /login/verify, where an assertion with the new key completes the sign-in.
           if (subject.via === "session") return { redirect: "/account/security?done=key-added" };
-          await flow.continueToVerify(subject.pending);
-          return { redirect: "/login/verify" };
+          return { redirect: await flow.continueToVerify(subject.pending) };
         });
       },
     );
@@ -305,8 +303,7 @@ export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
           by(request, pending.userId),
         );
         if (!result) {
-          if (await mfa.pending.failedAttempt(pending)) return refuse(reply, keyRefused());
-          clearPendingCookie(reply, web.names);
+          if (await flow.failedAttempt(reply, pending)) return refuse(reply, keyRefused());
           return refuse(
             reply,
             new MfaError("webauthn_failed", "Too many failed attempts. Please sign in again.", 401),

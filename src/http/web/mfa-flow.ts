@@ -1,20 +1,27 @@
 /**
- * The multi-factor steps of the sign-in pages, shared by the password, TOTP and WebAuthn routes.
+ * The sign-in pages' side of the sign-in state machine (src/mfa/sign-in-flow.ts), shared by the password,
+ * TOTP and WebAuthn routes. The rules live in the domain; this adapter reads the cookies and the client,
+ * asks the domain, and carries out its decision:
  *
- * - After a correct password, a user who must use a second factor gets a pending sign-in (cookie
- *   `__Host-tessera_mfa`, src/mfa/pending.ts), not a session: `/login/verify` (a factor is due) or
- *   `/login/enrol` (MFA is required and the user has none yet).
- * - `completeSignIn` ends a pending sign-in once: the session is created with the combined `amr` (RFC 8176,
- *   `mfa` when two factors), the cookie set, the pending cookie cleared; it answers where to go next.
- * - Sensitive account actions call `requireFresh`: a sign-in older than `TESSERA_STEP_UP_MAX_AGE` is sent to
- *   `/login/step-up` first; `stepUp` records the new proof on the session (auth_time now, amr combined, new
- *   token).
- * - `subject` says whose factors a request may manage: the signed-in user (account pages), or the user of a
- *   pending sign-in at the enrolment stage (`/login/enrol`).
+ * - a session: the session cookie (`__Host-tessera_session`, kept for the decision's `keepFor`), and the
+ *   pending cookie cleared when a pending sign-in ended;
+ * - a pending sign-in: the pending cookie (`__Host-tessera_mfa`), then `/login/verify` or `/login/enrol`;
+ * - a pending sign-in that is gone (used, expired, too many failed attempts): no session; the pending
+ *   cookie is cleared after failed attempts;
+ * - a step-up needed: a 303 to `/login/step-up?return_to=…` (or the URL, for JSON answers).
+ *
+ * `subject` says whose factors a request may manage: the signed-in user (account pages), or the user of a
+ * pending sign-in at the enrolment stage (`/login/enrol`).
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { User } from "../../accounts/index.js";
-import { combineAmr, isFresh, type PendingSignIn } from "../../mfa/index.js";
+import {
+  createSignInFlow,
+  type PendingSignIn,
+  type SessionDecision,
+  type SignInClient,
+  type StepUpNeededDecision,
+} from "../../mfa/index.js";
 import type { AppContext } from "../../server/context.js";
 import { clearPendingCookie, readCookie, setPendingCookie, setSessionCookie } from "./cookies.js";
 import type { Web, WebAuth } from "./web-context.js";
@@ -35,6 +42,8 @@ export interface MfaFlow {
   ): Promise<string>;
   /** The live pending sign-in of this browser, if any. */
   loadPending(request: FastifyRequest): Promise<PendingSignIn | undefined>;
+  /** This browser's pending sign-in at the enrolment stage and its active user, if any. */
+  pendingEnrolment(request: FastifyRequest): Promise<{ pending: PendingSignIn; user: User } | undefined>;
   /** Ends a pending sign-in with the methods just proven; undefined when it was already used or expired. */
   completeSignIn(
     request: FastifyRequest,
@@ -42,8 +51,13 @@ export interface MfaFlow {
     pending: PendingSignIn,
     methods: readonly string[],
   ): Promise<string | undefined>;
-  /** After a first factor was registered during a required enrolment: the next step is to use it. */
-  continueToVerify(pending: PendingSignIn): Promise<void>;
+  /**
+   * Counts a wrong second factor: true when the user may try again; false when the pending sign-in ended (its
+   * cookie is cleared: the password is needed again).
+   */
+  failedAttempt(reply: FastifyReply, pending: PendingSignIn): Promise<boolean>;
+  /** After a first factor was registered during a required enrolment: answers the next step (use it). */
+  continueToVerify(pending: PendingSignIn): Promise<string>;
   /** Starts a session for a passwordless sign-in (passkey): answers the redirect target. */
   signInWithoutPassword(
     request: FastifyRequest,
@@ -57,8 +71,8 @@ export interface MfaFlow {
     auth: WebAuth,
     returnTo: string,
   ): Promise<boolean>;
-  /** Whether the session's sign-in is fresh enough for a sensitive action. */
-  isFresh(auth: WebAuth): boolean;
+  /** The step-up a sensitive action at `returnTo` needs first (for JSON answers), or undefined when fresh. */
+  stepUpNeeded(auth: WebAuth, returnTo: string): StepUpNeededDecision | undefined;
   /** Records a step-up on the session (new auth_time, combined amr, new token). */
   stepUp(
     request: FastifyRequest,
@@ -71,118 +85,102 @@ export interface MfaFlow {
 }
 
 export function createMfaFlow(ctx: AppContext, web: Web): MfaFlow {
-  const { accounts, mfa } = ctx;
+  const signIn = createSignInFlow({
+    accounts: ctx.accounts,
+    mfa: ctx.mfa,
+    clock: ctx.clock,
+    stepUpMaxAge: ctx.config.stepUpMaxAge,
+  });
 
-  async function startSession(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    input: { userId: string; amr: string[]; remember: boolean; authTime?: number },
-  ) {
-    // A session the browser already had is ended (fixation defence; the new sign-in replaces it).
-    const previous = readCookie(request, web.names.session);
-    if (previous) {
-      const old = await accounts.sessions.check(previous);
-      if (old) {
-        await accounts.access.end(
-          { type: "session_replaced", userId: old.user.id, sessionId: old.session.id },
-          { actor: `user:${old.user.id}` },
-        );
-      }
-    }
-    const { token, session } = await accounts.sessions.create({
-      userId: input.userId,
-      amr: input.amr,
-      remember: input.remember,
-      ip: web.clientIp(request),
-      userAgent: web.userAgent(request),
-      ...(input.authTime === undefined ? {} : { authTime: input.authTime }),
-    });
-    setSessionCookie(
-      reply,
-      web.names,
-      token,
-      input.remember ? Math.floor((session.absoluteExpiresAt - session.createdAt) / 1000) : undefined,
-    );
+  const client = (request: FastifyRequest): SignInClient => ({
+    ip: web.clientIp(request),
+    userAgent: web.userAgent(request),
+  });
+  const previousToken = (request: FastifyRequest) => readCookie(request, web.names.session);
+  const pendingToken = (request: FastifyRequest) => readCookie(request, web.names.mfa);
+
+  /** Hands a new session to the browser; answers where it goes next. */
+  function startSession(reply: FastifyReply, decision: SessionDecision): string {
+    setSessionCookie(reply, web.names, decision.token, decision.keepFor);
+    return decision.redirect;
   }
 
   return {
     async afterPassword(request, reply, { user, remember, returnTo }) {
-      const factors = await mfa.policy.factors(user.id);
-      const hasFactor = factors.totp || factors.webauthn > 0;
-      const required = hasFactor || (await mfa.policy.required(user.id));
-      if (!required) {
-        await startSession(request, reply, { userId: user.id, amr: ["pwd"], remember });
-        return returnTo ?? "/account";
-      }
-      const { token } = await mfa.pending.create({
+      const decision = await signIn.afterPassword({
         userId: user.id,
-        amr: ["pwd"],
-        stage: hasFactor ? "verify" : "enrol",
         remember,
-        returnTo: returnTo ?? null,
+        returnTo,
+        previousToken: previousToken(request),
+        client: client(request),
       });
-      setPendingCookie(reply, web.names, token);
-      return hasFactor ? "/login/verify" : "/login/enrol";
+      if (decision.kind === "session") return startSession(reply, decision);
+      if (decision.token) setPendingCookie(reply, web.names, decision.token);
+      return decision.redirect;
     },
 
-    loadPending: (request) => mfa.pending.load(readCookie(request, web.names.mfa)),
+    loadPending: (request) => signIn.loadPending(pendingToken(request)),
+
+    pendingEnrolment: (request) => signIn.pendingEnrolment(pendingToken(request)),
 
     async completeSignIn(request, reply, pending, methods) {
-      if (!(await mfa.pending.take(pending))) return undefined;
-      clearPendingCookie(reply, web.names);
-      await startSession(request, reply, {
-        userId: pending.userId,
-        amr: combineAmr(pending.amr, methods),
-        remember: pending.remember,
+      const decision = await signIn.completeSignIn({
+        pending,
+        methods,
+        previousToken: previousToken(request),
+        client: client(request),
       });
-      return pending.returnTo ?? "/account";
+      if (decision.kind === "pending-gone") return undefined;
+      clearPendingCookie(reply, web.names);
+      return startSession(reply, decision);
     },
 
-    continueToVerify: (pending) => mfa.pending.toVerifyStage(pending),
+    async failedAttempt(reply, pending) {
+      const decision = await signIn.failedAttempt(pending);
+      if (decision.kind === "retry") return true;
+      clearPendingCookie(reply, web.names);
+      return false;
+    },
+
+    continueToVerify: async (pending) => (await signIn.continueToVerify(pending)).redirect,
 
     async signInWithoutPassword(request, reply, input) {
-      await startSession(request, reply, { userId: input.userId, amr: [...input.methods], remember: false });
-      await accounts.audit.record({
-        type: "signin.passkey",
-        outcome: "success",
-        userId: input.userId,
-        actor: `user:${input.userId}`,
-        ip: web.clientIp(request),
-        userAgent: web.userAgent(request),
+      const decision = await signIn.signInWithPasskey({
+        ...input,
+        previousToken: previousToken(request),
+        client: client(request),
       });
-      return input.returnTo ?? "/account";
+      return startSession(reply, decision);
     },
 
-    isFresh: (auth) => isFresh(auth.session.authTime, ctx.clock.now(), ctx.config.stepUpMaxAge),
+    stepUpNeeded(auth, returnTo) {
+      const decision = signIn.requireFresh(auth.session, returnTo);
+      return decision.kind === "step-up-needed" ? decision : undefined;
+    },
 
     async requireFresh(_request, reply, auth, returnTo) {
-      if (isFresh(auth.session.authTime, ctx.clock.now(), ctx.config.stepUpMaxAge)) return true;
-      await reply.redirect(`/login/step-up?return_to=${encodeURIComponent(returnTo)}`, 303);
+      const decision = signIn.requireFresh(auth.session, returnTo);
+      if (decision.kind === "fresh") return true;
+      await reply.redirect(decision.redirect, 303);
       return false;
     },
 
     async stepUp(_request, reply, auth, methods) {
-      const token = await accounts.sessions.reauthenticate(
-        auth.session.id,
-        combineAmr(auth.session.amr, methods),
-      );
-      if (token) {
-        const maxAge = auth.session.remember
-          ? Math.floor((auth.session.absoluteExpiresAt - ctx.clock.now()) / 1000)
-          : undefined;
-        setSessionCookie(reply, web.names, token, maxAge);
-      }
+      const decision = await signIn.stepUp(auth.session, methods);
+      if (decision.kind === "renewed") setSessionCookie(reply, web.names, decision.token, decision.keepFor);
     },
 
     async subject(request, reply) {
       const auth = await web.loadAuth(request, reply);
       if (auth) return { via: "session", user: auth.user, csrfToken: auth.csrfToken, auth };
-      const pending = await mfa.pending.load(readCookie(request, web.names.mfa));
-      if (pending?.stage === "enrol") {
-        const user = await accounts.users.get(pending.userId);
-        if (user?.active) {
-          return { via: "pending", user, csrfToken: web.anonymousCsrf(request, reply), pending };
-        }
+      const enrolment = await signIn.pendingEnrolment(pendingToken(request));
+      if (enrolment) {
+        return {
+          via: "pending",
+          user: enrolment.user,
+          csrfToken: web.anonymousCsrf(request, reply),
+          pending: enrolment.pending,
+        };
       }
       await reply.redirect("/login", 303);
       return undefined;

@@ -11,7 +11,7 @@ import type { FastifyInstance } from "fastify";
 import type { Group } from "../../../accounts/index.js";
 import { AccountError } from "../../../lib/errors.js";
 import type { FilterNode } from "../../../scim/filter.js";
-import { compileGroupFilter } from "../../../scim/filter-sql.js";
+import { groupFilterPredicate } from "../../../scim/filter-sql.js";
 import type { AppContext } from "../../../server/context.js";
 import { adminActor } from "./actor.js";
 import { groupNotFound } from "./errors.js";
@@ -127,7 +127,7 @@ export function adminGroupRoutes(ctx: AppContext) {
         const { total, groups: page } = await groups.list({
           startIndex,
           count,
-          ...(filter ? { where: compileGroupFilter(filter, ctx.storage.dialect) } : {}),
+          ...(filter ? { where: groupFilterPredicate(filter) } : {}),
         });
         return {
           total,

@@ -14,7 +14,7 @@
 import type { FastifyInstance } from "fastify";
 import type { User, UserAttributes, UserEmail } from "../../../accounts/index.js";
 import type { FilterNode } from "../../../scim/filter.js";
-import { compileUserFilter } from "../../../scim/filter-sql.js";
+import { userFilterPredicate } from "../../../scim/filter-sql.js";
 import type { AppContext } from "../../../server/context.js";
 import { adminActor } from "./actor.js";
 import { userNotFound } from "./errors.js";
@@ -208,7 +208,7 @@ export function adminUserRoutes(ctx: AppContext) {
         const { total, users: page } = await users.list({
           startIndex,
           count,
-          ...(filter ? { where: compileUserFilter(filter, ctx.storage.dialect) } : {}),
+          ...(filter ? { where: userFilterPredicate(filter) } : {}),
         });
         return {
           total,

@@ -18,7 +18,7 @@ import type { AdminPrincipal } from "../../../api-tokens/index.js";
 import { TesseraError } from "../../../lib/errors.js";
 import { ScimError } from "../../../scim/errors.js";
 import { parseFilter } from "../../../scim/filter.js";
-import { compileGroupFilter, compileUserFilter } from "../../../scim/filter-sql.js";
+import { groupFilterPredicate, userFilterPredicate } from "../../../scim/filter-sql.js";
 import {
   applyGroupPatch,
   applyUserPatch,
@@ -119,7 +119,6 @@ export function scimRoutes(ctx: AppContext) {
   const { accounts } = ctx;
   return async (app: FastifyInstance) => {
     const base = `${ctx.config.issuer}/scim/v2`;
-    const dialect = ctx.storage.dialect;
 
     app.addContentTypeParser(
       ["application/scim+json"],
@@ -232,9 +231,7 @@ export function scimRoutes(ctx: AppContext) {
         noun: "user",
         async list(query, options) {
           const where =
-            typeof query.filter === "string"
-              ? compileUserFilter(parseFilter(query.filter), dialect)
-              : undefined;
+            typeof query.filter === "string" ? userFilterPredicate(parseFilter(query.filter)) : undefined;
           const { total, users } = await accounts.users.list({ ...options, where });
           return { total, resources: users.map((u) => userToScim(u, base)) };
         },
@@ -264,9 +261,7 @@ export function scimRoutes(ctx: AppContext) {
         noun: "group",
         async list(query, options) {
           const where =
-            typeof query.filter === "string"
-              ? compileGroupFilter(parseFilter(query.filter), dialect)
-              : undefined;
+            typeof query.filter === "string" ? groupFilterPredicate(parseFilter(query.filter)) : undefined;
           const { total, groups } = await accounts.groups.list({ ...options, where });
           return { total, resources: groups.map((g) => groupToScim(g, base)) };
         },
