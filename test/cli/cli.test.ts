@@ -76,7 +76,7 @@ describe.each(["sqlite", "postgres"] as const)("tessera CLI against %s", (dialec
     expect(first).toMatchObject({
       code: 0,
       stdout:
-        "Applied: 0001_initial, 0002_accounts, 0003_oauth, 0004_api_tokens, 0005_mfa, 0006_dpop, 0007_change_marks\n",
+        "Applied: 0001_initial, 0002_accounts, 0003_oauth, 0004_api_tokens, 0005_mfa, 0006_dpop, 0007_change_marks, 0008_access_policy\n",
     });
     const second = await tessera(["migrate"], env);
     expect(second).toMatchObject({ code: 0, stdout: "Database is up to date.\n" });
