@@ -1,6 +1,6 @@
 /**
  * Accounts benchmark: the session check, password sign-in and the event loop under hashing load, measured
- * through the real stack (a real SQLite database in a temporary folder, `createContext` + `buildApp`, a real
+ * through the real stack (a real SQLite database in a temporary folder, `createServices` + `buildApp`, a real
  * server listening on 127.0.0.1, NODE_ENV=test, LOG_LEVEL=silent, a fixed master key).
  *
  * Four questions, each answered with fixed-duration interleaved rounds (`load.ts`), because the per-op
@@ -63,7 +63,7 @@ import { createMasterKey, hashToken } from "../src/crypto/index.js";
 import { buildApp } from "../src/http/app.js";
 import { cookieNames } from "../src/http/web/cookies.js";
 import { createLogger } from "../src/observability/log.js";
-import { type AppContext, createContext } from "../src/server/context.js";
+import { createServices, type Services } from "../src/server/services.js";
 import { measureAuditWrites } from "./audit-writes.js";
 import {
   interleave,
@@ -127,7 +127,7 @@ interface BenchUser {
 
 interface Fixture {
   dbPath: string;
-  ctx: AppContext;
+  ctx: Services;
   /** The app under load (listening). */
   app: FastifyInstance;
   bare: FastifyInstance;
@@ -182,7 +182,7 @@ async function createFixture(dir: string): Promise<Fixture> {
     },
   });
   const log = createLogger({ level: config.logLevel });
-  const ctx = await createContext(config, { log, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
+  const ctx = await createServices(config, { log, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
   const { accounts } = ctx;
 
   const users: BenchUser[] = [];
@@ -275,7 +275,7 @@ async function createFixture(dir: string): Promise<Fixture> {
   };
 }
 
-function signInAs(ctx: AppContext, user: BenchUser): Promise<void> {
+function signInAs(ctx: Services, user: BenchUser): Promise<void> {
   return ctx.accounts.signIn
     .signIn({ userName: user.userName, password: PASSWORD, ip: user.ip, userAgent: USER_AGENT })
     .then((signedIn) => {
@@ -284,7 +284,7 @@ function signInAs(ctx: AppContext, user: BenchUser): Promise<void> {
 }
 
 /** The server's hasher (its low-priority pool): sign-in's hashing without the rest of the sign-in. */
-function poolVerify(ctx: AppContext, user: BenchUser): Promise<void> {
+function poolVerify(ctx: Services, user: BenchUser): Promise<void> {
   return ctx.accounts.hasher.verify(user.hash, PASSWORD).then((ok) => {
     if (!ok) throw new Error(`the hash pool refused ${user.userName}'s password`);
   });
@@ -294,7 +294,7 @@ function poolVerify(ctx: AppContext, user: BenchUser): Promise<void> {
  * The least a password sign-in can do on the event loop: read the account's hash with one prepared
  * better-sqlite3 statement (no query builder, no throttle, no audit), then verify on the server's hash pool.
  */
-function floorSignIn(ctx: AppContext, lookup: SQLite.Statement<[string], FloorRow>, user: BenchUser) {
+function floorSignIn(ctx: Services, lookup: SQLite.Statement<[string], FloorRow>, user: BenchUser) {
   const row = lookup.get(userNameKey(user.userName));
   if (row?.id !== user.id || row.password_hash === null) throw new Error(`no account for ${user.userName}`);
   return poolVerify(ctx, { ...user, hash: row.password_hash });
@@ -315,7 +315,7 @@ interface Bookkeeping {
  * audit write made no difference to this measurement (docs/accounts.md).
  */
 function bookkeptSignIn(
-  ctx: AppContext,
+  ctx: Services,
   lookup: SQLite.Statement<[string], FloorRow>,
   user: BenchUser,
   state: Bookkeeping,
@@ -947,7 +947,7 @@ function eventLoopNotes(samples: Map<string, ProbeRound[]>): string[] {
 }
 
 const SETUP_NOTES = [
-  "Setup: SQLite (better-sqlite3, WAL) in a temporary folder, `createContext` + `buildApp` as in " +
+  "Setup: SQLite (better-sqlite3, WAL) in a temporary folder, `createServices` + `buildApp` as in " +
     "production, NODE_ENV=test, LOG_LEVEL=silent, fixed master key, servers on 127.0.0.1 port 0. The load " +
     "generator is a worker thread with a minimal keep-alive HTTP/1.1 client on raw sockets " +
     "(bench/load-worker.ts): `node:http` as a client costs several times what the bare route costs the " +
@@ -963,7 +963,7 @@ const SETUP_NOTES = [
     "the connection (what the sign-in's account look-up uses, src/storage/prepared.ts).",
 ];
 
-async function countSignIns(ctx: AppContext, outcome: "success" | "failure"): Promise<number> {
+async function countSignIns(ctx: Services, outcome: "success" | "failure"): Promise<number> {
   await ctx.accounts.audit.flush();
   const row = await ctx.storage.db
     .selectFrom("audit_events")
@@ -974,7 +974,7 @@ async function countSignIns(ctx: AppContext, outcome: "success" | "failure"): Pr
   return Number(row.n);
 }
 
-async function expectNoFailedSignIn(ctx: AppContext): Promise<void> {
+async function expectNoFailedSignIn(ctx: Services): Promise<void> {
   const failures = await countSignIns(ctx, "failure");
   if (failures !== 0) throw new Error(`${failures} sign-in attempts failed`);
 }
@@ -1030,7 +1030,7 @@ export const accountsBenchmark: Benchmark = {
   name: "accounts",
   title: "Accounts: session check, sign-in throughput and the event loop under argon2id",
   description:
-    "Through the real stack (SQLite, createContext, buildApp, a listening server). The four " +
+    "Through the real stack (SQLite, createServices, buildApp, a listening server). The four " +
     "measurements this benchmark exists for need concurrency, so they run as fixed-duration interleaved " +
     "rounds (bench/load.ts): their figures, targets and verdicts are in the notes. The table is a per-op " +
     "in-process breakdown of the session look-up.",

@@ -23,7 +23,7 @@ import { loadConfig } from "../src/config/index.js";
 import { createMasterKey } from "../src/crypto/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createLogger } from "../src/observability/log.js";
-import { type AppContext, createContext } from "../src/server/context.js";
+import { createServices, type Services } from "../src/server/services.js";
 import { interleave, type LatencySummary, LoadGenerator, type LoadResult, median, rawGet } from "./load.js";
 import type { Benchmark, BenchSuite } from "./runner.js";
 
@@ -73,7 +73,7 @@ function keepCookies(response: Response, jar: Map<string, string>): void {
 const cookieHeader = (jar: Map<string, string>) => [...jar].map(([n, v]) => `${n}=${v}`).join("; ");
 
 interface Fixture {
-  tessera: { ctx: AppContext; app: FastifyInstance };
+  tessera: { ctx: Services; app: FastifyInstance };
   upstream: FastifyInstance;
   bff: FastifyInstance;
   /** The BFF's session cookie header. */
@@ -113,7 +113,7 @@ async function startServers(
       TESSERA_ISSUER: issuer,
     },
   });
-  const ctx = await createContext(config, {
+  const ctx = await createServices(config, {
     log: createLogger({ level: "silent" }),
     masterKey: createMasterKey(Buffer.alloc(32, 7)),
   });

@@ -26,7 +26,7 @@ import { loadConfig } from "../src/config/index.js";
 import { createMasterKey } from "../src/crypto/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createLogger } from "../src/observability/log.js";
-import { type AppContext, createContext } from "../src/server/context.js";
+import { createServices, type Services } from "../src/server/services.js";
 import { openStorage } from "../src/storage/index.js";
 import { interleave, LoadGenerator, type LoadResult, median } from "./load.js";
 import type { BenchGroup, Benchmark, BenchSuite } from "./runner.js";
@@ -90,7 +90,7 @@ async function tesseraTarget(
       TESSERA_ISSUER: "https://id.bench.test",
     },
   });
-  const ctx: AppContext = await createContext(config, {
+  const ctx: Services = await createServices(config, {
     log: createLogger({ level: "silent" }),
     masterKey: createMasterKey(Buffer.alloc(32, 7)),
   });
@@ -565,7 +565,7 @@ async function setup(): Promise<BenchSuite> {
     for (const target of targets) await target.close();
   }
   notes.push(
-    `Setup: ${CONNECTIONS} keep-alive connections from one worker thread (raw HTTP/1.1 client, every status checked), ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s after ${ROUND.warmupMs} ms of warm-up per target; medians over rounds. Tessera: createContext + buildApp as in production (NODE_ENV=test, LOG_LEVEL=silent, SQLite in a temporary folder or a fresh PostgreSQL schema on 127.0.0.1), EdDSA access tokens (RFC 9068) and, on refresh, an ID token. oidc-provider ${"9.13"}: in-memory adapter, client_secret_basic, resource indicators with EdDSA JWT access tokens, rotateRefreshToken, refresh tokens created through its Grant/RefreshToken models (no interactive flow), introspection at /token/introspection. All three servers and the load generator share the machine's cores.`,
+    `Setup: ${CONNECTIONS} keep-alive connections from one worker thread (raw HTTP/1.1 client, every status checked), ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s after ${ROUND.warmupMs} ms of warm-up per target; medians over rounds. Tessera: createServices + buildApp as in production (NODE_ENV=test, LOG_LEVEL=silent, SQLite in a temporary folder or a fresh PostgreSQL schema on 127.0.0.1), EdDSA access tokens (RFC 9068) and, on refresh, an ID token. oidc-provider ${"9.13"}: in-memory adapter, client_secret_basic, resource indicators with EdDSA JWT access tokens, rotateRefreshToken, refresh tokens created through its Grant/RefreshToken models (no interactive flow), introspection at /token/introspection. All three servers and the load generator share the machine's cores.`,
   );
   return { groups: await mintGroups(), notes };
 }

@@ -42,7 +42,7 @@ import { buildApp } from "../src/http/app.js";
 import { createDpopSigner } from "../src/lib/dpop.js";
 import { createLogger } from "../src/observability/log.js";
 import { createVerifier, type Verifier } from "../src/sdk/verify/index.js";
-import { type AppContext, createContext } from "../src/server/context.js";
+import { createServices, type Services } from "../src/server/services.js";
 import { interleave, LoadGenerator, type LoadResult, median } from "./load.js";
 import type { BenchCase, BenchGroup, Benchmark, BenchSuite } from "./runner.js";
 
@@ -208,7 +208,7 @@ async function apiTokenThroughput(): Promise<string[]> {
       TESSERA_ISSUER: "https://id.bench.test",
     },
   });
-  const ctx: AppContext = await createContext(config, {
+  const ctx: Services = await createServices(config, {
     log: createLogger({ level: "silent" }),
     masterKey: createMasterKey(Buffer.alloc(32, 7)),
   });

@@ -93,6 +93,11 @@ export interface Accounts {
   hasher: PasswordHasher;
   passwordPolicy: PasswordPolicy;
   throttle: Throttle;
+  /**
+   * For the leaked-token report: a live session token ends as if signed out of from the session list (the
+   * `sessions_revoked` event); answers whose it was.
+   */
+  revokeLeakedSession(token: string): Promise<{ kind: "session"; userId: string } | undefined>;
   /** Resolves once revocation fan-out is subscribed (immediately without it). */
   ready: Promise<void>;
   /** Stops the hashing threads and the revocation subscription. */
@@ -194,6 +199,15 @@ export function createAccounts(options: AccountsOptions): Accounts {
     ttlSeconds: options.passwordResetTtl,
   });
   return {
+    async revokeLeakedSession(token) {
+      const found = await sessions.check(token);
+      if (!found) return undefined;
+      await access.end(
+        { type: "sessions_revoked", userId: found.user.id, sessionIds: [found.session.id] },
+        { actor: "leak-report" },
+      );
+      return { kind: "session", userId: found.user.id };
+    },
     users,
     administrators,
     access,

@@ -15,7 +15,7 @@ import {
 } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { AdminTokensRepository } from "../storage/index.js";
-import type { WriteBehind } from "../storage/write-behind.js";
+import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 
 export const ADMIN_TOKEN_FORMAT = { prefix: "tsr_adm_", checksum: true } as const;
 
@@ -88,4 +88,56 @@ export async function listAdminTokens(deps: AdminTokenDeps) {
 
 export function revokeAdminToken(deps: AdminTokenDeps, id: string): Promise<boolean> {
   return deps.repository.revoke(id, deps.clock.now());
+}
+
+/** Admin tokens as one service: what the admin API, the CLI and leak reports use. */
+export interface AdminTokens {
+  authenticate(token: string): Promise<AdminPrincipal | undefined>;
+  create(input: { name: string }): Promise<{ id: string; name: string; token: string }>;
+  list(): ReturnType<typeof listAdminTokens>;
+  revoke(id: string): Promise<boolean>;
+  /** For the leaked-token report: revokes a live stored admin token (never the configured bootstrap one). */
+  revokeLeaked(token: string): Promise<{ kind: "admin"; userId: null } | undefined>;
+  /** Writes pending last-use times now (they are otherwise written within a second). */
+  flush(): Promise<void>;
+  /** Writes pending last-use times and stops the writer. */
+  close(): Promise<void>;
+}
+
+export function createAdminTokens(
+  deps: Omit<AdminTokenDeps, "lastUsed"> & {
+    /** Last-use times written behind the check, batched each second. Absent: written before answering. */
+    writeBehind?: { onError(error: unknown): void };
+  },
+): AdminTokens {
+  const lastUsed =
+    deps.writeBehind &&
+    createWriteBehind<number>({
+      intervalMs: 1000,
+      onError: deps.writeBehind.onError,
+      async write(entries) {
+        for (const [id, at] of entries) await deps.repository.touch(id, at);
+      },
+    });
+  const full: AdminTokenDeps = { ...deps, ...(lastUsed ? { lastUsed } : {}) };
+  return {
+    authenticate: (token) => authenticateAdminToken(full, token),
+    create: (input) => createAdminToken(full, input),
+    list: () => listAdminTokens(full),
+    revoke: (id) => revokeAdminToken(full, id),
+    async revokeLeaked(token) {
+      if (!isWellFormedOpaqueToken(token, ADMIN_TOKEN_FORMAT)) return undefined;
+      const row = await deps.repository.findActiveByHash(hashToken(token));
+      if (!row) return undefined;
+      return (await deps.repository.revoke(row.id, deps.clock.now()))
+        ? { kind: "admin", userId: null }
+        : undefined;
+    },
+    flush: async () => {
+      await lastUsed?.flush();
+    },
+    close: async () => {
+      await lastUsed?.close();
+    },
+  };
 }

@@ -3,12 +3,15 @@ export {
   ADMIN_TOKEN_FORMAT,
   type AdminPrincipal,
   type AdminTokenDeps,
+  type AdminTokens,
   authenticateAdminToken,
   createAdminToken,
+  createAdminTokens,
   listAdminTokens,
   revokeAdminToken,
 } from "./admin-tokens.js";
 export {
+  apiTokenLeakRevoker,
   createLeakReports,
   isTesseraTokenShape,
   type LeakReportResult,

@@ -11,6 +11,8 @@
  */
 import type { AuditLog } from "../audit/audit-log.js";
 import { isWellFormedOpaqueToken } from "../crypto/index.js";
+import type { ServiceAccounts } from "./service-accounts.js";
+import type { ApiTokens } from "./tokens.js";
 
 export const MAX_LEAK_REPORT = 100;
 const TESSERA_TOKEN = /^tsr_[a-z]{2,4}_[0-9A-Za-z]{49}$/;
@@ -30,6 +32,27 @@ export function isTesseraTokenShape(value: string): boolean {
   if (!TESSERA_TOKEN.test(value)) return false;
   const prefix = value.slice(0, value.indexOf("_", 4) + 1);
   return isWellFormedOpaqueToken(value, { prefix, checksum: true });
+}
+
+/**
+ * Personal tokens and service-account keys. A service key's alert goes to the account's owning user (when a
+ * user owns it) and names the account.
+ */
+export function apiTokenLeakRevoker(deps: {
+  tokens: ApiTokens;
+  serviceAccounts: ServiceAccounts;
+}): LeakRevoker {
+  return async (token) => {
+    const hit = await deps.tokens.revokeLeaked(token);
+    if (!hit) return undefined;
+    if (hit.kind === "personal") return { kind: hit.kind, userId: hit.ownerId };
+    const account = await deps.serviceAccounts.get(hit.ownerId);
+    return {
+      kind: hit.kind,
+      userId: account?.ownerUserId ?? null,
+      details: { serviceAccountId: hit.ownerId, ownerGroupId: account?.ownerGroupId ?? null },
+    };
+  };
 }
 
 export function createLeakReports(deps: { audit: AuditLog; revokers: readonly LeakRevoker[] }) {

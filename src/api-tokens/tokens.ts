@@ -21,8 +21,8 @@ import { createIpAllowList, parseCidr } from "../lib/cidr.js";
 import type { Clock } from "../lib/clock.js";
 import { ApiTokenError } from "../lib/errors.js";
 import type { RevocationFeed } from "../revocation/index.js";
-import type { ApiTokenRow, ApiTokensRepository } from "../storage/index.js";
-import type { WriteBehind } from "../storage/write-behind.js";
+import type { ApiTokenRow, ApiTokensRepository, ApiTokenUse } from "../storage/index.js";
+import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 
 export const PERSONAL_TOKEN_FORMAT = { prefix: "tsr_pat_", checksum: true } as const;
 export const SERVICE_TOKEN_FORMAT = { prefix: "tsr_svc_", checksum: true } as const;
@@ -94,7 +94,13 @@ export interface ApiTokenDeps {
   maxLifetime: number;
   /** Whether the user holds the administrator right (only administrators' tokens carry Tessera's scopes). */
   isAdministrator(userId: string): Promise<boolean>;
-  lastUsed?: WriteBehind<{ at: number; ip: string | null }>;
+  /**
+   * Last-use times written behind the check (batched each second; `close` writes the rest). Absent: written
+   * before answering (tests that read them at once).
+   */
+  writeBehind?: { onError(error: unknown): void };
+  /** A writer of one's own instead (tests observe the writes). */
+  lastUsed?: WriteBehind<ApiTokenUse>;
 }
 
 export interface ApiTokens {
@@ -116,6 +122,8 @@ export interface ApiTokens {
   /** Looks a presented value up for the leaked-token report: revokes it when it is a live API token. */
   revokeLeaked(token: string): Promise<ApiToken | undefined>;
   isAdmin(userId: string): Promise<boolean>;
+  /** Writes pending last-use times and stops the writer. */
+  close(): Promise<void>;
 }
 
 export function kindOfToken(token: string): ApiTokenKind | undefined {
@@ -172,6 +180,17 @@ function cleanCidrs(value: readonly string[] | null | undefined): string[] | nul
 
 export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
   const { repository, clock, audit, feed } = deps;
+  const lastUsed =
+    deps.lastUsed ??
+    (deps.writeBehind &&
+      createWriteBehind<ApiTokenUse>({
+        intervalMs: 1000,
+        newer: (previous, next) => next.at > previous.at,
+        onError: deps.writeBehind.onError,
+        async write(entries) {
+          for (const [id, use] of entries) await repository.recordUse(id, use);
+        },
+      }));
   const allowLists = new Map<string, (ip: string | undefined) => boolean>();
 
   function ipAllowed(cidrs: string, ip: string | undefined): boolean {
@@ -222,7 +241,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     const ids = rows.map((r) => r.id);
     const count = await repository.revoke(ids, now, reason);
     await feed.record(ids.map((id) => ({ type: "jti" as const, value: id })));
-    for (const id of ids) deps.lastUsed?.delete(id);
+    for (const id of ids) lastUsed?.delete(id);
     if (count > 0) {
       for (const row of await repository.owners(ids)) {
         await audit.record({
@@ -239,6 +258,10 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
 
   return {
     isAdmin,
+
+    close: async () => {
+      await lastUsed?.close();
+    },
 
     async create(input) {
       const name = cleanName(input.name);
@@ -339,7 +362,7 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
         // Introspection passes no address (the caller is the resource server, not the bearer): the last
         // known address is kept then.
         const use = { at: now, ip: options.ip ?? null };
-        if (deps.lastUsed) deps.lastUsed.set(row.id, use);
+        if (lastUsed) lastUsed.set(row.id, use);
         else await repository.recordUse(row.id, use);
       }
       return {

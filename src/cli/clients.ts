@@ -8,7 +8,7 @@
 import type { JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Client, ClientAuthMethod, GrantType } from "../oauth/clients.js";
-import type { AppContext } from "../server/context.js";
+import type { Services } from "../server/services.js";
 import { commaList as list, table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
@@ -61,7 +61,7 @@ function summary(client: Client) {
 }
 
 export async function runClientsCommand(
-  ctx: AppContext,
+  ctx: Services,
   words: string[],
   flags: Record<string, string | boolean>,
   out: (text: string) => void,

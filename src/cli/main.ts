@@ -7,15 +7,13 @@
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createAdminToken, listAdminTokens, revokeAdminToken } from "../api-tokens/index.js";
 import { type Config, loadConfig } from "../config/index.js";
 import { JWS_ALGORITHMS, type JwsAlgorithm } from "../crypto/index.js";
-import { systemClock } from "../lib/clock.js";
 import { ConfigError, TesseraError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../observability/log.js";
-import { type AppContext, createContext } from "../server/context.js";
 import { startServer } from "../server/serve.js";
-import { adminTokensRepository, migrateToLatest, openStorage } from "../storage/index.js";
+import { createServices, type Services } from "../server/services.js";
+import { migrateToLatest, openStorage } from "../storage/index.js";
 import { BFF_HELP, startBff } from "./bff.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
@@ -87,9 +85,9 @@ function takeFlags(
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Runs a one-shot command with a full context; its logs go to stderr so stdout carries only the result. */
-async function withContext<T>(config: Config, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+async function withContext<T>(config: Config, fn: (ctx: Services) => Promise<T>): Promise<T> {
   const log: Logger = createLogger({ level: "warn", destination: process.stderr });
-  const ctx = await createContext(config, { log });
+  const ctx = await createServices(config, { log });
   try {
     return await fn(ctx);
   } finally {
@@ -192,10 +190,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         const flags = takeFlags(args, { name: "string" });
         const config = loadConfig({ env, argv: args });
         const created = await withContext(config, (ctx) =>
-          createAdminToken(
-            { repository: adminTokensRepository(ctx.storage.db), clock: systemClock },
-            { name: String(flags.name ?? "admin") },
-          ),
+          ctx.adminTokens.create({ name: String(flags.name ?? "admin") }),
         );
         process.stderr.write(
           `Admin token "${created.name}" (id ${created.id}). It is shown once; store it now:\n`,
@@ -206,9 +201,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "admin-token list": {
         const flags = takeFlags(args, { json: "boolean" });
         const config = loadConfig({ env, argv: args });
-        const tokens = await withContext(config, (ctx) =>
-          listAdminTokens({ repository: adminTokensRepository(ctx.storage.db), clock: systemClock }),
-        );
+        const tokens = await withContext(config, (ctx) => ctx.adminTokens.list());
         process.stdout.write(
           flags.json
             ? `${JSON.stringify(tokens, null, 2)}\n`
@@ -245,12 +238,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
         }
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {
           const config = loadConfig({ env, argv: args });
-          const ok = await withContext(config, (ctx) =>
-            revokeAdminToken(
-              { repository: adminTokensRepository(ctx.storage.db), clock: systemClock },
-              words[2]!,
-            ),
-          );
+          const ok = await withContext(config, (ctx) => ctx.adminTokens.revoke(words[2]!));
           if (!ok) {
             process.stderr.write(`tessera: no active admin token with id ${words[2]}\n`);
             return 1;

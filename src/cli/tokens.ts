@@ -7,7 +7,7 @@
  */
 import { type ApiToken, DEFAULT_API_TOKEN_LIFETIME } from "../api-tokens/index.js";
 import { AccountError, ApiTokenError } from "../lib/errors.js";
-import type { AppContext } from "../server/context.js";
+import type { Services } from "../server/services.js";
 import { commaList as list, table } from "./format.js";
 import { CliUsageError } from "./users.js";
 
@@ -58,7 +58,7 @@ function row(t: ApiToken) {
 }
 
 export async function runTokensCommand(
-  ctx: AppContext,
+  ctx: Services,
   words: string[],
   flags: Record<string, string | boolean>,
   out: (text: string) => void,

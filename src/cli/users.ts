@@ -9,7 +9,7 @@
 import { createInterface } from "node:readline";
 import type { User } from "../accounts/index.js";
 import { AccountError } from "../lib/errors.js";
-import type { AppContext } from "../server/context.js";
+import type { Services } from "../server/services.js";
 import { table } from "./format.js";
 
 export const USERS_HELP = `  users create NAME [--email E] [--display-name D] [--password-stdin]
@@ -54,14 +54,14 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   return first;
 }
 
-async function findUser(ctx: AppContext, name: string): Promise<User> {
+async function findUser(ctx: Services, name: string): Promise<User> {
   const user = (await ctx.accounts.users.findByUserName(name)) ?? (await ctx.accounts.users.get(name));
   if (!user) throw new AccountError("user_not_found", `no user named "${name}"`, 404);
   return user;
 }
 
 export async function runUsersCommand(
-  ctx: AppContext,
+  ctx: Services,
   words: string[],
   flags: Record<string, string | boolean>,
   out: (text: string) => void,

@@ -9,9 +9,8 @@
  *   mistyped and a revoked token.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { type AdminPrincipal, authenticateAdminToken, hasApiTokenPrefix } from "../api-tokens/index.js";
-import type { AppContext } from "../server/context.js";
-import { adminTokensRepository } from "../storage/index.js";
+import { type AdminPrincipal, hasApiTokenPrefix } from "../api-tokens/index.js";
+import type { HttpServices } from "./services.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -31,7 +30,7 @@ export type ApiCaller =
  * must carry `scope` (either of the accepted scopes).
  */
 export async function authenticateApiCaller(
-  ctx: AppContext,
+  ctx: Pick<HttpServices, "adminTokens" | "apiTokens">,
   request: FastifyRequest,
   scopes: readonly string[],
 ): Promise<ApiCaller> {
@@ -48,19 +47,11 @@ export async function authenticateApiCaller(
       principal: { tokenId: principal.tokenId, name: `${principal.kind}:${principal.subjectName}` },
     };
   }
-  const principal = await authenticateAdminToken(
-    {
-      repository: adminTokensRepository(ctx.storage.db),
-      clock: ctx.clock,
-      bootstrapToken: ctx.config.adminToken,
-      lastUsed: ctx.adminTokenLastUsed,
-    },
-    token,
-  );
+  const principal = await ctx.adminTokens.authenticate(token);
   return principal ? { ok: true, principal } : { ok: false, reason: "invalid" };
 }
 
-export function requireAdmin(ctx: AppContext) {
+export function requireAdmin(ctx: Pick<HttpServices, "adminTokens" | "apiTokens">) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = await authenticateApiCaller(ctx, request, ["tessera:admin"]);
     if (caller.ok) {

@@ -8,7 +8,6 @@ import type { IncomingMessage } from "node:http";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
 import { lazyChildLoggerFactory, redactUrl } from "../observability/log.js";
-import type { AppContext } from "../server/context.js";
 import { registerErrorHandling } from "./errors.js";
 import { RequestLifecycle } from "./request-lifecycle.js";
 import { accountRoutes } from "./routes/account.js";
@@ -27,6 +26,7 @@ import { passwordResetRoutes } from "./routes/password-reset.js";
 import { scimRoutes } from "./routes/scim/index.js";
 import { sessionCheckRoutes } from "./routes/session-check.js";
 import { answerFrameworkError } from "./security-headers.js";
+import type { HttpServices } from "./services.js";
 import { createMfaFlow } from "./web/mfa-flow.js";
 import { createWeb } from "./web/web-context.js";
 
@@ -47,7 +47,7 @@ function requestId(req: IncomingMessage): string {
   return `${REQUEST_ID_PREFIX}-${requestCounter.toString(36)}`;
 }
 
-export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: HttpServices): Promise<FastifyInstance> {
   const { config } = ctx;
   const tls = config.tlsCert && config.tlsKey;
   const hsts = Boolean(tls) || config.issuer.startsWith("https://");

@@ -21,6 +21,7 @@ import { createDpopProofs, type DpopProofs } from "./dpop.js";
 import type { GrantRevocation } from "./grant-revocation.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
+import { createOAuthLeakRevoker, type LeakedOAuthSecret } from "./leaked.js";
 import { createLogout, type Logout } from "./logout.js";
 import {
   type ClientRegistration,
@@ -51,6 +52,8 @@ export interface OAuth {
   userinfo: Userinfo;
   /** DPoP proofs (RFC 9449) sent to the token endpoint, PAR and userinfo. */
   dpop: DpopProofs;
+  /** Revokes a leaked refresh token, client secret, registration or initial access token, or access token. */
+  revokeLeaked(token: string): Promise<LeakedOAuthSecret | undefined>;
   /** Deletes expired requests, codes, refresh families, sealed successors and revocation entries. */
   purgeExpired(): Promise<number>;
 }
@@ -141,7 +144,17 @@ export function createOAuth(options: OAuthOptions): OAuth {
     issuer: options.issuer,
   });
   const initialTokens = createInitialAccessTokens({ tokens: repositories.initialAccessTokens, clock });
+  const revokeLeaked = createOAuthLeakRevoker({
+    clock,
+    access: options.access,
+    tokens,
+    clients,
+    initialTokens,
+    issuer,
+    accessTokens: repositories.accessTokens,
+  });
   return {
+    revokeLeaked,
     clients,
     grants,
     dpop,

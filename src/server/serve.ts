@@ -10,20 +10,20 @@ import { blocklistSize } from "../accounts/passwords/blocklist.js";
 import type { Config } from "../config/index.js";
 import { buildApp } from "../http/app.js";
 import type { Logger } from "../observability/log.js";
-import { type AppContext, createContext } from "./context.js";
+import { createServices, type Services } from "./services.js";
 
 const KEY_REFRESH_MS = 30_000;
 const PURGE_MS = 10 * 60_000;
 
 export interface RunningServer {
-  ctx: AppContext;
+  ctx: Services;
   app: FastifyInstance;
   url: string;
   stop(): Promise<void>;
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const ctx = await createContext(config, { log });
+  const ctx = await createServices(config, { log });
   // Load the password blocklist now (about half a second) rather than during the first sign-up or reset.
   blocklistSize();
   let app: FastifyInstance;

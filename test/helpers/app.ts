@@ -6,7 +6,7 @@ import { createMasterKey } from "../../src/crypto/index.js";
 import { buildApp } from "../../src/http/app.js";
 import { manualClock } from "../../src/lib/clock.js";
 import { createLogger } from "../../src/observability/log.js";
-import { type AppContext, createContext } from "../../src/server/context.js";
+import { createServices, type Services } from "../../src/server/services.js";
 import type { DialectName } from "../../src/storage/index.js";
 import { createTestDatabase } from "./databases.js";
 
@@ -14,7 +14,7 @@ export const TEST_ADMIN_TOKEN = "test-bootstrap-admin-token-0123456789abcdef";
 
 export interface TestApp {
   app: FastifyInstance;
-  ctx: AppContext;
+  ctx: Services;
   config: Config;
   clock: ReturnType<typeof manualClock>;
   /** Every log line written so far, as text. */
@@ -45,7 +45,7 @@ export async function createTestApp(
   });
   const log = createLogger({ level: config.logLevel, destination });
   const clock = manualClock(Date.now());
-  const ctx = await createContext(config, { log, clock, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
+  const ctx = await createServices(config, { log, clock, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
   const app = await buildApp(ctx);
   await app.ready();
   return {

@@ -15,7 +15,7 @@ import { type Config, loadConfig } from "../../src/config/index.js";
 import { createMasterKey } from "../../src/crypto/index.js";
 import { buildApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/observability/log.js";
-import { type AppContext, createContext } from "../../src/server/context.js";
+import { createServices, type Services } from "../../src/server/services.js";
 import { createTestDatabase } from "./databases.js";
 
 export interface Certificate {
@@ -72,7 +72,7 @@ export function freePort(): Promise<number> {
 
 export interface TlsTessera {
   app: FastifyInstance;
-  ctx: AppContext;
+  ctx: Services;
   config: Config;
   port: number;
   /** `https://localhost:<port>`, the issuer. */
@@ -112,7 +112,7 @@ export async function startTlsTessera(options: { env?: Record<string, string> } 
   });
   const log = createLogger({ level: config.logLevel, destination });
   // No clock option: the system clock, so cookie expiry and browser time agree.
-  const ctx = await createContext(config, { log, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
+  const ctx = await createServices(config, { log, masterKey: createMasterKey(Buffer.alloc(32, 7)) });
   const app = await buildApp(ctx);
   try {
     await app.listen({ port, host: "127.0.0.1" });

@@ -260,7 +260,7 @@ describe("admin API authentication", () => {
     const { listAdminTokens } = await import("../../src/api-tokens/index.js");
     // Last use is written behind the check (batched), not before the answer.
     expect((await listAdminTokens(deps)).find((x) => x.id === id)?.lastUsedAt).toBeNull();
-    await t.ctx.adminTokenLastUsed.flush();
+    await t.ctx.adminTokens.flush();
     expect((await listAdminTokens(deps)).find((x) => x.id === id)?.lastUsedAt).toBe(t.clock.now());
     const last = token.at(-1) === "a" ? "b" : "a";
     const typo = await t.app.inject({

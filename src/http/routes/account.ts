@@ -11,7 +11,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { changePassword, TooManyAttemptsError } from "../../accounts/index.js";
 import { DEFAULT_API_TOKEN_LIFETIME, TESSERA_SCOPES } from "../../api-tokens/index.js";
 import { ApiTokenError, TesseraError } from "../../lib/errors.js";
-import type { AppContext } from "../../server/context.js";
 import { describeDevice } from "../../sessions/index.js";
 import { accountPage } from "../../ui/pages/account.js";
 import { newTokenPage, tokensPage } from "../../ui/pages/api-tokens.js";
@@ -22,6 +21,7 @@ import { securityPage } from "../../ui/pages/security.js";
 import { securityKeysSection } from "../../ui/pages/security-keys.js";
 import { totpSection } from "../../ui/pages/security-totp.js";
 import { sessionsPage } from "../../ui/pages/sessions.js";
+import type { HttpServices } from "../services.js";
 import { setSessionCookie } from "../web/cookies.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, type Web, type WebAuth } from "../web/web-context.js";
@@ -59,7 +59,11 @@ function flashOf(request: FastifyRequest): Flash | undefined {
   return typeof key === "string" ? FLASHES[key] : undefined;
 }
 
-export function accountRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
+export function accountRoutes(
+  ctx: Pick<HttpServices, "accounts" | "apiTokens" | "clock" | "config" | "mfa" | "oauth">,
+  web: Web,
+  flow: MfaFlow,
+) {
   const { accounts } = ctx;
 
   async function signedIn(request: FastifyRequest, reply: FastifyReply): Promise<WebAuth | undefined> {

@@ -5,7 +5,7 @@
  *   sending traffic. Failure details go to the log, not the response.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 
 const TIMEOUT_MS = 2000;
 
@@ -17,7 +17,7 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function healthRoutes(ctx: AppContext) {
+export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage">) {
   return async (app: FastifyInstance) => {
     app.get("/healthz", async () => ({ status: "ok" }));
 

@@ -5,9 +5,9 @@
  * - CORS-readable by any origin: public keys are public, and browser-based verifiers need them.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 
-export function jwksRoutes(ctx: AppContext) {
+export function jwksRoutes(ctx: Pick<HttpServices, "config" | "keys">) {
   return async (app: FastifyInstance) => {
     app.get("/.well-known/jwks.json", async (_request, reply) => {
       const maxAge = ctx.config.jwksMaxAge;

@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { clientAddressKey, createRateLimiter, type RateLimitPolicy } from "../../accounts/throttle.js";
 import { MAX_LEAK_REPORT } from "../../api-tokens/index.js";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 
 /**
  * 120 reports (of up to 100 values each) per client address per minute, all at once from a full budget, then
@@ -34,7 +34,7 @@ const ERROR_BODY = {
   properties: { error: { type: "string" }, error_description: { type: "string" } },
 } as const;
 
-export function leakedTokenRoutes(ctx: AppContext) {
+export function leakedTokenRoutes(ctx: Pick<HttpServices, "clock" | "leakReports" | "redis">) {
   const limiter = createRateLimiter({ clock: ctx.clock, redis: ctx.redis });
 
   /** Spends one request of the caller's budget; past it, answers 429 with `Retry-After`. */

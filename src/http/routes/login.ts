@@ -18,15 +18,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TooManyAttemptsError } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
 import type { PendingSignIn } from "../../mfa/index.js";
-import type { AppContext } from "../../server/context.js";
 import { loginPage } from "../../ui/pages/login.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { enrolPage, type FactorChoices, stepUpPage, verifyPage } from "../../ui/pages/mfa-signin.js";
+import type { HttpServices } from "../services.js";
 import { clearPendingCookie, clearSessionCookie } from "../web/cookies.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, safeReturnTo, type Web } from "../web/web-context.js";
 
-export function loginRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
+export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: Web, flow: MfaFlow) {
   const { accounts, mfa } = ctx;
   // The sign-in pages run WebAuthn ceremonies (passkeys, security keys) from same-origin script files.
   const sendPage = (reply: FastifyReply, html: string, status = 200, formActions: readonly string[] = []) =>

@@ -1,8 +1,8 @@
 /** `GET /metrics`: Prometheus text format. Expose it to your scraper, not to the internet. */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 
-export function metricsRoutes(ctx: AppContext) {
+export function metricsRoutes(ctx: Pick<HttpServices, "metrics">) {
   return async (app: FastifyInstance) => {
     app.get("/metrics", async (_request, reply) => {
       reply.type(ctx.metrics.registry.contentType);

@@ -19,17 +19,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TooManyAttemptsError, type User } from "../../accounts/index.js";
 import type { MfaActor } from "../../mfa/index.js";
-import type { AppContext } from "../../server/context.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { totpEnrolPage } from "../../ui/pages/totp-enrol.js";
 import { recoveryCodesPage } from "../../ui/pages/totp-recovery-codes.js";
+import type { HttpServices } from "../services.js";
 import type { MfaFlow, MfaSubject } from "../web/mfa-flow.js";
 import { formField, type Web, type WebAuth } from "../web/web-context.js";
 
 const ENROL_PATH = "/account/security/totp";
 const SECURITY_PATH = "/account/security";
 
-export function totpRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
+export function totpRoutes(ctx: Pick<HttpServices, "mfa">, web: Web, flow: MfaFlow) {
   const { mfa } = ctx;
 
   const actorOf = (request: FastifyRequest, user: User): MfaActor => ({

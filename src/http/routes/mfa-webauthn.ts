@@ -30,9 +30,9 @@ import type { User } from "../../accounts/index.js";
 import { clientAddressKey, createRateLimiter, type RateLimitPolicy } from "../../accounts/throttle.js";
 import { MfaError, TesseraError } from "../../lib/errors.js";
 import type { PendingSignIn, WebAuthnJson } from "../../mfa/index.js";
-import type { AppContext } from "../../server/context.js";
 import { newKeyPage } from "../../ui/pages/keys-new.js";
 import { messagePage } from "../../ui/pages/message.js";
+import type { HttpServices } from "../services.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, pageCsp, safeReturnTo, type Web, type WebAuth } from "../web/web-context.js";
 
@@ -80,7 +80,11 @@ type Subject =
   | { via: "session"; user: User; auth: WebAuth }
   | { via: "pending"; user: User; pending: PendingSignIn };
 
-export function webauthnRoutes(ctx: AppContext, web: Web, flow: MfaFlow) {
+export function webauthnRoutes(
+  ctx: Pick<HttpServices, "accounts" | "clock" | "mfa" | "redis">,
+  web: Web,
+  flow: MfaFlow,
+) {
   const { mfa, accounts } = ctx;
   const limiter = createRateLimiter({ clock: ctx.clock, redis: ctx.redis });
 

@@ -14,7 +14,7 @@
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifySchema } from "fastify";
 import fp from "fastify-plugin";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 
 const SECURITY = [{ bearer: [] as string[] }];
 
@@ -41,7 +41,7 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
   return { schema: tagged ? (schema as FastifySchema) : { ...schema, hide: true }, url };
 }
 
-export function openapiRoutes(ctx: AppContext) {
+export function openapiRoutes(ctx: Pick<HttpServices, "config">) {
   return fp(
     async (app: FastifyInstance) => {
       await app.register(swagger, {

@@ -9,16 +9,16 @@
 import type { FastifyInstance } from "fastify";
 import type { ThrottleKey } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
-import type { AppContext } from "../../server/context.js";
 import { forgotPasswordPage } from "../../ui/pages/forgot-password.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { resetPasswordPage } from "../../ui/pages/reset-password.js";
+import type { HttpServices } from "../services.js";
 import { formField, type Web } from "../web/web-context.js";
 
 const RESET_POLICY = { freeFailures: 3, baseDelayMs: 60_000, maxDelayMs: 3_600_000, decayMs: 3_600_000 };
 const RESET_IP_POLICY = { freeFailures: 20, baseDelayMs: 60_000, maxDelayMs: 3_600_000, decayMs: 3_600_000 };
 
-export function passwordResetRoutes(ctx: AppContext, web: Web) {
+export function passwordResetRoutes(ctx: Pick<HttpServices, "accounts">, web: Web) {
   const { accounts } = ctx;
   const minLength = accounts.passwordPolicy.minLengthWithoutSecondFactor;
   return async (app: FastifyInstance) => {

@@ -8,8 +8,8 @@
  *   at once.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { AppContext } from "../../server/context.js";
 import type { CheckedSession } from "../../sessions/index.js";
+import type { HttpServices } from "../services.js";
 import { readCookie } from "../web/cookies.js";
 import type { Web } from "../web/web-context.js";
 
@@ -69,7 +69,7 @@ function answer(reply: FastifyReply, found: CheckedSession | undefined) {
   };
 }
 
-export function sessionCheckRoutes(ctx: AppContext, web: Web) {
+export function sessionCheckRoutes(ctx: Pick<HttpServices, "accounts">, web: Web) {
   return async (app: FastifyInstance) => {
     app.get(
       "/session",

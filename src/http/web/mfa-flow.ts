@@ -22,7 +22,7 @@ import {
   type SignInClient,
   type StepUpNeededDecision,
 } from "../../mfa/index.js";
-import type { AppContext } from "../../server/context.js";
+import type { HttpServices } from "../services.js";
 import { clearPendingCookie, readCookie, setPendingCookie, setSessionCookie } from "./cookies.js";
 import type { Web, WebAuth } from "./web-context.js";
 
@@ -84,7 +84,10 @@ export interface MfaFlow {
   subject(request: FastifyRequest, reply: FastifyReply): Promise<MfaSubject | undefined>;
 }
 
-export function createMfaFlow(ctx: AppContext, web: Web): MfaFlow {
+export function createMfaFlow(
+  ctx: Pick<HttpServices, "accounts" | "clock" | "config" | "mfa">,
+  web: Web,
+): MfaFlow {
   const signIn = createSignInFlow({
     accounts: ctx.accounts,
     mfa: ctx.mfa,

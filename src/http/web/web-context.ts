@@ -9,8 +9,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { User } from "../../accounts/index.js";
 import type { AuditEventInput, AuditEventType } from "../../audit/index.js";
-import type { AppContext } from "../../server/context.js";
 import type { Session } from "../../sessions/index.js";
+import type { HttpServices } from "../services.js";
 import { type CookieNames, clearSessionCookie, cookieNames, readCookie, setCsrfCookie } from "./cookies.js";
 import { type Csrf, createCsrf } from "./csrf.js";
 
@@ -100,7 +100,7 @@ export function formField(body: unknown, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-export function createWeb(ctx: AppContext): Web {
+export function createWeb(ctx: Pick<HttpServices, "accounts" | "config" | "masterKey" | "oauth">): Web {
   const names = cookieNames({
     issuer: ctx.config.issuer,
     tls: Boolean(ctx.config.tlsCert && ctx.config.tlsKey),

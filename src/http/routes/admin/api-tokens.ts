@@ -10,7 +10,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiTokenKind } from "../../../api-tokens/index.js";
 import { ApiTokenError } from "../../../lib/errors.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminActor } from "./actor.js";
 import { adminResponses, EPOCH_MS, ID, ID_PARAMS, NO_CONTENT, NULLABLE_EPOCH_MS, TEXT } from "./schemas.js";
 
@@ -95,7 +95,7 @@ interface CreateAccountBody {
 const tokenNotFound = () => new ApiTokenError("api_token_not_found", "No such API token.", 404);
 const accountNotFound = () => new ApiTokenError("service_account_not_found", "No such service account.", 404);
 
-export function adminApiTokenRoutes(ctx: AppContext) {
+export function adminApiTokenRoutes(ctx: Pick<HttpServices, "apiTokens" | "serviceAccounts">) {
   const { apiTokens, serviceAccounts } = ctx;
   return async (app: FastifyInstance) => {
     app.get<{ Querystring: { kind?: ApiTokenKind; ownerId?: string } }>(

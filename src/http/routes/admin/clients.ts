@@ -22,7 +22,7 @@ import {
   GRANT_TYPES,
   type GrantType,
 } from "../../../oauth/clients.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { clientExists, clientHasNoSecret, clientNotFound } from "./errors.js";
 import { adminResponses, EPOCH_MS, ID_PARAMS, NO_CONTENT, NULLABLE_TEXT, TEXT } from "./schemas.js";
 
@@ -176,7 +176,7 @@ const SECRET = {
   description: "The client secret (`tsr_cs_…`). Shown this once: Tessera keeps only its hash.",
 } as const;
 
-export function adminClientRoutes(ctx: AppContext) {
+export function adminClientRoutes(ctx: Pick<HttpServices, "oauth">) {
   const { clients } = ctx.oauth;
 
   async function existing(id: string): Promise<Client> {

@@ -12,7 +12,7 @@ import type { Group } from "../../../accounts/index.js";
 import { AccountError } from "../../../lib/errors.js";
 import type { FilterNode } from "../../../scim/filter.js";
 import { groupFilterPredicate } from "../../../scim/filter-sql.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminActor } from "./actor.js";
 import { groupNotFound } from "./errors.js";
 import {
@@ -82,7 +82,7 @@ function memberIdsAfter(group: Group, patch: PatchBody): string[] {
   return [...ids];
 }
 
-export function adminGroupRoutes(ctx: AppContext) {
+export function adminGroupRoutes(ctx: Pick<HttpServices, "accounts">) {
   const { groups } = ctx.accounts;
 
   return async (app: FastifyInstance) => {

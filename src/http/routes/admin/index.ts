@@ -12,8 +12,8 @@
  *   http/errors.ts as `{ "error", "error_description" }`.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
 import { requireAdmin } from "../../admin-auth.js";
+import type { HttpServices } from "../../services.js";
 import { adminApiTokenRoutes } from "./api-tokens.js";
 import { adminClientRoutes } from "./clients.js";
 import { adminGroupRoutes } from "./groups.js";
@@ -23,7 +23,12 @@ import { adminResourceServerRoutes } from "./resource-servers.js";
 import { adminSessionRoutes } from "./sessions.js";
 import { adminUserRoutes } from "./users.js";
 
-export function adminRoutes(ctx: AppContext) {
+export function adminRoutes(
+  ctx: Pick<
+    HttpServices,
+    "accounts" | "adminTokens" | "apiTokens" | "config" | "keys" | "mfa" | "oauth" | "serviceAccounts"
+  >,
+) {
   return async (app: FastifyInstance) => {
     app.addHook("onRequest", requireAdmin(ctx));
 

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { JWS_ALGORITHMS, type JwsAlgorithm } from "../../../crypto/index.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminResponses, EPOCH_MS, NULLABLE_EPOCH_MS } from "./schemas.js";
 
 const TAGS = ["keys"];
@@ -38,7 +38,7 @@ const ROTATION = {
   },
 } as const;
 
-export function adminKeyRoutes(ctx: AppContext) {
+export function adminKeyRoutes(ctx: Pick<HttpServices, "keys">) {
   return async (app: FastifyInstance) => {
     app.get(
       "/admin/keys",

@@ -9,7 +9,7 @@
  *   user's sessions; audited.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminActor } from "./actor.js";
 import { userNotFound } from "./errors.js";
 import { adminResponses, ID_PARAMS } from "./schemas.js";
@@ -43,7 +43,7 @@ const MFA = {
   },
 } as const;
 
-export function adminMfaRoutes(ctx: AppContext) {
+export function adminMfaRoutes(ctx: Pick<HttpServices, "accounts" | "config" | "mfa">) {
   const { mfa } = ctx;
 
   async function summary(userId: string) {

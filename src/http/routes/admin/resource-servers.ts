@@ -6,7 +6,7 @@
  * - Its scopes are the ones it accepts; a token for it carries only those.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { resourceServerExists, resourceServerNotFound } from "./errors.js";
 import { adminResponses, NO_CONTENT, TEXT } from "./schemas.js";
 
@@ -44,7 +44,7 @@ interface CreateBody {
   scopes?: string[];
 }
 
-export function adminResourceServerRoutes(ctx: AppContext) {
+export function adminResourceServerRoutes(ctx: Pick<HttpServices, "oauth">) {
   const { clients } = ctx.oauth;
 
   return async (app: FastifyInstance) => {

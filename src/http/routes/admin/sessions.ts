@@ -7,7 +7,7 @@
  *   back-channel logout URIs are notified; an audit event records who did it.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminActor } from "./actor.js";
 import { sessionNotFound, userNotFound } from "./errors.js";
 import { adminResponses, EPOCH_MS, ID, ID_PARAMS, NO_CONTENT } from "./schemas.js";
@@ -42,7 +42,7 @@ const SESSION = {
   },
 } as const;
 
-export function adminSessionRoutes(ctx: AppContext) {
+export function adminSessionRoutes(ctx: Pick<HttpServices, "accounts">) {
   const { users, sessions, audit } = ctx.accounts;
 
   async function existingUser(id: string) {

@@ -15,7 +15,7 @@ import type { FastifyInstance } from "fastify";
 import type { User, UserAttributes, UserEmail } from "../../../accounts/index.js";
 import type { FilterNode } from "../../../scim/filter.js";
 import { userFilterPredicate } from "../../../scim/filter-sql.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { adminActor } from "./actor.js";
 import { userNotFound } from "./errors.js";
 import {
@@ -167,7 +167,7 @@ function userNameFilter(query: ListQuery): FilterNode | undefined {
   );
 }
 
-export function adminUserRoutes(ctx: AppContext) {
+export function adminUserRoutes(ctx: Pick<HttpServices, "accounts">) {
   const { users } = ctx.accounts;
 
   return async (app: FastifyInstance) => {

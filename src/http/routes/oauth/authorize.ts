@@ -15,12 +15,12 @@ import {
   type StoredRequest,
 } from "../../../oauth/authorize.js";
 import type { Client } from "../../../oauth/clients.js";
-import type { AppContext } from "../../../server/context.js";
 import { consentPage } from "../../../ui/pages/consent.js";
+import type { HttpServices } from "../../services.js";
 import { formActionSource, formField, type Web, type WebAuth } from "../../web/web-context.js";
 import { errorPage, isForm, signedInUser } from "./shared.js";
 
-export function authorizeRoutes(ctx: AppContext, web: Web) {
+export function authorizeRoutes(ctx: Pick<HttpServices, "config" | "oauth">, web: Web) {
   const { oauth } = ctx;
   const issuer = ctx.config.issuer;
 

@@ -5,16 +5,16 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { SignedInUser } from "../../../oauth/authorize.js";
-import type { AppContext } from "../../../server/context.js";
 import { deviceCodePage, deviceConfirmPage } from "../../../ui/pages/device.js";
 import { messagePage } from "../../../ui/pages/message.js";
+import type { HttpServices } from "../../services.js";
 import { formField, type Web } from "../../web/web-context.js";
 import { authenticateClient, errorPage, formBody, signedInUser } from "./shared.js";
 
 const TOO_MANY = "Too many wrong codes. Wait a moment and try again.";
 const NOT_WAITING = "That code is no longer waiting for an answer. Start again on your device.";
 
-export function deviceRoutes(ctx: AppContext, web: Web) {
+export function deviceRoutes(ctx: Pick<HttpServices, "oauth">, web: Web) {
   const { oauth } = ctx;
 
   return async (app: FastifyInstance) => {

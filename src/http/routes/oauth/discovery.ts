@@ -10,7 +10,7 @@ import { PROMPT_VALUES } from "../../../oauth/authorize.js";
 import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
 import { ACR_VALUES } from "../../../oauth/issuer.js";
 import { OIDC_SCOPES } from "../../../oauth/scopes.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 
 export function discoveryDocument(issuer: string): Record<string, unknown> {
   const base = issuer.replace(/\/+$/, "");
@@ -97,7 +97,7 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
   };
 }
 
-export function discoveryRoutes(ctx: AppContext) {
+export function discoveryRoutes(ctx: Pick<HttpServices, "config">) {
   const document = discoveryDocument(ctx.config.issuer);
   return async (app: FastifyInstance) => {
     for (const path of ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]) {

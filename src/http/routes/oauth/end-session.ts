@@ -4,14 +4,14 @@
  * whether the user must confirm; ending the session is the `signed_out` access-ending event.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { AppContext } from "../../../server/context.js";
 import { logoutConfirmPage } from "../../../ui/pages/logout.js";
 import { messagePage } from "../../../ui/pages/message.js";
+import type { HttpServices } from "../../services.js";
 import { clearSessionCookie } from "../../web/cookies.js";
 import { formActionSource, formField, type Web, type WebAuth } from "../../web/web-context.js";
 import { errorPage } from "./shared.js";
 
-export function endSessionRoutes(ctx: AppContext, web: Web) {
+export function endSessionRoutes(ctx: Pick<HttpServices, "accounts" | "oauth">, web: Web) {
   const { oauth } = ctx;
 
   /** Ends the browser's Tessera session and tells the clients (back-channel logout). */

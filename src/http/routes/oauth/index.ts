@@ -19,7 +19,7 @@
  * authentication is 401 `invalid_client` (with `WWW-Authenticate: Basic` when the Basic scheme was tried).
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import type { Web } from "../../web/web-context.js";
 import { authorizeRoutes } from "./authorize.js";
 import { deviceRoutes } from "./device.js";
@@ -33,7 +33,10 @@ import { userinfoRoutes } from "./userinfo.js";
 
 export { clientCredentials, formBody } from "./shared.js";
 
-export function oauthRoutes(ctx: AppContext, web: Web) {
+export function oauthRoutes(
+  ctx: Pick<HttpServices, "accounts" | "adminTokens" | "config" | "oauth" | "revocations">,
+  web: Web,
+) {
   return async (app: FastifyInstance) => {
     await app.register(discoveryRoutes(ctx));
     await app.register(authorizeRoutes(ctx, web));

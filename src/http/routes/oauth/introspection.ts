@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { OAuthError } from "../../../oauth/errors.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { authenticateClient, formBody } from "./shared.js";
 
-export function introspectionRoutes(ctx: AppContext) {
+export function introspectionRoutes(ctx: Pick<HttpServices, "oauth" | "revocations">) {
   const { oauth } = ctx;
 
   /** The authenticated client and the `token` / `token_type_hint` of an introspection or revocation. */

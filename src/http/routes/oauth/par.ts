@@ -4,10 +4,10 @@
  * §10.1). Answers `201` with the `request_uri`, or a §2.3 error.
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { authenticateClient, formBody } from "./shared.js";
 
-export function parRoutes(ctx: AppContext) {
+export function parRoutes(ctx: Pick<HttpServices, "oauth">) {
   const { oauth } = ctx;
   return async (app: FastifyInstance) => {
     app.post("/par", async (request, reply) => {

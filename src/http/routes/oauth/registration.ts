@@ -5,10 +5,8 @@
  * initial access tokens.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { authenticateAdminToken } from "../../../api-tokens/index.js";
 import type { RegistrationRefusal } from "../../../oauth/registration.js";
-import type { AppContext } from "../../../server/context.js";
-import { adminTokensRepository } from "../../../storage/index.js";
+import type { HttpServices } from "../../services.js";
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -30,19 +28,10 @@ function refuse(reply: FastifyReply, refusal: RegistrationRefusal) {
     });
 }
 
-export function registrationRoutes(ctx: AppContext) {
+export function registrationRoutes(ctx: Pick<HttpServices, "adminTokens" | "oauth">) {
   const { oauth } = ctx;
 
-  const isAdminToken = async (token: string) =>
-    (await authenticateAdminToken(
-      {
-        repository: adminTokensRepository(ctx.storage.db),
-        clock: ctx.clock,
-        bootstrapToken: ctx.config.adminToken,
-        lastUsed: ctx.adminTokenLastUsed,
-      },
-      token,
-    )) !== undefined;
+  const isAdminToken = async (token: string) => (await ctx.adminTokens.authenticate(token)) !== undefined;
 
   return async (app: FastifyInstance) => {
     app.post("/register", async (request, reply) => {

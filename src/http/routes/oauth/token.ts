@@ -3,10 +3,10 @@
  * §4), then the grant in src/oauth/token-endpoint.ts. Answers are never cached (§5.1).
  */
 import type { FastifyInstance } from "fastify";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 import { authenticateClient, formBody } from "./shared.js";
 
-export function tokenRoutes(ctx: AppContext) {
+export function tokenRoutes(ctx: Pick<HttpServices, "oauth">) {
   const { oauth } = ctx;
   return async (app: FastifyInstance) => {
     app.post("/token", async (request, reply) => {

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
 import { OAuthError } from "../../../oauth/errors.js";
 import type { TokenScheme, UserinfoRefusal } from "../../../oauth/userinfo.js";
-import type { AppContext } from "../../../server/context.js";
+import type { HttpServices } from "../../services.js";
 
 /** The `WWW-Authenticate` challenge of a refusal. */
 function challenge(refusal: UserinfoRefusal): string {
@@ -43,7 +43,7 @@ function presentedToken(request: FastifyRequest): { token: string | undefined; s
   return { token, scheme };
 }
 
-export function userinfoRoutes(ctx: AppContext) {
+export function userinfoRoutes(ctx: Pick<HttpServices, "oauth">) {
   const { oauth } = ctx;
 
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {

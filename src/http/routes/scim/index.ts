@@ -32,8 +32,8 @@ import {
   userToScim,
 } from "../../../scim/resources.js";
 import { MAX_RESULTS, resourceTypes, SCHEMA, schemas, serviceProviderConfig } from "../../../scim/schemas.js";
-import type { AppContext } from "../../../server/context.js";
 import { authenticateApiCaller } from "../../admin-auth.js";
+import type { HttpServices } from "../../services.js";
 
 const CONTENT_TYPE = "application/scim+json; charset=utf-8";
 
@@ -115,7 +115,7 @@ interface ResourceRoutes {
   delete(id: string, by: Actor): Promise<void>;
 }
 
-export function scimRoutes(ctx: AppContext) {
+export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | "apiTokens" | "config">) {
   const { accounts } = ctx;
   return async (app: FastifyInstance) => {
     const base = `${ctx.config.issuer}/scim/v2`;

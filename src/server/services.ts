@@ -1,40 +1,37 @@
 /**
- * The application context: configuration, storage, keys, clock, logger and metrics, built once at start-up
- * and passed to every domain service and HTTP plugin (nothing reaches for globals).
+ * The composition root: builds every service once at start-up, in dependency order, and hands each its
+ * dependencies explicitly (nothing reaches for globals or a service locator). What ends access is built before
+ * the accounts whose events end it; each domain revokes its own kind of leaked secret; background writers
+ * belong to the domain that writes.
  */
 import { Redis } from "ioredis";
+import { createAccounts, createMemoryThrottle, createRedisThrottle } from "../accounts/index.js";
 import {
-  type Accounts,
-  createAccounts,
-  createMemoryThrottle,
-  createRedisThrottle,
-} from "../accounts/index.js";
-import {
-  type ApiTokens,
+  apiTokenLeakRevoker,
+  createAdminTokens,
   createApiTokens,
   createLeakReports,
   createServiceAccounts,
-  type ServiceAccounts,
 } from "../api-tokens/index.js";
 import { createAuditLog } from "../audit/index.js";
 import type { Config } from "../config/index.js";
-import { hashToken, KeyStore, type MasterKey } from "../crypto/index.js";
+import { KeyStore, type MasterKey } from "../crypto/index.js";
+import type { HttpServices } from "../http/services.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
-import { createMfa, type Mfa } from "../mfa/index.js";
+import { createMfa } from "../mfa/index.js";
 import {
   createBackchannelLogout,
   createClients,
   createGrantRevocation,
   createOAuth,
-  type OAuth,
 } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
-import { createMetrics, type Metrics } from "../observability/metrics.js";
-import { createRevocationFeed, type RevocationFeed } from "../revocation/index.js";
+import { createMetrics } from "../observability/metrics.js";
+import { createRevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
 import {
-  type ApiTokenUse,
+  adminTokensRepository,
   apiTokensRepository,
   auditEventsRepository,
   migrateToLatest,
@@ -50,40 +47,24 @@ import {
   webauthnChallengesRepository,
   webauthnCredentialsRepository,
 } from "../storage/index.js";
-import { touchAdminToken } from "../storage/repositories/admin-tokens.js";
 import { administratorsRepository } from "../storage/repositories/administrators.js";
 import { grantsRepository } from "../storage/repositories/grants.js";
 import { oauthRepositories } from "../storage/repositories/oauth.js";
-import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 import { loadMasterKey } from "./master-key-source.js";
 
-export interface AppContext {
-  readonly config: Config;
+/**
+ * Every service, built once by `createServices` in dependency order (no forward references, no globals). The
+ * HTTP layer receives it as `HttpServices` and each route plugin declares the part it uses; the CLI uses it
+ * directly.
+ */
+export interface Services extends HttpServices {
   readonly storage: Storage;
-  readonly masterKey: MasterKey;
-  readonly keys: KeyStore;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  readonly redis: Redis | undefined;
-  readonly accounts: Accounts;
-  readonly oauth: OAuth;
-  /** Admin tokens' last-use times, written behind the check. */
-  readonly adminTokenLastUsed: WriteBehind;
-  /** Personal access tokens and service-account keys. */
-  readonly apiTokens: ApiTokens;
-  readonly serviceAccounts: ServiceAccounts;
-  /** Leaked-token reports (secret scanning). */
-  readonly leakReports: ReturnType<typeof createLeakReports>;
-  /** Revocations announced to resource servers. */
-  readonly revocations: RevocationFeed;
-  /** Multi-factor sign-in: TOTP, recovery codes, WebAuthn, pending sign-ins, policy. */
-  readonly mfa: Mfa;
   readonly mailer: Mailer;
+  /** Stops background writers (audit, last-use times, session touches), Redis and the database. */
   close(): Promise<void>;
 }
 
-export interface CreateContextOptions {
+export interface CreateServicesOptions {
   log: Logger;
   clock?: Clock;
   /** Apply pending migrations (default true). */
@@ -93,7 +74,7 @@ export interface CreateContextOptions {
   mailer?: Mailer;
 }
 
-export async function createContext(config: Config, options: CreateContextOptions): Promise<AppContext> {
+export async function createServices(config: Config, options: CreateServicesOptions): Promise<Services> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
   for (const warning of config.warnings) log.warn(warning);
@@ -149,15 +130,6 @@ export async function createContext(config: Config, options: CreateContextOption
     });
     const administratorRows = administratorsRepository(storage.db);
     const apiTokenRows = apiTokensRepository(storage.db);
-    const apiTokenLastUsed = createWriteBehind<ApiTokenUse>({
-      intervalMs: 1000,
-      newer: (previous, next) => next.at > previous.at,
-      onError: (error) =>
-        log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
-      async write(entries) {
-        for (const [id, use] of entries) await apiTokenRows.recordUse(id, use);
-      },
-    });
     const apiTokens = createApiTokens({
       repository: apiTokenRows,
       clock,
@@ -165,10 +137,14 @@ export async function createContext(config: Config, options: CreateContextOption
       feed: revocations,
       maxLifetime: config.apiTokenMaxLifetime,
       isAdministrator: (userId) => administratorRows.has(userId),
-      lastUsed: apiTokenLastUsed,
+      writeBehind: {
+        onError: (error) =>
+          log.error({ err: { message: (error as Error).message } }, "writing API token last use failed"),
+      },
     });
+    const oauthRows = oauthRepositories(storage.db, storage.dialect);
     const clients = createClients({
-      repositories: oauthRepositories(storage.db, storage.dialect),
+      repositories: oauthRows,
       clock,
       issuer: config.issuer,
       defaultAccessTokenTtl: config.accessTokenTtl,
@@ -231,7 +207,7 @@ export async function createContext(config: Config, options: CreateContextOption
       backchannel,
       access: accounts.access,
       apiTokens,
-      repositories: oauthRepositories(storage.db, storage.dialect),
+      repositories: oauthRows,
       clock,
       keys,
       masterKey,
@@ -246,12 +222,13 @@ export async function createContext(config: Config, options: CreateContextOption
       devicePollInterval: config.devicePollInterval,
       log,
     });
-    const adminTokenLastUsed = createWriteBehind({
-      intervalMs: 1000,
-      onError: (error) =>
-        log.error({ err: { message: (error as Error).message } }, "writing admin token last use failed"),
-      async write(entries) {
-        for (const [id, at] of entries) await touchAdminToken(storage.db, id, at);
+    const adminTokens = createAdminTokens({
+      repository: adminTokensRepository(storage.db),
+      clock,
+      bootstrapToken: config.adminToken,
+      writeBehind: {
+        onError: (error) =>
+          log.error({ err: { message: (error as Error).message } }, "writing admin token last use failed"),
       },
     });
     const mfa = createMfa({
@@ -268,94 +245,24 @@ export async function createContext(config: Config, options: CreateContextOption
       accounts,
       config,
     });
-    const tokens = apiTokens;
+    // Each domain revokes its own kind of leaked secret.
     const leakReports = createLeakReports({
       audit: accounts.audit,
       revokers: [
-        async (token) => {
-          const hit = await tokens.revokeLeaked(token);
-          if (!hit) return undefined;
-          if (hit.kind === "personal") return { kind: hit.kind, userId: hit.ownerId };
-          // A service key's alert goes to the account's owning user (when a user owns it) and names the account.
-          const account = await serviceAccounts.get(hit.ownerId);
-          return {
-            kind: hit.kind,
-            userId: account?.ownerUserId ?? null,
-            details: { serviceAccountId: hit.ownerId, ownerGroupId: account?.ownerGroupId ?? null },
-          };
-        },
-        async (token) => {
-          if (!token.startsWith("tsr_adm_")) return undefined;
-          const revoked = await storage.db
-            .updateTable("admin_tokens")
-            .set({ revoked_at: clock.now() })
-            .where("token_hash", "=", hashToken(token))
-            .where("revoked_at", "is", null)
-            .executeTakeFirst();
-          return Number(revoked.numUpdatedRows) > 0 ? { kind: "admin", userId: null } : undefined;
-        },
-        async (token) => {
-          const row = await oauth.tokens.findRefreshToken(token);
-          if (!row || row.revoked_at !== null) return undefined;
-          await accounts.access.end(
-            { type: "refresh_leaked", userId: row.user_id, familyId: row.family_id },
-            { actor: "leak-report" },
-          );
-          return { kind: "refresh", userId: row.user_id };
-        },
-        async (token) => {
-          const found = await accounts.sessions.check(token);
-          if (!found) return undefined;
-          // As signing out of it would: what the session's sign-in granted dies, clients are told.
-          await accounts.access.end(
-            { type: "sessions_revoked", userId: found.user.id, sessionIds: [found.session.id] },
-            { actor: "leak-report" },
-          );
-          return { kind: "session", userId: found.user.id };
-        },
-        async (token) => {
-          // A client's secret or registration token: the client stops authenticating (or being managed) with
-          // it at once; the alert names the client (clients have no owning user).
-          const hit = await oauth.clients.revokeLeaked(token);
-          if (!hit) return undefined;
-          return { kind: hit.kind, userId: null, details: { clientId: hit.clientId } };
-        },
-        async (token) => {
-          if (!(await oauth.initialTokens.revokeLeaked(token))) return undefined;
-          return { kind: "initial_access_token", userId: null };
-        },
-        async (token) => {
-          if (!token.startsWith("tsr_at_")) return undefined;
-          const row = await storage.db
-            .selectFrom("access_tokens")
-            .select(["jti", "expires_at", "subject", "client_id"])
-            .where("token_hash", "=", hashToken(token))
-            .executeTakeFirst();
-          if (!row || Number(row.expires_at) <= clock.now()) return undefined;
-          const known = await storage.db
-            .selectFrom("revoked_access_tokens")
-            .select("jti")
-            .where("jti", "=", row.jti)
-            .executeTakeFirst();
-          if (known) return undefined;
-          await oauth.issuer.revokeAccessToken(row.jti, Number(row.expires_at));
-          // A client_credentials token's subject is the client, not a user.
-          return {
-            kind: "access",
-            userId: row.subject === row.client_id ? null : row.subject,
-            details: { clientId: row.client_id },
-          };
-        },
+        apiTokenLeakRevoker({ tokens: apiTokens, serviceAccounts }),
+        adminTokens.revokeLeaked,
+        oauth.revokeLeaked,
+        accounts.revokeLeakedSession,
       ],
     });
     return {
       config,
-      apiTokens: tokens,
+      apiTokens,
+      adminTokens,
       serviceAccounts,
       leakReports,
       revocations,
       mfa,
-      adminTokenLastUsed,
       storage,
       masterKey,
       keys,
@@ -367,8 +274,8 @@ export async function createContext(config: Config, options: CreateContextOption
       oauth,
       mailer,
       async close() {
-        await adminTokenLastUsed.close();
-        await apiTokenLastUsed.close();
+        await adminTokens.close();
+        await apiTokens.close();
         await accounts.close();
         await audit.close();
         redis?.disconnect();
