@@ -17,6 +17,7 @@ import { migrateToLatest, openStorage } from "../storage/index.js";
 import { BFF_HELP, startBff } from "./bff.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
+import { GROUPS_HELP, runGroupsCommand } from "./groups.js";
 import { runTokensCommand, TOKEN_FLAGS, TOKENS_HELP } from "./tokens.js";
 import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
 
@@ -31,7 +32,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-${USERS_HELP}${CLIENTS_HELP}${TOKENS_HELP}${BFF_HELP}
+${USERS_HELP}${GROUPS_HELP}${CLIENTS_HELP}${TOKENS_HELP}${BFF_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -114,7 +115,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
       case "serve": {
         const config = loadConfig({ env, argv: args });
         const log = createLogger({ level: config.logLevel });
-        const server = await startServer(config, log);
+        const server = await startServer(config, log, {
+          announce: (line) => process.stderr.write(`${line}\n`),
+        });
         const shutdown = (signal: string) => {
           log.info({ signal }, "shutting down");
           server.stop().then(
@@ -220,6 +223,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
           const config = loadConfig({ env, argv: args });
           return await withContext(config, (ctx) =>
             runUsersCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "groups") {
+          const flags = takeFlags(args, { json: "boolean" });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runGroupsCommand(ctx, words, flags, (text) => process.stdout.write(text)),
           );
         }
         if (words[0] === "clients" || words[0] === "resources") {

@@ -54,7 +54,7 @@ async function readPassword(fromStdin: boolean): Promise<string> {
   return first;
 }
 
-async function findUser(ctx: Services, name: string): Promise<User> {
+export async function findUser(ctx: Services, name: string): Promise<User> {
   const user = (await ctx.accounts.users.findByUserName(name)) ?? (await ctx.accounts.users.get(name));
   if (!user) throw new AccountError("user_not_found", `no user named "${name}"`, 404);
   return user;

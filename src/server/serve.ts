@@ -22,7 +22,18 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+/** The line a person sees at start-up: where to open Tessera, and in development how to get an administrator. */
+export function startupLine(config: Config, url: string): string {
+  const open = `Tessera is running: open ${config.issuer}/login (listening on ${url}).`;
+  if (config.nodeEnv !== "development") return open;
+  return `${open} First administrator: npm run --silent tessera -- users create NAME --password-stdin, then users grant-admin NAME.`;
+}
+
+export async function startServer(
+  config: Config,
+  log: Logger,
+  options: { announce?: (line: string) => void } = {},
+): Promise<RunningServer> {
   const ctx = await createServices(config, { log });
   // Load the password blocklist now (about half a second) rather than during the first sign-up or reset.
   blocklistSize();
@@ -32,12 +43,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await ctx.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(
+        `port ${config.port} on ${config.host} is already in use: set PORT (or --port) to a free one`,
+      );
+    }
     throw error;
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `${config.tlsCert ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, issuer: config.issuer, database: ctx.storage.description }, "tessera is listening");
+  // One line for a person (the log above is JSON for machines), on stderr so stdout stays JSON.
+  options.announce?.(startupLine(config, url));
 
   const timer = setInterval(async () => {
     try {

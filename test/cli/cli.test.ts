@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 const run = promisify(execFile);
@@ -131,6 +131,10 @@ describe("tessera serve", () => {
       env: { PATH: process.env.PATH ?? "", NODE_ENV: "development" },
     });
     let output = "";
+    let human = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      human += chunk.toString();
+    });
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listen line in:\n${output}`)), 20_000);
       child.stdout.on("data", (chunk: Buffer) => {
@@ -149,6 +153,17 @@ describe("tessera serve", () => {
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
       const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
       expect(jwks.keys).toHaveLength(6);
+      // One line for a person on stderr: where to open it, and (development) how to get an administrator.
+      await vi.waitFor(() => expect(human).toContain("Tessera is running: open http://localhost:"));
+      expect(human).toMatch(/open http:\/\/localhost:\d+\/login/);
+      expect(human).toContain("users grant-admin NAME");
+      // A second server on the same port says which setting to change.
+      const port = new URL(url).port;
+      const taken = await tessera(["serve", "--port", port, "--data-dir", dataDir], {
+        NODE_ENV: "development",
+      });
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toContain(`port ${port} on localhost is already in use: set PORT (or --port)`);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
       child.kill("SIGTERM");

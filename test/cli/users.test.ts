@@ -85,4 +85,48 @@ describe.each(DIALECTS)("tessera users on %s", (dialect) => {
     const usage = await tessera(["users", "frobnicate"], env);
     expect(usage.code).toBe(2);
   });
+  it("manages groups and members by name, and a group confers no administrator right", async () => {
+    expect((await tessera(["users", "create", "gina"], env)).code).toBe(0);
+    const created = await tessera(["groups", "create", "Engineering"], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^Created group Engineering \(id [0-9a-f-]{36}\)\n$/);
+    expect((await tessera(["groups", "add", "engineering", "gina"], env)).stdout).toBe(
+      "Added gina to Engineering\n",
+    );
+    const shown = JSON.parse((await tessera(["groups", "show", "Engineering", "--json"], env)).stdout);
+    expect(shown.members.map((m: { userName: string }) => m.userName)).toEqual(["gina"]);
+    // The old admin group's name is just a name now.
+    expect((await tessera(["groups", "create", "tessera-admins"], env)).code).toBe(0);
+    expect((await tessera(["groups", "add", "tessera-admins", "gina"], env)).code).toBe(0);
+    const admins = JSON.parse((await tessera(["users", "admins", "--json"], env)).stdout);
+    expect(admins.map((a: { userName: string }) => a.userName)).not.toContain("gina");
+    const unknown = await tessera(["groups", "add", "Engineering", "nobody"], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no user named "nobody"');
+    expect((await tessera(["groups", "remove", "Engineering", "gina"], env)).code).toBe(0);
+    const listed = JSON.parse((await tessera(["groups", "list", "--json"], env)).stdout);
+    expect(listed.find((g: { displayName: string }) => g.displayName === "Engineering").members).toEqual([]);
+    expect((await tessera(["groups", "delete", "Engineering"], env)).stdout).toBe(
+      "Deleted group Engineering\n",
+    );
+    expect((await tessera(["groups", "show", "Engineering"], env)).code).toBe(1);
+  });
+
+  it("grants and revokes the administrator right, audited, and refuses doing it twice", async () => {
+    expect((await tessera(["users", "create", "hank"], env)).code).toBe(0);
+    expect((await tessera(["users", "grant-admin", "hank"], env)).stdout).toBe(
+      "hank is now an administrator\n",
+    );
+    const twice = await tessera(["users", "grant-admin", "hank"], env);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain("already an administrator");
+    const admins = JSON.parse((await tessera(["users", "admins", "--json"], env)).stdout);
+    expect(admins.find((a: { userName: string }) => a.userName === "hank")).toMatchObject({
+      grantedBy: "cli",
+    });
+    expect((await tessera(["users", "revoke-admin", "hank"], env)).stdout).toBe(
+      "hank is no longer an administrator\n",
+    );
+    expect((await tessera(["users", "revoke-admin", "hank"], env)).code).toBe(1);
+  });
 });

@@ -1,0 +1,1 @@
+export function ensureBuilt(log?: (line: string) => void): void;
