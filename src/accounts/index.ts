@@ -29,6 +29,7 @@ import {
 } from "../storage/index.js";
 import { administratorsRepository } from "../storage/repositories/administrators.js";
 import { type Administrators, createAdministrators } from "./administrators.js";
+import { createDeviceCookies } from "./device-cookies.js";
 import { createGroups, type Groups } from "./groups.js";
 import { createPasswordReset, type PasswordReset } from "./password-reset.js";
 import { createHashPool } from "./passwords/hash-pool.js";
@@ -127,6 +128,8 @@ export interface AccountsOptions {
   sessionCache?: SessionCacheOptions;
   /** Revocation fan-out to other instances (Redis). */
   revocationBus?: RevocationBus;
+  /** Key of the sign-in device cookies (device-cookies.ts); absent: none are issued or honoured. */
+  deviceCookieKey?: Buffer;
   /** The audit log, when the caller built it (other domains share it); otherwise one is built here. */
   audit?: AuditLog;
   /**
@@ -185,7 +188,13 @@ export function createAccounts(options: AccountsOptions): Accounts {
     userExists: async (userId) => (await users.get(userId)) !== undefined,
   });
   const groups = createGroups({ repository: groupsRepository(db, dialect), clock, audit });
-  const signIn = createPasswordSignIn({ users, hasher, throttle: options.throttle, audit });
+  const signIn = createPasswordSignIn({
+    users,
+    hasher,
+    throttle: options.throttle,
+    audit,
+    ...(options.deviceCookieKey ? { deviceCookies: createDeviceCookies(options.deviceCookieKey) } : {}),
+  });
   const passwordReset = createPasswordReset({
     repository: resetLinks,
     clock,

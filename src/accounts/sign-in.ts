@@ -6,7 +6,9 @@
  *   one), so response time does not tell them apart either.
  * - Throttled per account (the normalised user name, whether or not it exists) and per client IP, with
  *   exponential back-off and no permanent lock-out; a throttled attempt is refused before the password is
- *   checked (`too_many_attempts` with the wait).
+ *   checked (`too_many_attempts` with the wait). A browser that signed in to the account before presents its
+ *   device cookie (device-cookies.ts) and is throttled per device instead of per account, so failures of
+ *   others cannot keep the real user out.
  * - A successful sign-in clears the account's counter and, when the stored hash used older argon2 parameters,
  *   replaces it with a hash at the current ones (the password is at hand only now).
  * - Every attempt, success or failure, is audited (without the password).
@@ -16,6 +18,7 @@
  */
 import type { AuditLog } from "../audit/index.js";
 import { AccountError } from "../lib/errors.js";
+import type { DeviceCookies } from "./device-cookies.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
 import { normalizePassword } from "./passwords/policy.js";
 import { ACCOUNT_POLICY, IP_POLICY, type Throttle, type ThrottleKey } from "./throttle.js";
@@ -26,6 +29,8 @@ export interface SignInInput {
   password: string;
   ip: string | null;
   userAgent: string | null;
+  /** The browser's device cookie, if it sent one. */
+  deviceCookie?: string | undefined;
 }
 
 export class TooManyAttemptsError extends AccountError {
@@ -40,8 +45,8 @@ export const INVALID_CREDENTIALS_MESSAGE = "The user name or password is incorre
 
 const MAX_INPUT = 1024;
 
-/** Who signed in; `users.get(id)` has the rest. */
-export type SignedInUser = Pick<User, "id" | "userName">;
+/** Who signed in (`users.get(id)` has the rest), and the device cookie the browser should keep from now on. */
+export type SignedInUser = Pick<User, "id" | "userName"> & { deviceCookie?: string };
 
 export interface PasswordSignIn {
   /** The user on success; throws `invalid_credentials` or `TooManyAttemptsError`. */
@@ -59,11 +64,20 @@ export function createPasswordSignIn(deps: {
   hasher: PasswordHasher;
   throttle: Throttle;
   audit: AuditLog;
+  /** Absent: every sign-in shares the account's counter (no device cookies). */
+  deviceCookies?: DeviceCookies;
 }): PasswordSignIn {
-  const { users, hasher, throttle, audit } = deps;
+  const { users, hasher, throttle, audit, deviceCookies } = deps;
 
-  function keys(userName: string, ip: string | null): ThrottleKey[] {
-    const list: ThrottleKey[] = [{ scope: "account", id: userNameKey(userName), policy: ACCOUNT_POLICY }];
+  /** Per device when the browser proved it signed in to this account before, else per account; and per IP. */
+  function keys(userName: string, ip: string | null, deviceCookie?: string): ThrottleKey[] {
+    const account = userNameKey(userName);
+    const device = deviceCookies?.deviceOf(deviceCookie, account);
+    const list: ThrottleKey[] = [
+      device === undefined
+        ? { scope: "account", id: account, policy: ACCOUNT_POLICY }
+        : { scope: "device", id: device, policy: ACCOUNT_POLICY },
+    ];
     if (ip) list.push({ scope: "ip", id: ip, policy: IP_POLICY });
     return list;
   }
@@ -90,7 +104,7 @@ export function createPasswordSignIn(deps: {
     async signIn(input) {
       const userName = input.userName.slice(0, MAX_INPUT);
       const password = input.password.slice(0, MAX_INPUT);
-      const throttleKeys = keys(userName, input.ip);
+      const throttleKeys = keys(userName, input.ip, input.deviceCookie);
       // Without a promise where the answer is at hand (memory throttle; SQLite with the connection free): under
       // argon2 load every resumed frame costs the event loop tens of microseconds of cold caches.
       const decision = throttle.checkNow
@@ -123,7 +137,7 @@ export function createPasswordSignIn(deps: {
         });
         throw new AccountError("invalid_credentials", INVALID_CREDENTIALS_MESSAGE, 401);
       }
-      const accountKeys = throttleKeys.filter((k) => k.scope === "account");
+      const accountKeys = throttleKeys.filter((k) => k.scope !== "ip");
       if (throttle.resetNow) throttle.resetNow(accountKeys);
       else await throttle.reset(accountKeys);
       if (result.hash && hasher.needsRehash(result.hash)) {
@@ -141,7 +155,11 @@ export function createPasswordSignIn(deps: {
         ip: input.ip,
         userAgent: input.userAgent,
       });
-      return { id: account.id, userName: account.userName };
+      return {
+        id: account.id,
+        userName: account.userName,
+        ...(deviceCookies ? { deviceCookie: deviceCookies.issue(userNameKey(userName)) } : {}),
+      };
     },
 
     async verifyPassword(user, password, context) {

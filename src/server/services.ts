@@ -28,6 +28,7 @@ import {
 } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics } from "../observability/metrics.js";
+import { createOutboundFetch, outboundPolicy } from "../outbound/index.js";
 import { createRevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
 import {
@@ -150,9 +151,12 @@ export async function createServices(config: Config, options: CreateServicesOpti
       defaultAccessTokenTtl: config.accessTokenTtl,
     });
     const grants = createGrantRevocation({ grants: grantsRepository(storage.db), clock, feed: revocations });
-    const backchannel = createBackchannelLogout({ clock, keys, clients, issuer: config.issuer, log });
+    // Every request to a URL Tessera was given goes through the outbound guard (docs/security.md).
+    const outbound = createOutboundFetch({ policy: outboundPolicy(config), log });
+    const backchannel = createBackchannelLogout({ clock, keys, clients, issuer: config.issuer, log, outbound });
     const accounts = createAccounts({
       audit,
+      deviceCookieKey: masterKey.deriveKey("device-cookie"),
       access: { grants, backchannel, apiTokens, feed: revocations },
       storage,
       ...(storage.backgroundWriter ? { backgroundWriter: storage.backgroundWriter } : {}),

@@ -22,7 +22,7 @@ import { loginPage } from "../../ui/pages/login.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { enrolPage, type FactorChoices, stepUpPage, verifyPage } from "../../ui/pages/mfa-signin.js";
 import type { HttpServices } from "../services.js";
-import { clearPendingCookie, clearSessionCookie } from "../web/cookies.js";
+import { clearPendingCookie, clearSessionCookie, readCookie, setDeviceCookie } from "../web/cookies.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, safeReturnTo, type Web } from "../web/web-context.js";
 
@@ -114,7 +114,9 @@ export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: We
           password,
           ip: web.clientIp(request),
           userAgent: web.userAgent(request),
+          deviceCookie: readCookie(request, web.names.device),
         });
+        if (user.deviceCookie) setDeviceCookie(reply, web.names, user.deviceCookie);
         const remember = formField(body, "remember") === "on" || formField(body, "remember") === "1";
         // A session now, or a pending sign-in that a second factor (or a required enrolment) completes.
         return reply.redirect(await flow.afterPassword(request, reply, { user, remember, returnTo }), 303);

@@ -18,14 +18,28 @@ export interface CookieNames {
   csrf: string;
   /** The pending sign-in between the password and the second factor (src/mfa/pending.ts). */
   mfa: string;
+  /** The sign-in device cookie (src/accounts/device-cookies.ts): this browser signed in to an account before. */
+  device: string;
   secure: boolean;
 }
 
 export function cookieNames(options: { issuer: string; tls: boolean }): CookieNames {
   const secure = options.tls || options.issuer.startsWith("https://");
   return secure
-    ? { session: "__Host-tessera_session", csrf: "__Host-tessera_csrf", mfa: "__Host-tessera_mfa", secure }
-    : { session: "tessera_session", csrf: "tessera_csrf", mfa: "tessera_mfa", secure };
+    ? {
+        session: "__Host-tessera_session",
+        csrf: "__Host-tessera_csrf",
+        mfa: "__Host-tessera_mfa",
+        device: "__Host-tessera_device",
+        secure,
+      }
+    : {
+        session: "tessera_session",
+        csrf: "tessera_csrf",
+        mfa: "tessera_mfa",
+        device: "tessera_device",
+        secure,
+      };
 }
 
 /** Cookie `name` of the request (parsed from the header on demand), if present, non-empty and ≤ 256 chars. */
@@ -71,6 +85,11 @@ export function setCsrfCookie(reply: FastifyReply, names: CookieNames, value: st
 
 export function setPendingCookie(reply: FastifyReply, names: CookieNames, token: string): void {
   writeCookie(reply, names, names.mfa, token, 600);
+}
+
+/** The device cookie lives a year: it only lets this browser keep trying when others fail (device-cookies.ts). */
+export function setDeviceCookie(reply: FastifyReply, names: CookieNames, value: string): void {
+  writeCookie(reply, names, names.device, value, 365 * 86_400);
 }
 
 export function clearPendingCookie(reply: FastifyReply, names: CookieNames): void {
