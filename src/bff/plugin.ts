@@ -241,6 +241,7 @@ const bffRoutes = async (fastify: FastifyInstance, options: BffOptions) => {
 
   fastify.register(proxyRoutes, {
     upstreams: config.upstreams,
+    publicOrigin: config.publicUrl,
     dpop,
     async accessTokenFor(request, reply) {
       const session = await sessionOf(request);
