@@ -6,7 +6,8 @@
  * - Two clocks end a session: idle (no use for `idleTimeout`) and absolute (`expires_at`); both are checked on
  *   the server at every use. "Keep me signed in" sessions use the remember lifetime for both.
  * - Use is recorded (`last_seen_at`) at most once a minute per session, so a busy page does not write on every
- *   request; the idle timeout is therefore exact to within that minute.
+ *   request — and at least every quarter of the idle timeout, so even the shortest allowed timeout (60 s) never
+ *   ends the session of a user who keeps using it; the idle timeout is exact to within that interval.
  * - A session of an inactive (or deleted) user is dead: the check joins the user and requires `active`.
  * - `rotate` gives a session a new token (fixation defence at every privilege change); the old token dies.
  * - Optionally cached (`session-cache.ts`): every revocation here invalidates the cache and, with a revocation
@@ -201,7 +202,9 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       cache?.deleteToken(token);
       return undefined;
     }
-    if (now - row.last_seen_at >= TOUCH_INTERVAL_MS) {
+    // At most once a minute, and at least four times per idle timeout (a short timeout must not end the session
+    // of a user who keeps using it because their use was not recorded in time).
+    if (now - row.last_seen_at >= Math.min(TOUCH_INTERVAL_MS, row.idle_timeout_ms / 4)) {
       touches.set(row.id, now);
       row.last_seen_at = now;
     }

@@ -1,8 +1,11 @@
 /**
  * Liveness and readiness.
  * - `/healthz`: the process answers (no dependency checked: a restart would not fix a database outage).
- * - `/readyz`: the database answers, and Redis when configured; 503 otherwise, so a load balancer stops
- *   sending traffic. Failure details go to the log, not the response.
+ * - `/readyz` says what the instance can still do. Not ready (503) only when it cannot serve correctly: the
+ *   database does not answer. Redis is optional: without it sign-in throttling, rate limits and the session
+ *   cache's fan-out fall back to per-instance memory, so a Redis outage answers 200 with `status: "degraded"`
+ *   (taking every instance out of rotation at once would turn a degraded service into no service). Each probe
+ *   sets `tessera_dependency_up{dependency}` in `/metrics`. Failure details go to the log, not the response.
  */
 import type { FastifyInstance } from "fastify";
 import type { HttpServices } from "../services.js";
@@ -17,13 +20,16 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage">) {
+/** What a dependency's outage means: `required`, not ready; `optional`, degraded. */
+const REQUIRED = { database: true, redis: false } as const;
+
+export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage" | "metrics">) {
   return async (app: FastifyInstance) => {
     app.get("/healthz", async () => ({ status: "ok" }));
 
     app.get("/readyz", async (request, reply) => {
       const checks: Record<string, "ok" | "fail"> = {};
-      const probe = async (name: string, ping: () => Promise<unknown>) => {
+      const probe = async (name: keyof typeof REQUIRED, ping: () => Promise<unknown>) => {
         try {
           await withTimeout(ping());
           checks[name] = "ok";
@@ -31,12 +37,16 @@ export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage">) {
           checks[name] = "fail";
           request.log.warn({ err: { message: (error as Error).message } }, `readiness: ${name} unreachable`);
         }
+        ctx.metrics.dependencyUp.set({ dependency: name }, checks[name] === "ok" ? 1 : 0);
       };
       await probe("database", () => ctx.storage.ping());
       const { redis } = ctx;
       if (redis) await probe("redis", () => redis.ping());
-      const ready = Object.values(checks).every((c) => c === "ok");
-      return reply.code(ready ? 200 : 503).send({ status: ready ? "ok" : "unavailable", checks });
+      const failed = Object.entries(checks).filter(([, c]) => c === "fail");
+      const ready = failed.every(([name]) => !REQUIRED[name as keyof typeof REQUIRED]);
+      const status = !ready ? "unavailable" : failed.length > 0 ? "degraded" : "ok";
+      if (!ready) reply.header("retry-after", "5");
+      return reply.code(ready ? 200 : 503).send({ status, checks });
     });
   };
 }
