@@ -301,7 +301,8 @@ export function createUsers(deps: UsersDeps): Users {
         attributes.password === undefined
           ? undefined
           : await hashChecked(attributes.password, { userName, emails });
-      const active = attributes.active !== false;
+      // Omitted `active` keeps the current state: a replace that does not mention it never re-enables a user.
+      const active = attributes.active ?? existing.active;
       await checkAuthority(existing, by, {
         userNameChanged: userNameKey(userName) !== userNameKey(existing.userName),
         emailsChanged: !sameEmails(existing.emails, emails),

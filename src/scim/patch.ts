@@ -11,7 +11,8 @@
  *   `invalidPath`.
  * - `remove` needs a path; removing a required attribute (`userName`, `displayName`) is refused
  *   (`invalidValue`). `remove` of `members`/`emails` with a `value` list removes just those values.
- * - Users: `password` can be replaced (write-only).
+ * - Users: `password` can be replaced (write-only). `remove` of `active` (or `replace` with null) sets it to
+ *   false — the fail-closed reading of "not set", and what GET then shows; only an explicit true enables.
  */
 import type { Group, GroupAttributes, User, UserAttributes, UserEmail } from "../accounts/index.js";
 import { ScimError } from "./errors.js";

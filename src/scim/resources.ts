@@ -146,7 +146,11 @@ export function checkSchemas(body: Record<string, unknown>, expected: string): v
   }
 }
 
-/** A full User from a POST or PUT body. */
+/**
+ * A full User from a POST or PUT body. Attributes not given are cleared (RFC 7644 §3.5.1), except `active`,
+ * which is left out of the result when not given: the domain reads that as true on create and as "keep the
+ * current state" on replace.
+ */
 export function scimToUserAttributes(body: unknown): UserAttributes {
   const object = asObject(body, "The body");
   checkSchemas(object, SCHEMA.user);
@@ -160,7 +164,9 @@ export function scimToUserAttributes(body: unknown): UserAttributes {
     displayName: optionalString(getAttr(object, "displayName"), "displayName") ?? null,
     givenName: optionalString(getAttr(nameObject, "givenName"), "name.givenName") ?? null,
     familyName: optionalString(getAttr(nameObject, "familyName"), "name.familyName") ?? null,
-    active: active === undefined ? true : toBoolean(active, "active"),
+    // Omitted (or null, the same state by RFC 7643 §2.5): true on create, unchanged on replace. A PUT that
+    // does not mention `active` must never re-enable a disabled user, nor disable an enabled one.
+    ...(active === undefined || active === null ? {} : { active: toBoolean(active, "active") }),
     emails: parseEmails(getAttr(object, "emails")),
     ...(password === undefined || password === null ? {} : { password }),
   };

@@ -10,6 +10,10 @@
  *   input: duplicate userName → 409 `uniqueness`, bad filter → 400 `invalidFilter`.
  * - Filters are parsed into an AST and compiled to bound SQL expressions (`scim/filter-sql.ts`); never
  *   string-built SQL. `count` is capped at 1000; `startIndex` is 1-based.
+ * - Listing: `GET /Users`, `GET /Groups`, and the SearchRequest form `POST /.search`, `/Users/.search`,
+ *   `/Groups/.search` (RFC 7644 §3.4.3) share one code path (`scim/search.ts` reads either form). The root
+ *   `/.search` lists users, then groups; a filter attribute one type lacks just excludes that type (a filter
+ *   neither type accepts is `400 invalidFilter`).
  * - All changes go through the accounts domain, like the CLI and the pages.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -17,7 +21,7 @@ import type { Actor } from "../../../accounts/index.js";
 import type { AdminPrincipal } from "../../../api-tokens/index.js";
 import { TesseraError } from "../../../lib/errors.js";
 import { ScimError } from "../../../scim/errors.js";
-import { parseFilter } from "../../../scim/filter.js";
+import type { FilterNode } from "../../../scim/filter.js";
 import { groupFilterPredicate, userFilterPredicate } from "../../../scim/filter-sql.js";
 import {
   applyGroupPatch,
@@ -31,7 +35,15 @@ import {
   scimToUserAttributes,
   userToScim,
 } from "../../../scim/resources.js";
-import { MAX_RESULTS, resourceTypes, SCHEMA, schemas, serviceProviderConfig } from "../../../scim/schemas.js";
+import { resourceTypes, SCHEMA, schemas, serviceProviderConfig } from "../../../scim/schemas.js";
+import {
+  type ListParams,
+  listParamsFromQuery,
+  listParamsFromSearchRequest,
+  project,
+  projectionFromQuery,
+} from "../../../scim/search.js";
+import type { Predicate } from "../../../storage/index.js";
 import { authenticateApiCaller } from "../../admin-auth.js";
 import type { HttpServices } from "../../services.js";
 
@@ -74,38 +86,15 @@ function toScimError(error: unknown): ScimError | undefined {
   }
 }
 
-function pagingParam(value: unknown, name: string, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  if (typeof value !== "string" || !/^-?\d{1,9}$/.test(value)) {
-    throw new ScimError({ status: 400, scimType: "invalidValue", message: `${name} must be an integer.` });
-  }
-  return Number(value);
-}
-
-/** `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), on top-level attributes. */
-function project(resource: Record<string, unknown>, query: Record<string, unknown>): Record<string, unknown> {
-  const names = (value: unknown) =>
-    typeof value === "string" && value.trim() !== ""
-      ? value.split(",").map((a) => (a.trim().split(":").pop() ?? "").split(".")[0]!.toLowerCase())
-      : undefined;
-  const include = names(query.attributes);
-  const exclude = names(query.excludedAttributes);
-  const always = new Set(["schemas", "id", "meta"]);
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(resource)) {
-    const k = key.toLowerCase();
-    if (always.has(k) || (include ? include.includes(k) : !exclude?.includes(k))) out[key] = value;
-  }
-  return out;
-}
-
 type ScimResource = Record<string, unknown> & { meta: { location: string; version: string } };
 
 interface ResourceRoutes {
   path: "/Users" | "/Groups";
   noun: string;
+  /** Compiles a parsed filter for this type; `400 invalidFilter` if it names what the type lacks. */
+  where(filter: FilterNode): Predicate;
   list(
-    query: Record<string, unknown>,
+    where: Predicate | undefined,
     options: { startIndex: number; count: number },
   ): Promise<{ total: number; resources: ScimResource[] }>;
   get(id: string): Promise<ScimResource | undefined>;
@@ -229,9 +218,8 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
       {
         path: "/Users",
         noun: "user",
-        async list(query, options) {
-          const where =
-            typeof query.filter === "string" ? userFilterPredicate(parseFilter(query.filter)) : undefined;
+        where: userFilterPredicate,
+        async list(where, options) {
           const { total, users } = await accounts.users.list({ ...options, where });
           return { total, resources: users.map((u) => userToScim(u, base)) };
         },
@@ -259,9 +247,8 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
       {
         path: "/Groups",
         noun: "group",
-        async list(query, options) {
-          const where =
-            typeof query.filter === "string" ? groupFilterPredicate(parseFilter(query.filter)) : undefined;
+        where: groupFilterPredicate,
+        async list(where, options) {
           const { total, groups } = await accounts.groups.list({ ...options, where });
           return { total, resources: groups.map((g) => groupToScim(g, base)) };
         },
@@ -288,22 +275,55 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
       },
     ];
 
+    /**
+     * One page over one or more resource types, in that order (RFC 7644 §3.4.2.4 paging over their
+     * concatenation). With several types, a filter that does not compile for one type (an attribute it lacks)
+     * leaves that type out; one that compiles for none is refused with the first type's error.
+     */
+    async function search(types: ResourceRoutes[], params: ListParams) {
+      const targets: { type: ResourceRoutes; where: Predicate | undefined }[] = [];
+      let refusal: unknown;
+      for (const type of types) {
+        if (params.filter === undefined) {
+          targets.push({ type, where: undefined });
+          continue;
+        }
+        try {
+          targets.push({ type, where: type.where(params.filter) });
+        } catch (error) {
+          if (types.length === 1 || !(error instanceof ScimError)) throw error;
+          refusal ??= error;
+        }
+      }
+      if (targets.length === 0) throw refusal;
+      const offset = params.startIndex - 1;
+      let total = 0;
+      const found: Record<string, unknown>[] = [];
+      for (const { type, where } of targets) {
+        const page = await type.list(where, {
+          startIndex: Math.max(0, offset - total) + 1,
+          count: params.count - found.length,
+        });
+        for (const r of page.resources) found.push(project(r, params));
+        total += page.total;
+      }
+      return listResponse(total, params.startIndex, found);
+    }
+
+    app.post("/.search", async (request) => search(resources, listParamsFromSearchRequest(request.body)));
+
     for (const resource of resources) {
       const notFound = () => new ScimError({ status: 404, message: `No such ${resource.noun}.` });
       const send = (reply: FastifyReply, body: ScimResource, status = 200) =>
         reply.code(status).header("etag", body.meta.version).send(body);
 
-      app.get(resource.path, async (request) => {
-        const query = request.query as Record<string, unknown>;
-        const startIndex = Math.max(1, pagingParam(query.startIndex, "startIndex", 1));
-        const count = Math.min(MAX_RESULTS, Math.max(0, pagingParam(query.count, "count", 100)));
-        const { total, resources: found } = await resource.list(query, { startIndex, count });
-        return listResponse(
-          total,
-          startIndex,
-          found.map((r) => project(r, query)),
-        );
-      });
+      app.get(resource.path, async (request) =>
+        search([resource], listParamsFromQuery(request.query as Record<string, unknown>)),
+      );
+
+      app.post(`${resource.path}/.search`, async (request) =>
+        search([resource], listParamsFromSearchRequest(request.body)),
+      );
 
       app.post(resource.path, async (request, reply) => {
         const body = await resource.create(request.body, actor(request));
@@ -315,7 +335,7 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
         if (!body) throw notFound();
         return reply
           .header("etag", body.meta.version)
-          .send(project(body, request.query as Record<string, unknown>));
+          .send(project(body, projectionFromQuery(request.query as Record<string, unknown>)));
       });
 
       app.put<{ Params: { id: string } }>(`${resource.path}/:id`, async (request, reply) =>
