@@ -3,8 +3,15 @@
  *
  * - Every 30 s the key store reloads (another instance may have rotated) and scheduled rotation runs; an
  *   error there is logged, never fatal.
- * - SIGINT/SIGTERM: stop accepting, finish in-flight requests (new ones get 503), close the database.
+ * - SIGINT/SIGTERM (`stop`): drain, then close. Draining stops accepting connections; requests already being
+ *   handled finish; a request that arrives on an open keep-alive connection is answered 503
+ *   `temporarily_unavailable` with `Retry-After` and `Connection: close` (never a reset), which also closes that
+ *   connection; in-flight responses go out with `Connection: close`. Idle connections are closed after
+ *   `IDLE_GRACE_MS`, anything left after `DRAIN_MS`; then the background writers flush (audit events, last-use
+ *   times) and the databases close.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Server } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { blocklistSize } from "../accounts/passwords/blocklist.js";
 import type { Config } from "../config/index.js";
@@ -13,6 +20,14 @@ import type { Logger } from "../observability/log.js";
 import { createServices, type Services } from "./services.js";
 
 const KEY_REFRESH_MS = 30_000;
+/** How long a stopping server waits for in-flight requests. */
+const DRAIN_MS = 10_000;
+/** How long idle keep-alive connections get to send one more request (answered 503) before they are closed. */
+const IDLE_GRACE_MS = 1_000;
+const DRAINING_BODY = JSON.stringify({
+  error: "temporarily_unavailable",
+  error_description: "This instance is shutting down; retry the request.",
+});
 const PURGE_MS = 10 * 60_000;
 
 export interface RunningServer {
@@ -94,12 +109,56 @@ export async function startServer(
   }, 10_000);
   successors.unref();
 
+  // Responses being written, so that a drain can send them with `Connection: close`.
+  const inFlight = new Set<ServerResponse>();
+  app.server.prependListener("request", (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight.add(response);
+    response.once("close", () => inFlight.delete(response));
+  });
+
+  /** Answers every new request 503 and closes its connection; requests already handled are untouched. */
+  function drain(): Promise<void> {
+    const server = app.server;
+    for (const response of inFlight) {
+      if (!response.headersSent) response.shouldKeepAlive = false;
+    }
+    server.removeAllListeners("request");
+    server.on("request", (_request, response) => {
+      response.writeHead(503, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(DRAINING_BODY),
+        "retry-after": "1",
+        connection: "close",
+        "cache-control": "no-store",
+      });
+      response.end(DRAINING_BODY);
+    });
+    return new Promise((resolve) => {
+      const idle = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
+      idle.unref();
+      const deadline = setTimeout(() => {
+        server.closeAllConnections();
+        resolve();
+      }, DRAIN_MS);
+      deadline.unref();
+      // Stops accepting; calls back once every connection has ended. net.Server's close, not http.Server's:
+      // since Node 19 the latter also closes idle keep-alive connections at once, so a request a client sends on
+      // one at that moment would meet a reset instead of the 503 above.
+      Server.prototype.close.call(server, () => {
+        clearTimeout(deadline);
+        clearTimeout(idle);
+        resolve();
+      });
+    });
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(timer);
       clearInterval(purge);
       clearInterval(successors);
+      await drain();
       await app.close();
       await ctx.close();
     })();
