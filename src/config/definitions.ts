@@ -6,7 +6,16 @@
  * Precedence: command-line flag > environment variable > JSON config file > default.
  */
 
-export type ConfigKind = "string" | "integer" | "enum" | "url" | "path" | "secret" | "trustProxy";
+export type ConfigKind =
+  | "string"
+  | "integer"
+  | "enum"
+  | "url"
+  | "path"
+  | "secret"
+  | "trustProxy"
+  /** `true`, `false`, or a comma-separated list of IP addresses and CIDRs. */
+  | "addressAllowList";
 
 export interface ConfigDefinition {
   /** Property name in the typed Config and the JSON config file. */
@@ -97,6 +106,13 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     doc: "Optional bootstrap secret for the admin API (at least 32 characters). Without it, mint admin tokens with `tessera admin-token create`.",
   },
   {
+    key: "metricsToken",
+    env: "TESSERA_METRICS_TOKEN",
+    flag: "--metrics-token",
+    kind: "secret",
+    doc: "Protects `/metrics`: when set (at least 32 characters), the scraper must send `Authorization: Bearer <token>`; without it `/metrics` is open, so expose it to your scraper only.",
+  },
+  {
     key: "tlsCert",
     env: "TESSERA_TLS_CERT",
     flag: "--tls-cert",
@@ -117,6 +133,14 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     kind: "trustProxy",
     default: "false",
     doc: "Trust `X-Forwarded-*` headers: `false`, `true` (any proxy), a hop count, or a comma-separated list of addresses/CIDRs.",
+  },
+  {
+    key: "outboundAllowPrivate",
+    env: "TESSERA_OUTBOUND_ALLOW_PRIVATE",
+    flag: "--outbound-allow-private",
+    kind: "addressAllowList",
+    default: "false",
+    doc: "Non-public addresses that requests Tessera makes (back-channel logout) may reach. By default only public addresses are, checked after DNS resolution and on every redirect; loopback, private, shared (100.64.0.0/10), link-local and reserved destinations are refused. A comma-separated list of addresses/CIDRs (e.g. `10.1.0.0/16,fd00::/8`) allows those ranges; `true` allows every loopback, private and shared address (link-local ones, where cloud metadata services live, only when listed). Unspecified, multicast and broadcast addresses are never reached. With `NODE_ENV=development`, loopback is allowed too. Plain `http://` reaches only allowed loopback addresses. Rules: docs/security.md, section Requests Tessera makes.",
   },
   {
     key: "logLevel",

@@ -25,9 +25,12 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly masterKey: string | undefined;
   readonly adminToken: string | undefined;
+  readonly metricsToken: string | undefined;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly trustProxy: TrustProxy;
+  /** Non-public destinations outbound requests may reach: `true`, `false`, or addresses/CIDRs (src/outbound). */
+  readonly outboundAllowPrivate: boolean | readonly string[];
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   readonly bodyLimit: number;
   readonly jwtMaxLifetime: number;
@@ -128,6 +131,29 @@ function parseValue(def: ConfigDefinition, raw: string, cwd: string): unknown {
       }
       return list;
     }
+    case "addressAllowList": {
+      if (raw.trim() === "true") return true;
+      if (raw.trim() === "false") return false;
+      const list = raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const allowed =
+        "must be true, false, or a comma-separated list of IP addresses or CIDRs (e.g. 10.0.0.0/8)";
+      if (list.length === 0) fail(def, raw, allowed);
+      for (const item of list) {
+        const [addr, bits, extra] = item.split("/");
+        const family = addr && !addr.includes("%") ? isIP(addr) : 0;
+        if (
+          family === 0 ||
+          extra !== undefined ||
+          (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))
+        ) {
+          fail(def, raw, allowed);
+        }
+      }
+      return Object.freeze(list);
+    }
   }
 }
 
@@ -227,6 +253,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       "must be at least 32 characters",
     );
   }
+  const metricsToken = values.metricsToken as string | undefined;
+  if (metricsToken !== undefined && metricsToken.length < 32) {
+    fail(
+      CONFIG_DEFINITIONS.find((d) => d.key === "metricsToken")!,
+      metricsToken,
+      "must be at least 32 characters",
+    );
+  }
   if ((values.tlsCert === undefined) !== (values.tlsKey === undefined)) {
     throw new ConfigError("TESSERA_TLS_CERT and TESSERA_TLS_KEY must be set together.");
   }
@@ -245,6 +279,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (smtpUrl === undefined && nodeEnv === "production") {
     warnings.push(
       "TESSERA_SMTP_URL is not set: password-reset e-mails go to the development outbox (the log) only.",
+    );
+  }
+  if (values.outboundAllowPrivate === true && nodeEnv === "production") {
+    warnings.push(
+      "TESSERA_OUTBOUND_ALLOW_PRIVATE=true: requests Tessera makes (back-channel logout) may reach loopback and private addresses. Prefer a list of the ranges that need it.",
     );
   }
   if ((values.passwordMinLengthSingleFactor as number) < (values.passwordMinLength as number)) {

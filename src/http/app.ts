@@ -9,6 +9,7 @@ import formbody from "@fastify/formbody";
 import Fastify, { type FastifyInstance } from "fastify";
 import { lazyChildLoggerFactory, redactUrl } from "../observability/log.js";
 import { registerErrorHandling } from "./errors.js";
+import { strictJsonParser } from "./json-body.js";
 import { RequestLifecycle } from "./request-lifecycle.js";
 import { accountRoutes } from "./routes/account.js";
 import { adminRoutes } from "./routes/admin/index.js";
@@ -87,8 +88,13 @@ export async function buildApp(ctx: HttpServices): Promise<FastifyInstance> {
       : {}),
   }) as unknown as FastifyInstance;
 
-  // Tessera speaks JSON and HTML forms only: any other body type is a 415.
-  app.removeContentTypeParser("text/plain");
+  // Tessera speaks JSON and HTML forms only: any other body type is a 415. JSON must be UTF-8 (json-body.ts).
+  app.removeContentTypeParser(["text/plain", "application/json"]);
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "buffer", bodyLimit: config.bodyLimit },
+    strictJsonParser(app),
+  );
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   registerErrorHandling(app);
 

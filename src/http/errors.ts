@@ -9,8 +9,9 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError, TokenError } from "../lib/errors.js";
+import { isStorageUnavailable } from "../storage/index.js";
 
-/** Fastify error codes → stable Tessera codes. */
+/** Fastify error codes (and the body parser's, json-body.ts) → stable Tessera codes. */
 const FASTIFY_CODES: Record<string, { code: string; status: number; description: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: "unsupported_media_type",
@@ -37,6 +38,11 @@ const FASTIFY_CODES: Record<string, { code: string; status: number; description:
     status: 400,
     description: "The body is not valid JSON.",
   },
+  TSR_ERR_BODY_NOT_UTF8: {
+    code: "invalid_request",
+    status: 400,
+    description: "The JSON body is not valid UTF-8.",
+  },
   FST_ERR_CTP_EMPTY_TYPE: {
     code: "unsupported_media_type",
     status: 415,
@@ -53,6 +59,9 @@ export interface ErrorBody {
   error: string;
   error_description: string;
 }
+
+/** What a 503 for an unavailable database asks clients to wait, seconds. */
+export const RETRY_AFTER_SECONDS = 5;
 
 function send(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
   return reply
@@ -93,6 +102,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return send(reply, status, {
         error: "invalid_request",
         error_description: "The request is malformed.",
+      });
+    }
+    if (isStorageUnavailable(error)) {
+      // The database is down, restarting, out of space or locked too long: the same request will succeed
+      // later (RFC 6749 §4.1.2.1's temporarily_unavailable; a 503 with Retry-After for load balancers).
+      request.log.warn({ err: { message: (error as Error).message } }, "database unavailable");
+      reply.header("retry-after", String(RETRY_AFTER_SECONDS));
+      return send(reply, 503, {
+        error: "temporarily_unavailable",
+        error_description: "The service is temporarily unavailable; retry shortly.",
       });
     }
     request.log.error({ err: error }, "unhandled error");

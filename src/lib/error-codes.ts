@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   insufficient_user_authentication:
     "SDK (resource servers): the token's authentication is too weak or too old for this route (RFC 9470); the challenge carries `acr_values` and/or `max_age`. HTTP 401.",
   temporarily_unavailable:
-    "SDK (resource servers): Tessera could not be reached and nothing cached decides the answer; the token is neither accepted nor called invalid. HTTP 503.",
+    "The database is down, restarting, out of space or locked too long: retry after `Retry-After` seconds (Tessera's endpoints, in the protocol's format). In the SDK (resource servers): Tessera could not be reached and nothing cached decides the answer; the token is neither accepted nor called invalid. HTTP 503.",
   webauthn_failed:
     "A WebAuthn ceremony was refused: unknown, expired or used challenge, wrong origin or RP ID, bad signature, another user's credential, a counter that went backwards. HTTP 400 (401 when the pending sign-in has ended).",
   authenticator_not_allowed:

@@ -29,7 +29,7 @@ import { isResourceIndicator } from "./clients.js";
 import type { DpopProofs } from "./dpop.js";
 import { OAuthError, type OAuthErrorCode } from "./errors.js";
 import { acrFor, acrSatisfies } from "./issuer.js";
-import { matchRedirectUri } from "./redirect-uri.js";
+import { matchRedirectUri, withQuery } from "./redirect-uri.js";
 import { formatScope, isOidcScope, parseScope } from "./scopes.js";
 
 export const AUTHORIZATION_CODE_PREFIX = "tsr_ac_";
@@ -197,11 +197,8 @@ export function redirectWith(
   params: Record<string, string | undefined>,
   issuer: string,
 ): string {
-  const url = new URL(redirectUri);
-  for (const [name, value] of Object.entries({ ...params, iss: issuer })) {
-    if (value !== undefined) url.searchParams.append(name, value);
-  }
-  return url.toString();
+  // The matched text itself, not a re-serialisation of it (see redirect-uri.ts).
+  return withQuery(redirectUri, { ...params, iss: issuer });
 }
 
 export function createAuthorization(deps: {

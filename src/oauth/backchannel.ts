@@ -4,10 +4,16 @@
  * (`typ: logout+jwt`) with iss, aud, iat, exp, jti, sub, sid and the back-channel logout event, posted as
  * `logout_token`. Delivery runs in the background (never delaying the sign-out that caused it), with a timeout;
  * failures are logged. Who is told is decided by the access-ending events (src/access), not here.
+ *
+ * The URI is the client's (a self-registered client chose it), so delivery goes through the outbound guard
+ * (src/outbound): a URI that resolves to a loopback, private, link-local or otherwise non-public address is
+ * never connected to unless `TESSERA_OUTBOUND_ALLOW_PRIVATE` allows it; the refusal is logged. Redirects are
+ * not followed (a 3xx answer is a refusal by the client).
  */
 import type { Logger } from "pino";
 import type { KeyStore } from "../crypto/keys/key-store.js";
 import type { Clock } from "../lib/clock.js";
+import { type OutboundFetch, OutboundRefusedError } from "../outbound/index.js";
 import type { Client, Clients } from "./clients.js";
 import { newJti } from "./issuer.js";
 
@@ -33,10 +39,11 @@ export function createBackchannelLogout(deps: {
   clients: Clients;
   issuer: string;
   log: Logger;
-  fetch?: typeof fetch;
+  /** Every delivery goes through it (src/outbound). */
+  outbound: OutboundFetch;
 }): BackchannelLogout {
   const { clock, keys, clients, issuer, log } = deps;
-  const send = deps.fetch ?? fetch;
+  const send = deps.outbound;
   const pending = new Set<Promise<void>>();
 
   async function deliver(client: Client, userId: string, sessionId: string): Promise<void> {
@@ -70,10 +77,17 @@ export function createBackchannelLogout(deps: {
         );
       }
     } catch (error) {
-      log.warn(
-        { clientId: client.id, err: { message: (error as Error).message } },
-        "back-channel logout failed",
-      );
+      if (error instanceof OutboundRefusedError) {
+        log.warn(
+          { clientId: client.id, host: error.host, reason: error.reason, err: { message: error.message } },
+          "back-channel logout not sent: destination refused",
+        );
+      } else {
+        log.warn(
+          { clientId: client.id, err: { message: (error as Error).message } },
+          "back-channel logout failed",
+        );
+      }
     }
   }
 

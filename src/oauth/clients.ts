@@ -41,8 +41,13 @@ export const GRANT_TYPES = [
 export type GrantType = (typeof GRANT_TYPES)[number];
 export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/** The longest an assertion may still be valid when presented (RFC 7523 asks for short-lived assertions). */
+/**
+ * The longest an assertion may still be valid when presented, and the longest it may live from `iat` to `exp`
+ * (RFC 7523 asks for short-lived assertions).
+ */
 const MAX_ASSERTION_LIFETIME_S = 600;
+/** How far the client's clock may be from ours (`exp`, `nbf`, `iat`). */
+const ASSERTION_CLOCK_SKEW_S = 60;
 export type ClientAuthMethod = (typeof AUTH_METHODS)[number];
 export const MAX_ACCESS_TOKEN_TTL = 1800;
 
@@ -380,7 +385,7 @@ export function createClients(deps: {
         keys: (kid) => keys.get(kid),
         issuer: claimedId as string,
         audience: [deps.issuer, `${base}/token`, `${base}/par`, `${base}/introspect`, `${base}/revoke`],
-        clockTolerance: 30,
+        clockTolerance: ASSERTION_CLOCK_SKEW_S,
         now: clock.now,
         acceptEd25519Name: true,
       }).payload;
@@ -392,13 +397,22 @@ export function createClients(deps: {
     if (payload.sub !== claimedId) refuse("sub is not the client");
     if (typeof payload.jti !== "string" || payload.jti.length === 0 || payload.jti.length > 256)
       refuse("no jti");
-    if (typeof payload.exp !== "number" || payload.exp > now + MAX_ASSERTION_LIFETIME_S)
-      refuse("exp too far ahead");
-    // Replay protection: the (client, jti) pair is recorded until the assertion expires; a second use fails.
+    const exp = payload.exp as number;
+    if (exp > now + MAX_ASSERTION_LIFETIME_S) refuse("exp too far ahead");
+    // `iat` is optional (RFC 7523 §3); when present it must be believable: not ahead of our clock beyond the
+    // skew, before `exp`, and not so long before it that the assertion was made to last.
+    const iat = payload.iat;
+    if (iat !== undefined) {
+      if (iat > now + ASSERTION_CLOCK_SKEW_S) refuse("iat in the future");
+      if (iat >= exp) refuse("iat not before exp");
+      if (exp - iat > MAX_ASSERTION_LIFETIME_S) refuse("lifetime too long");
+    }
+    // Replay protection: the (client, jti) pair is recorded as long as the assertion can pass (its expiry and
+    // the clock skew); a second use fails.
     const firstUse = await clientAssertions.record(
       claimedId as string,
       payload.jti as string,
-      (payload.exp as number) * 1000,
+      (exp + ASSERTION_CLOCK_SKEW_S) * 1000,
     );
     if (!firstUse) refuse("assertion replayed");
     return client as Client;

@@ -17,6 +17,7 @@ import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { BackchannelLogout } from "./backchannel.js";
 import type { Client, Clients } from "./clients.js";
+import { isSerialisedUrl } from "./redirect-uri.js";
 
 export interface IdTokenHint {
   sub: string;
@@ -135,7 +136,8 @@ export function createLogout(deps: {
         return { problem: "post_logout_redirect_uri needs id_token_hint or client_id." };
       const client = await clients.get(clientId);
       if (!client) return { problem: "The application is not registered." };
-      if (!client.postLogoutRedirectUris.includes(uri)) {
+      // Exact, and in the form the redirect sends the browser to (see redirect-uri.ts).
+      if (!client.postLogoutRedirectUris.includes(uri) || !isSerialisedUrl(uri)) {
         return { problem: "post_logout_redirect_uri is not registered for this application." };
       }
       return { client, uri };

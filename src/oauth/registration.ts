@@ -9,6 +9,13 @@
  * - The answer carries the client's metadata, its secret (once) and a registration access token (`tsr_rat_`,
  *   stored hashed) for `GET`/`PUT`/`DELETE /register/<client_id>` (RFC 7592). A replacement must name the
  *   client it replaces (`client_id`, RFC 7592 §2.2).
+ * - `scope` may name only scopes the client could be granted: the OpenID Connect scopes Tessera supports, and
+ *   API scopes an administrator gave it (admin API, CLI: its scopes that a resource server on its list
+ *   accepts). Registration cannot name resources or add API scopes (a self-registered client must not choose
+ *   which APIs it gets tokens for, nor widen what it was given), so a new client registers OpenID scopes
+ *   only, and an RFC 7592 replacement may keep or drop the API scopes it has. Anything else is
+ *   `invalid_client_metadata`: accepting it would register a scope that every token request refuses (or,
+ *   on a replacement, one the administrator did not give).
  * - Refusals for a missing or wrong bearer token are decisions (`token_missing`, `token_invalid`), which the
  *   HTTP layer answers as RFC 6750 §3.1 challenges.
  */
@@ -19,6 +26,7 @@ import type { Clock } from "../lib/clock.js";
 import type { InitialAccessTokensRepository } from "../storage/repositories/initial-access-tokens.js";
 import type { Client, ClientAuthMethod, ClientInput, Clients, GrantType } from "./clients.js";
 import { OAuthError } from "./errors.js";
+import { formatScope, isOidcScope, OIDC_SCOPES, parseScope } from "./scopes.js";
 
 export const INITIAL_TOKEN_FORMAT = { prefix: "tsr_iat_", checksum: true } as const;
 
@@ -72,12 +80,41 @@ export function createClientRegistration(deps: {
     return { refused: token === undefined ? "token_missing" : "token_invalid" };
   }
 
+  /**
+   * Refuses scopes the client could never be granted (see the top of this file): besides the OpenID Connect
+   * scopes, only API scopes an administrator gave the `current` client, of APIs it may address.
+   */
+  async function checkScope(input: ClientInput, current: Client | undefined): Promise<void> {
+    if (input.scope === undefined) return;
+    let scopes: string[];
+    try {
+      scopes = parseScope(input.scope);
+    } catch {
+      throw new OAuthError("invalid_client_metadata", "The scope list is malformed.");
+    }
+    const accepted = new Set<string>();
+    for (const audience of current?.resources ?? []) {
+      for (const scope of (await clients.getResourceServer(audience))?.scopes ?? []) {
+        if (current?.scopes.includes(scope)) accepted.add(scope);
+      }
+    }
+    const ungrantable = scopes.filter((scope) => !isOidcScope(scope) && !accepted.has(scope));
+    if (ungrantable.length > 0) {
+      throw new OAuthError(
+        "invalid_client_metadata",
+        `This client cannot be granted the scope ${formatScope(ungrantable)}: a client registers OpenID Connect scopes (${formatScope(OIDC_SCOPES)}) and the scopes of APIs an administrator gave it access to.`,
+      );
+    }
+  }
+
   return {
     async register(token, metadata, isAdminToken) {
       if (token === undefined) return { refused: "token_missing" };
       const allowed = (await initialTokens.consume(token)) || (await isAdminToken(token));
       if (!allowed) return { refused: "token_invalid" };
       const input = metadataToInput(metadata);
+      // Registration names no resources (see above).
+      await checkScope(input, undefined);
       const { client, secret, registrationToken } = await clients.create(input, { registration: true });
       return {
         metadata: {
@@ -99,7 +136,9 @@ export function createClientRegistration(deps: {
       if (metadata.client_id !== client.id) {
         throw new OAuthError("invalid_client_metadata", "client_id in the body must be the client's id.");
       }
-      const updated = await clients.replace(client.id, metadataToInput(metadata));
+      const input = metadataToInput(metadata);
+      await checkScope(input, client);
+      const updated = await clients.replace(client.id, input);
       return { metadata: clientMetadata(updated, issuer) };
     },
 

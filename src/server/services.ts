@@ -153,7 +153,14 @@ export async function createServices(config: Config, options: CreateServicesOpti
     const grants = createGrantRevocation({ grants: grantsRepository(storage.db), clock, feed: revocations });
     // Every request to a URL Tessera was given goes through the outbound guard (docs/security.md).
     const outbound = createOutboundFetch({ policy: outboundPolicy(config), log });
-    const backchannel = createBackchannelLogout({ clock, keys, clients, issuer: config.issuer, log, outbound });
+    const backchannel = createBackchannelLogout({
+      clock,
+      keys,
+      clients,
+      issuer: config.issuer,
+      log,
+      outbound,
+    });
     const accounts = createAccounts({
       audit,
       deviceCookieKey: masterKey.deriveKey("device-cookie"),

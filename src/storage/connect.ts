@@ -385,6 +385,8 @@ export async function openStorage(url: string): Promise<Storage> {
   const pool = new pg.Pool({
     connectionString: location.connectionString,
     max: 10,
+    // Bounded: a database that does not answer fails the request (503) instead of hanging it.
+    connectionTimeoutMillis: 5000,
     types,
     ...(location.schema ? { options: `-c search_path=${location.schema}` } : {}),
   });

@@ -7,7 +7,7 @@ export {
   type Storage,
 } from "./connect.js";
 export type { Database, SigningKeyStatus } from "./database.js";
-export { isUniqueViolation } from "./errors.js";
+export { isStorageUnavailable, isUniqueViolation } from "./errors.js";
 export { migrateToLatest } from "./migrate.js";
 export {
   type ColumnRef,

@@ -55,7 +55,10 @@ describe.each<StoreKind>(["sqlite", "postgres", "redis"])("the BFF with sessions
     const [tesseraPort, bffPort] = [await freePort(), await freePort()];
     issuer = `http://127.0.0.1:${tesseraPort}`;
     bffOrigin = `http://127.0.0.1:${bffPort}`;
-    t = await createTestApp({ env: { TESSERA_ISSUER: issuer } });
+    // The BFF (back-channel logout receiver) is on loopback, which outbound requests reach only when allowed.
+    t = await createTestApp({
+      env: { TESSERA_ISSUER: issuer, TESSERA_OUTBOUND_ALLOW_PRIVATE: "127.0.0.1/32" },
+    });
     await t.app.listen({ port: tesseraPort, host: "127.0.0.1" });
     const shop = await t.ctx.oauth.clients.create({
       name: "Shop",

@@ -88,7 +88,7 @@ describe("the BFF example (SPA + BFF + API) in Chromium", () => {
     issuer = `http://127.0.0.1:${tesseraPort}`;
     bffOrigin = `http://127.0.0.1:${bffPort}`;
     [t, browser] = await Promise.all([
-      createTestApp({ env: { TESSERA_ISSUER: issuer } }),
+      createTestApp({ env: { TESSERA_ISSUER: issuer, TESSERA_OUTBOUND_ALLOW_PRIVATE: "127.0.0.1/32" } }),
       launchChromium(),
       build({ root: SPA_DIR, configFile: join(SPA_DIR, "vite.config.js"), logLevel: "warn" }),
     ]);

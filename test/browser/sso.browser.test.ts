@@ -116,7 +116,11 @@ describe("single sign-on in Chromium", () => {
   let second: RelyingParty;
 
   beforeAll(async () => {
-    [tessera, browser] = await Promise.all([startTlsTessera(), launchChromium()]);
+    // The apps (back-channel logout receivers) are on loopback, which outbound requests reach only when allowed.
+    [tessera, browser] = await Promise.all([
+      startTlsTessera({ env: { TESSERA_OUTBOUND_ALLOW_PRIVATE: "127.0.0.1/32" } }),
+      launchChromium(),
+    ]);
     await tessera.ctx.accounts.users.create(
       { userName: "pat", displayName: "Pat Doe", password: PASSWORD },
       { actor: "test", authority: "admin" as const },

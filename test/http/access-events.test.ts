@@ -89,7 +89,11 @@ describe.each(DIALECTS)("access-ending events over HTTP (%s)", (dialect) => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     const port = (receiver.address() as AddressInfo).port;
-    t = await createTestApp({ dialect, env: { TESSERA_ISSUER: ISSUER } });
+    // The back-channel receiver is on loopback, which outbound requests reach only when allowed.
+    t = await createTestApp({
+      dialect,
+      env: { TESSERA_ISSUER: ISSUER, TESSERA_OUTBOUND_ALLOW_PRIVATE: "127.0.0.1/32" },
+    });
     const { clients } = t.ctx.oauth;
     await clients.createResourceServer({ audience: API, name: "API", scope: "read write" });
     const created = async (input: Parameters<typeof clients.create>[0]) => {

@@ -101,6 +101,66 @@ describe("request bodies: every bad body is a JSON 4xx, never a 500", () => {
   });
 });
 
+describe("JSON bodies must be UTF-8 (RFC 8259 §8.1): other bytes are a 400, never stored as U+FFFD", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** `json` with `text` spliced in as raw bytes: C3 28 is a UTF-8 lead byte followed by "(", not UTF-8. */
+  const withBytes = (json: string, bytes: number[]) => {
+    const [before, after] = json.split("@@") as [string, string];
+    return Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
+  };
+  const post = (url: string, payload: Buffer, type = "application/json") =>
+    t.app.inject({ method: "POST", url, headers: { ...admin, "content-type": type }, payload });
+
+  it.each([
+    ["a lead byte without its continuation", [0xc3, 0x28]],
+    ["a lone continuation byte", [0x80]],
+    ["an overlong encoding", [0xc0, 0xaf]],
+    ["a surrogate encoded in UTF-8", [0xed, 0xa0, 0x80]],
+    ["a truncated sequence at the end of a string", [0xe2, 0x82]],
+    ["a Latin-1 byte", [0xe9]],
+  ])("refuses %s at /register and /admin/users (invalid_request)", async (_name, bytes) => {
+    const register = await post(
+      "/register",
+      withBytes('{"client_name":"x@@","redirect_uris":["https://rp.example.test/cb"]}', bytes),
+    );
+    const user = await post("/admin/users", withBytes('{"userName":"u@@"}', bytes));
+    for (const response of [register, user]) {
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({
+        error: "invalid_request",
+        error_description: "The JSON body is not valid UTF-8.",
+      });
+    }
+    expect((await t.ctx.oauth.clients.list()).map((c) => c.name)).not.toContain("x\ufffd(");
+  });
+
+  it("refuses it at /scim/v2/Users too (in SCIM's error format)", async () => {
+    const response = await post(
+      "/scim/v2/Users",
+      withBytes('{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"s@@"}', [0xc3, 0x28]),
+    );
+    expect(response.statusCode).toBe(400);
+    const listed = await t.app.inject({ url: "/scim/v2/Users", headers: admin });
+    expect(listed.body).not.toContain("\ufffd");
+  });
+
+  it("still accepts UTF-8, multi-byte characters and all", async () => {
+    const response = await post(
+      "/admin/users",
+      Buffer.from(JSON.stringify({ userName: "zoë", displayName: "Zoë 🌍" })),
+    );
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.json()).toMatchObject({ userName: "zoë", displayName: "Zoë 🌍" });
+  });
+});
+
 describe("logs never carry secrets", () => {
   it("redacts credentials in headers and query strings", async () => {
     const t = await createTestApp();

@@ -108,6 +108,27 @@ describe.each(DIALECTS)("private_key_jwt on %s", (dialect) => {
     ],
     ["expired", async (a: typeof assertion) => a({ exp: 1_000_000 })],
     ["valid for too long", async (a: typeof assertion) => a({ exp: 4_000_000_000 })],
+    [
+      "issued after it expires",
+      async (a: typeof assertion) => {
+        const now = Math.floor(t.clock.now() / 1000);
+        return a({ iat: now + 50, exp: now + 40 });
+      },
+    ],
+    [
+      "issued beyond the clock skew in the future",
+      async (a: typeof assertion) => {
+        const now = Math.floor(t.clock.now() / 1000);
+        return a({ iat: now + 120, exp: now + 180 });
+      },
+    ],
+    [
+      "made to live longer than 10 minutes",
+      async (a: typeof assertion) => {
+        const now = Math.floor(t.clock.now() / 1000);
+        return a({ iat: now - 3600, exp: now + 60 });
+      },
+    ],
     ["without a jti", async (a: typeof assertion) => a({ jti: undefined })],
     ["with another subject", async (a: typeof assertion) => a({ sub: "someone-else" })],
     ["with an unknown kid", async (a: typeof assertion) => a({}, privateKey, { kid: "k2" })],

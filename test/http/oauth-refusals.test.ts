@@ -121,12 +121,56 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
       ["a trailing slash", "https://app.example.test/callback/"],
       ["a fragment", "https://app.example.test/callback#x"],
       ["a non-loopback host on http with a port", "http://localhost:8080/cb"],
+      ["the default port written out", "https://app.example.test:443/callback"],
+      ["an upper-case scheme", "HTTPS://app.example.test/callback"],
+      ["a tab the URL parser would drop", "https://app.example.test/call\tback"],
+      ["a leading space the URL parser would trim", " https://app.example.test/callback"],
+      ["the default port on a loopback URI", "http://127.0.0.1:80/cb"],
+      ["a zero-padded port on a loopback URI", "http://127.0.0.1:049152/cb"],
     ])("shows an error page and never redirects for %s", async (_name, redirectUri) => {
       const response = await t.app.inject({ url: authorizeUrl({ redirect_uri: redirectUri }) });
       expect(response.statusCode).toBe(400);
       expect(response.headers.location).toBeUndefined();
       expect(response.headers["content-type"]).toMatch(/^text\/html/);
       expect(response.body).toContain("redirect_uri");
+    });
+
+    it("redirects to the registered text itself, its query kept as written", async () => {
+      const registered = "https://app.example.test/cb?tenant=a%20b&x=~&flag";
+      const created = await t.ctx.oauth.clients.create({
+        name: "Query",
+        redirectUris: [registered],
+        firstParty: true,
+      });
+      const page = new PageClient(t.app, ISSUER);
+      const callback = await runAuthorization(
+        page,
+        new URL(ISSUER + authorizeUrl({ client_id: created.client.id, redirect_uri: registered })),
+      );
+      const location = callback.toString();
+      expect(location.startsWith(`${registered}&code=`)).toBe(true);
+      expect(callback.searchParams.get("iss")).toBe(ISSUER);
+      // An error goes to the same text.
+      const error = await page.get(
+        authorizeUrl({ client_id: created.client.id, redirect_uri: registered, prompt: "bogus" }),
+      );
+      expect(String(error.headers.location).startsWith(`${registered}&error=invalid_request`)).toBe(true);
+    });
+
+    it("never redirects to a stored URI that is not in its serialised form (registered before the rule)", async () => {
+      const legacy = "https://APP.example.test/callback";
+      const created = await t.ctx.oauth.clients.create({ name: "Legacy", redirectUris: [CALLBACK] });
+      await t.ctx.storage.db
+        .updateTable("oauth_clients")
+        .set({ redirect_uris: JSON.stringify([legacy]) })
+        .where("id", "=", created.client.id)
+        .execute();
+      t.clock.advance(6_000); // past the client cache
+      const response = await t.app.inject({
+        url: authorizeUrl({ client_id: created.client.id, redirect_uri: legacy }),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.headers.location).toBeUndefined();
     });
 
     it("accepts any port on a registered loopback URI, and only there", async () => {
@@ -233,6 +277,40 @@ describe.each(DIALECTS)("OAuth refusals on %s", (dialect) => {
         code_verifier: VERIFIER,
       });
       expect(otherUri.json().error).toBe("invalid_grant");
+    });
+
+    it.each([
+      ["a wrong PKCE verifier", { code_verifier: `${VERIFIER.slice(0, -1)}A` }],
+      ["a different redirect_uri", { redirect_uri: "http://127.0.0.1/cb" }],
+    ])("burns the code after %s: the right verifier then fails too", async (_name, wrong) => {
+      const form = {
+        grant_type: "authorization_code",
+        code: await code(),
+        redirect_uri: CALLBACK,
+        code_verifier: VERIFIER,
+      };
+      const failed = await token({ ...form, ...wrong });
+      expect(failed.statusCode).toBe(400);
+      expect(failed.json().error).toBe("invalid_grant");
+      const right = await token(form);
+      expect(right.statusCode).toBe(400);
+      expect(right.json().error).toBe("invalid_grant");
+    });
+
+    it("revokes what a code issued when a wrong verifier follows its redemption", async () => {
+      const form = {
+        grant_type: "authorization_code",
+        code: await code(),
+        redirect_uri: CALLBACK,
+        code_verifier: VERIFIER,
+      };
+      const first = await token(form);
+      expect(first.statusCode).toBe(200);
+      const { access_token, refresh_token } = first.json();
+      const wrong = await token({ ...form, code_verifier: "B".repeat(43) });
+      expect(wrong.json().error).toBe("invalid_grant");
+      expect((await introspect(access_token)).active).toBe(false);
+      expect((await introspect(refresh_token)).active).toBe(false);
     });
 
     it("refuses an expired code", async () => {

@@ -101,6 +101,23 @@ describe.each(DIALECTS)("dynamic client registration on %s", (dialect) => {
   it.each([
     [{ client_name: "x", redirect_uris: ["http://rp.example.test/cb"] }, "invalid_redirect_uri"],
     [{ client_name: "x", redirect_uris: ["https://rp.example.test/cb#f"] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: ["https://rp.example.test/c b"] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: [`${CALLBACK}\r\n`] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: [`\t${CALLBACK}`] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: [`${CALLBACK}\u0000`] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: [`${CALLBACK}\u00a0`] }, "invalid_redirect_uri"],
+    [
+      {
+        client_name: "x",
+        redirect_uris: [CALLBACK],
+        post_logout_redirect_uris: ["https://rp.example.test/ out"],
+      },
+      "invalid_redirect_uri",
+    ],
+    [{ client_name: "x", redirect_uris: ["https://RP.example.test/cb"] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: ["https://rp.example.test:443/cb"] }, "invalid_redirect_uri"],
+    [{ client_name: "x", redirect_uris: [CALLBACK], scope: "openid api:read" }, "invalid_client_metadata"],
+    [{ client_name: "x", redirect_uris: [CALLBACK], scope: "openid admin" }, "invalid_client_metadata"],
     [{ client_name: "x", redirect_uris: [CALLBACK], response_types: ["token"] }, "invalid_client_metadata"],
     [{ client_name: "x", redirect_uris: [CALLBACK], grant_types: ["implicit"] }, "invalid_client_metadata"],
     [{ client_name: "x", redirect_uris: "not-an-array" }, "invalid_client_metadata"],
@@ -116,6 +133,57 @@ describe.each(DIALECTS)("dynamic client registration on %s", (dialect) => {
     const response = await register(metadata, TEST_ADMIN_TOKEN);
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe(error);
+  });
+
+  it("refuses the same redirect URIs and scopes in an RFC 7592 replacement", async () => {
+    const created = (
+      await register({ client_name: "Kept", redirect_uris: [CALLBACK] }, TEST_ADMIN_TOKEN)
+    ).json();
+    const replace = (metadata: Record<string, unknown>) =>
+      t.app.inject({
+        method: "PUT",
+        url: `/register/${encodeURIComponent(created.client_id)}`,
+        headers: {
+          authorization: `Bearer ${created.registration_access_token}`,
+          "content-type": "application/json",
+        },
+        payload: JSON.stringify({ client_id: created.client_id, client_name: "Kept", ...metadata }),
+      });
+    for (const [metadata, error] of [
+      [{ redirect_uris: ["https://rp.example.test/c b"] }, "invalid_redirect_uri"],
+      [
+        { redirect_uris: [CALLBACK], post_logout_redirect_uris: ["https://rp.example.test/\nout"] },
+        "invalid_redirect_uri",
+      ],
+      [{ redirect_uris: [CALLBACK], scope: "openid api:read" }, "invalid_client_metadata"],
+    ] as const) {
+      const response = await replace(metadata);
+      expect(response.statusCode, JSON.stringify(metadata)).toBe(400);
+      expect(response.json().error).toBe(error);
+    }
+    expect((await t.ctx.oauth.clients.get(created.client_id))?.redirectUris).toEqual([CALLBACK]);
+  });
+
+  it("refuses a body that is not UTF-8 (400 invalid_request) and stores nothing", async () => {
+    const before = (await t.ctx.oauth.clients.list()).length;
+    const json = Buffer.from(
+      '{"client_name":"X\u00c3(","redirect_uris":["https://rp.example.test/cb"]}',
+      "latin1",
+    );
+    // The bytes C3 28: a UTF-8 lead byte followed by "(" is not UTF-8.
+    expect(json.includes(Buffer.from([0xc3, 0x28]))).toBe(true);
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/register",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      payload: json,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: "invalid_request",
+      error_description: "The JSON body is not valid UTF-8.",
+    });
+    expect((await t.ctx.oauth.clients.list()).length).toBe(before);
   });
 
   it("refuses registration without a valid initial access token, or with an expired one", async () => {

@@ -2,7 +2,8 @@
  * The `authorization_code` grant at the domain level (src/oauth/grants/authorization-code.ts): the tokens a
  * code yields, and each refusal with its RFC 6749 §5.2 error: another client's code, a different redirect URI,
  * a wrong or malformed PKCE verifier, an expired code, a replay (which revokes what the first redemption
- * issued), a disabled user, a code bound to a DPoP key. Also the dispatcher's own refusals.
+ * issued), a disabled user, a code bound to a DPoP key. A failed PKCE verification or a different
+ * redirect_uri burns the code. Also the dispatcher's own refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/crypto/hash.js";
@@ -92,6 +93,47 @@ describe.each(DIALECTS)("authorization_code grant on %s", (dialect) => {
     );
   });
 
+  it.each([
+    ["a wrong PKCE verifier", { code_verifier: "A".repeat(43) }, /PKCE/],
+    ["a malformed PKCE verifier", { code_verifier: "short" }, /PKCE/],
+    ["a different redirect_uri", { redirect_uri: "https://app.example.test/other" }, /redirect_uri/],
+  ])("burns the code after %s: the right request then fails too", async (_name, wrong, reason) => {
+    const code = await f.code(f.web.client);
+    await expectOAuthError(
+      f.oauth.tokens.grant(f.web.client, f.codeParams(code, wrong)),
+      "invalid_grant",
+      reason,
+    );
+    expect((await codeRow(code)).consumed_at).not.toBeNull();
+    await expectOAuthError(
+      f.oauth.tokens.grant(f.web.client, f.codeParams(code)),
+      "invalid_grant",
+      /already used/,
+    );
+  });
+
+  it("revokes what a code issued when a wrong verifier comes after its redemption", async () => {
+    const code = await f.code(f.web.client);
+    const first = await f.oauth.tokens.grant(f.web.client, f.codeParams(code));
+    await expectOAuthError(
+      f.oauth.tokens.grant(f.web.client, f.codeParams(code, { code_verifier: "A".repeat(43) })),
+      "invalid_grant",
+    );
+    await expect(f.oauth.issuer.checkAccessToken(first.access_token)).rejects.toMatchObject({
+      name: "TokenError",
+    });
+    expect((await f.oauth.tokens.findRefreshToken(first.refresh_token as string))?.revoked_at).not.toBeNull();
+  });
+
+  it("does not burn the code for a missing parameter or when another client presents it", async () => {
+    const code = await f.code(f.web.client);
+    const { code_verifier: _v, ...noVerifier } = f.codeParams(code);
+    await expectOAuthError(f.oauth.tokens.grant(f.web.client, noVerifier), "invalid_request");
+    await expectOAuthError(f.oauth.tokens.grant(f.spa.client, f.codeParams(code)), "invalid_grant");
+    expect((await codeRow(code)).consumed_at).toBeNull();
+    expect((await f.oauth.tokens.grant(f.web.client, f.codeParams(code))).access_token).toBeTruthy();
+  });
+
   it("refuses a request without code_verifier or redirect_uri (invalid_request)", async () => {
     const code = await f.code(f.web.client);
     const { code_verifier: _v, ...noVerifier } = f.codeParams(code);
@@ -177,6 +219,7 @@ describe.each(DIALECTS)("authorization_code grant on %s", (dialect) => {
       f.oauth.tokens.grant(f.web.client, f.codeParams(code), { dpopJkt: other.jkt }),
       "invalid_dpop_proof",
     );
+    // A proof of the wrong key does not burn the code: the binding protects it, and the client may retry.
     const answer = await f.oauth.tokens.grant(f.web.client, f.codeParams(code), { dpopJkt: key.jkt });
     expect(answer.token_type).toBe("DPoP");
     const { claims } = await f.oauth.issuer.checkAccessToken(answer.access_token);

@@ -249,6 +249,23 @@ describe.each(DIALECTS)("OAuth repositories on %s", (dialect: DialectName) => {
       expect(await r.refreshTokens.findById("rr-1")).toBeDefined();
       expect(await r.refreshTokens.findById("rr-2")).toBeUndefined();
     });
+
+    it("burns an unredeemed code once, issuing nothing; a redeemed code cannot be burnt", async () => {
+      await storage.db.insertInto("authorization_codes").values(codeRow("code-b")).execute();
+      expect(await r.codes.burn("code-b", NOW + 2)).toBe(true);
+      expect(await r.codes.burn("code-b", NOW + 3)).toBe(false);
+      expect(await r.codes.find("code-b")).toMatchObject({
+        consumed_at: NOW + 2,
+        issued_family_id: null,
+        issued_jti: null,
+      });
+      const issued = { consumedAt: NOW + 4, familyId: null, accessJti: "jti-b", accessExpiresAt: NOW + 300 };
+      expect(await r.codes.redeem("code-b", issued, undefined)).toBe(false);
+      await storage.db.insertInto("authorization_codes").values(codeRow("code-rb")).execute();
+      expect(await r.codes.redeem("code-rb", issued, undefined)).toBe(true);
+      expect(await r.codes.burn("code-rb", NOW + 5)).toBe(false);
+      expect((await r.codes.find("code-rb"))?.issued_jti).toBe("jti-b");
+    });
   });
 
   describe("device codes", () => {

@@ -7,7 +7,6 @@ import { connect, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.js";
-import { createMasterKey } from "../../src/crypto/index.js";
 import { createLogger } from "../../src/observability/log.js";
 import { startServer } from "../../src/server/serve.js";
 import { openStorage } from "../../src/storage/index.js";

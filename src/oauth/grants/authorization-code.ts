@@ -9,6 +9,10 @@
  *   new family's first refresh token inserted together, so a code answers once.
  * - A second redemption fails and revokes what the first issued (its refresh-token family and access token),
  *   and is audited: a replayed code means it leaked.
+ * - A failed PKCE verification or a different `redirect_uri` burns the code: a later correct request fails
+ *   as a replay (and revokes what the code issued, if a concurrent redemption won). An expired code, another
+ *   client's code, a missing parameter or a DPoP proof of another key (the client may retry with the bound
+ *   key; the binding protects the code) do not burn it.
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import { hashToken } from "../../crypto/hash.js";
@@ -56,9 +60,13 @@ export const authorizationCodeGrant: GrantHandler = async (deps, request) => {
   const now = deps.clock.now();
   if (row.consumed_at !== null) return replayed(deps, codeHash);
   if (row.expires_at <= now) invalidGrant("The authorization code has expired.");
-  if (row.redirect_uri !== redirectUri)
-    invalidGrant("redirect_uri does not match the authorization request.");
-  if (!verifierMatches(verifier, row.code_challenge)) invalidGrant("PKCE verification failed.");
+  // Only the party that started the flow knows the verifier and the redirect URI: a failure means the code
+  // is in other hands, so it is burnt (and whatever it already issued revoked).
+  if (row.redirect_uri !== redirectUri) {
+    return burnt(deps, codeHash, now, "redirect_uri does not match the authorization request.");
+  }
+  if (!verifierMatches(verifier, row.code_challenge))
+    return burnt(deps, codeHash, now, "PKCE verification failed.");
   if (row.dpop_jkt !== null && row.dpop_jkt !== dpopJkt) wrongDpopKey("The authorization code");
   await requireLiveUser(deps, row.user_id);
 
@@ -94,6 +102,16 @@ export const authorizationCodeGrant: GrantHandler = async (deps, request) => {
   if (refresh !== undefined) response.refresh_token = refresh;
   return response;
 };
+
+/**
+ * A redemption that failed PKCE or the redirect URI check: the code can no longer be redeemed (OAuth 2.1
+ * §4.1.3, FAPI 2.0). When another request redeemed it first, this one is a replay of it.
+ */
+async function burnt(deps: GrantDeps, codeHash: string, now: number, reason: string): Promise<never> {
+  const burned = await deps.repositories.codes.burn(codeHash, now);
+  if (!burned) return replayed(deps, codeHash);
+  invalidGrant(`${reason} The authorization code can no longer be used.`);
+}
 
 /** A used code presented again: what its first redemption issued is revoked, and the event audited. */
 async function replayed(deps: GrantDeps, codeHash: string): Promise<never> {

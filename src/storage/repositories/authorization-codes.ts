@@ -5,7 +5,8 @@
  * - Issuing answers the stored request: the request row is deleted and the code inserted in one transaction,
  *   so a request answers once.
  * - Redeeming is one conditional UPDATE (`consumed_at IS NULL`) in a transaction with the INSERT of the first
- *   refresh token of the new family: two concurrent redemptions cannot both win.
+ *   refresh token of the new family: two concurrent redemptions cannot both win. Burning (a failed
+ *   redemption) is the same conditional UPDATE with nothing issued.
  */
 import type { Kysely } from "kysely";
 import type { AuthorizationCodesTable, Database, RefreshTokensTable } from "../database.js";
@@ -33,6 +34,11 @@ export interface AuthorizationCodesRepository {
     issued: IssuedByCode,
     refreshToken: RefreshTokensTable | undefined,
   ): Promise<boolean>;
+  /**
+   * Marks an unredeemed code consumed without issuing anything (a failed redemption burns it); false when it
+   * was consumed already.
+   */
+  burn(codeHash: string, at: number): Promise<boolean>;
   /** Deletes codes that expired at or before `before`. */
   deleteExpired(before: number): Promise<number>;
 }
@@ -68,6 +74,16 @@ export function authorizationCodesRepository(db: Kysely<Database>): Authorizatio
         if (refreshToken !== undefined) await trx.insertInto("refresh_tokens").values(refreshToken).execute();
         return true;
       });
+    },
+
+    async burn(codeHash, at) {
+      const result = await db
+        .updateTable("authorization_codes")
+        .set({ consumed_at: at })
+        .where("code_hash", "=", codeHash)
+        .where("consumed_at", "is", null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
     },
 
     async deleteExpired(before) {

@@ -4,6 +4,7 @@
  * whether the user must confirm; ending the session is the `signed_out` access-ending event.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { withQuery } from "../../../oauth/redirect-uri.js";
 import { logoutConfirmPage } from "../../../ui/pages/logout.js";
 import { messagePage } from "../../../ui/pages/message.js";
 import type { HttpServices } from "../../services.js";
@@ -26,9 +27,7 @@ export function endSessionRoutes(ctx: Pick<HttpServices, "accounts" | "oauth">, 
 
   function signedOut(reply: FastifyReply, target: { uri: string } | undefined, state: string | undefined) {
     if (target) {
-      const url = new URL(target.uri);
-      if (state !== undefined) url.searchParams.set("state", state);
-      return reply.redirect(url.toString(), 303);
+      return reply.redirect(withQuery(target.uri, { state }), 303);
     }
     return web.sendPage(
       reply,

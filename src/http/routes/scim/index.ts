@@ -43,8 +43,10 @@ import {
   project,
   projectionFromQuery,
 } from "../../../scim/search.js";
-import type { Predicate } from "../../../storage/index.js";
+import { isStorageUnavailable, type Predicate } from "../../../storage/index.js";
 import { authenticateApiCaller } from "../../admin-auth.js";
+import { RETRY_AFTER_SECONDS } from "../../errors.js";
+import { strictJsonParser } from "../../json-body.js";
 import type { HttpServices } from "../../services.js";
 
 const CONTENT_TYPE = "application/scim+json; charset=utf-8";
@@ -62,6 +64,9 @@ function errorBody(status: number, detail: string, scimType?: string) {
 /** Maps domain errors onto SCIM errors. */
 function toScimError(error: unknown): ScimError | undefined {
   if (error instanceof ScimError) return error;
+  if (isStorageUnavailable(error)) {
+    return new ScimError({ status: 503, message: "The service is temporarily unavailable; retry shortly." });
+  }
   if (!(error instanceof TesseraError)) return undefined;
   switch (error.code) {
     case "user_exists":
@@ -111,8 +116,8 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
 
     app.addContentTypeParser(
       ["application/scim+json"],
-      { parseAs: "string", bodyLimit: ctx.config.bodyLimit },
-      app.getDefaultJsonParser("error", "error"),
+      { parseAs: "buffer", bodyLimit: ctx.config.bodyLimit },
+      strictJsonParser(app),
     );
 
     app.setErrorHandler((error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
@@ -131,6 +136,7 @@ export function scimRoutes(ctx: Pick<HttpServices, "accounts" | "adminTokens" | 
       }
       if (scim) {
         request.log.info({ status: scim.status, scimType: scim.scimType }, "scim request refused");
+        if (scim.status === 503) reply.header("retry-after", String(RETRY_AFTER_SECONDS));
         return reply
           .code(scim.status)
           .type(CONTENT_TYPE)
