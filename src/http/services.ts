@@ -18,8 +18,8 @@ import type { Storage } from "../storage/index.js";
 
 export interface HttpServices {
   readonly config: Config;
-  /** Only for readiness: can the database answer. */
-  readonly storage: Pick<Storage, "ping">;
+  /** Only for readiness: can the database answer, and take a write. */
+  readonly storage: Pick<Storage, "ping" | "probeWrite">;
   readonly masterKey: MasterKey;
   readonly keys: KeyStore;
   readonly clock: Clock;

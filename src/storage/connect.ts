@@ -38,6 +38,15 @@ export interface Storage {
   readonly schema: string | undefined;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * Resolves when the database can take a write now; rejects otherwise (readiness). SQLite: rewrites
+   * `PRAGMA user_version` with the value it has (nothing reads it; not the `change_marks` counter, whose raises
+   * empty session caches). That commits one page to the WAL, so it fails as a real write does on a full disk
+   * (SQLITE_FULL at COMMIT: a statement's changes stay in memory until then), a read-only file or an I/O
+   * error, and a read would not: reads go on working on a full disk. PostgreSQL: `ping()` (a full disk there
+   * is the server's, and its writes answer SQLSTATE 53100, which is mapped to 503 already).
+   */
+  probeWrite(): Promise<void>;
   /** A SELECT compiled once and run with new values (hot paths; see prepared.ts). */
   readonly prepare: PrepareQuery;
   /**
@@ -148,7 +157,7 @@ export interface BackgroundWriter {
    * Runs `sql` (an INSERT, UPDATE or DELETE) once per entry of `rows` (its parameters), all in one
    * transaction on the worker's connection. Resolves true once committed; false, having done nothing, when
    * the worker is not running (stopped, or failed): the caller then writes through Kysely. Rejects when the
-   * write failed (nothing of it committed).
+   * write failed (nothing of it committed), with SQLite's `code` on the error when SQLite gave one.
    */
   write(sql: string, rows: readonly (readonly unknown[])[]): Promise<boolean>;
 }
@@ -188,7 +197,7 @@ parentPort.on("message", (message) => {
     runAll.immediate(statement, rows);
     parentPort.postMessage({ id });
   } catch (error) {
-    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+    parentPort.postMessage({ id, error: String((error && error.message) || error), code: error && error.code });
   }
 });
 `;
@@ -216,13 +225,17 @@ function startWorker(database: SQLite.Database, path: string): SqliteWorker {
   const fallback = () => {
     if (!stopping && database.open) database.pragma("wal_autocheckpoint = 1000");
   };
-  worker.on("message", (message: { id: number; error?: string }) => {
+  worker.on("message", (message: { id: number; error?: string; code?: string }) => {
     const waiting = pending.get(message.id);
     if (waiting === undefined) return;
     pending.delete(message.id);
     if (pending.size === 0 && !stopping) worker.unref();
     if (message.error === undefined) waiting.resolve(true);
-    else waiting.reject(new Error(`background write failed: ${message.error}`));
+    // With SQLite's code (SQLITE_FULL, SQLITE_BUSY…), so that `isStorageUnavailable` recognises an outage.
+    else
+      waiting.reject(
+        Object.assign(new Error(`background write failed: ${message.error}`), { code: message.code }),
+      );
   });
   worker.on("error", (error) => {
     fallback();
@@ -259,13 +272,14 @@ function startWorker(database: SQLite.Database, path: string): SqliteWorker {
 }
 
 /**
- * Kysely's SQLite driver, with two changes:
+ * Kysely's SQLite driver, with three changes:
  * - It counts who holds its one connection (a query, a transaction, `db.connection()`): a prepared query reads
  *   directly only when nobody does (prepared.ts).
  * - Transactions begin IMMEDIATE: they take the write lock at the start, waiting for it (busy_timeout) if
  *   another connection holds it. A deferred transaction that reads and then writes would instead fail with
  *   SQLITE_BUSY(_SNAPSHOT) when another connection commits between its read and its write: the CLI in another
  *   process, or this process's own audit writer (a second connection in a worker thread).
+ * - Its rollback does nothing when SQLite has already rolled the transaction back (see rollbackTransaction).
  */
 class TrackedSqliteDriver extends SqliteDriver {
   held = 0;
@@ -273,6 +287,8 @@ class TrackedSqliteDriver extends SqliteDriver {
   onBegin: (() => void) | undefined;
   /** Called once it has committed or rolled back. */
   onEnd: (() => void) | undefined;
+  /** Whether SQLite has a transaction open on the connection (better-sqlite3's `inTransaction`). */
+  inTransaction: (() => boolean) | undefined;
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("begin immediate"));
     this.onBegin?.();
@@ -288,6 +304,10 @@ class TrackedSqliteDriver extends SqliteDriver {
   }
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     try {
+      // SQLite may already have rolled the transaction back itself: a COMMIT or a statement that failed with
+      // SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM. A ROLLBACK then throws "cannot rollback - no transaction is
+      // active", and Kysely would throw that in place of the error that explains the failure (a full disk: 503).
+      if (this.inTransaction?.() === false) return;
       await super.rollbackTransaction(connection);
     } finally {
       this.onEnd?.();
@@ -359,6 +379,7 @@ export async function openStorage(url: string): Promise<Storage> {
     dialect.driver.onEnd = () => {
       versionAtBegin = undefined;
     };
+    dialect.driver.inTransaction = () => database.inTransaction;
     const worker = location.path === ":memory:" ? undefined : startWorker(database, location.path);
     const storage = makeStorage(db, "sqlite", `sqlite:${location.path}`, undefined, direct);
     return {
@@ -368,6 +389,15 @@ export async function openStorage(url: string): Promise<Storage> {
       // other way: unknown (undefined), and the cache asks again at its next look-up.
       externalChangeVersion: () => (database.inTransaction ? versionAtBegin : changeVersion()),
       ownChangeVersion: changeVersion,
+      // See Storage.probeWrite. Through the connection's mutex, so never inside another caller's transaction.
+      async probeWrite() {
+        await db.connection().execute(async (connection) => {
+          const { rows } = await sql<{ user_version: number }>`pragma user_version`.execute(connection);
+          const version = Number(rows[0]?.user_version ?? 0);
+          if (!Number.isSafeInteger(version)) throw new Error("unexpected user_version");
+          await sql.raw(`pragma user_version = ${version}`).execute(connection);
+        });
+      },
       async close() {
         await worker?.stop();
         await storage.close();
@@ -418,6 +448,10 @@ function makeStorage(
     schema,
     prepare: createPrepare(db, direct),
     async ping() {
+      await sql`select 1`.execute(db);
+    },
+    // PostgreSQL (SQLite replaces it): the ping; see Storage.probeWrite.
+    async probeWrite() {
       await sql`select 1`.execute(db);
     },
     async close() {

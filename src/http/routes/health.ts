@@ -2,7 +2,8 @@
  * Liveness and readiness.
  * - `/healthz`: the process answers (no dependency checked: a restart would not fix a database outage).
  * - `/readyz` says what the instance can still do. Not ready (503) only when it cannot serve correctly: the
- *   database does not answer. Redis is optional: without it sign-in throttling, rate limits and the session
+ *   database does not answer or cannot take a write (`storage.probeWrite()`: on SQLite one tiny write, since a
+ *   full disk fails every write while reads go on answering; on PostgreSQL a ping). Redis is optional: without it sign-in throttling, rate limits and the session
  *   cache's fan-out fall back to per-instance memory, so a Redis outage answers 200 with `status: "degraded"`
  *   (taking every instance out of rotation at once would turn a degraded service into no service). Each probe
  *   sets `tessera_dependency_up{dependency}` in `/metrics`. Failure details go to the log, not the response.
@@ -23,7 +24,7 @@ function withTimeout<T>(promise: Promise<T>): Promise<T> {
 /** What a dependency's outage means: `required`, not ready; `optional`, degraded. */
 const REQUIRED = { database: true, redis: false } as const;
 
-export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage" | "metrics">) {
+export function healthRoutes(ctx: Pick<HttpServices, "redis" | "metrics" | "storage">) {
   return async (app: FastifyInstance) => {
     app.get("/healthz", async () => ({ status: "ok" }));
 
@@ -39,7 +40,8 @@ export function healthRoutes(ctx: Pick<HttpServices, "redis" | "storage" | "metr
         }
         ctx.metrics.dependencyUp.set({ dependency: name }, checks[name] === "ok" ? 1 : 0);
       };
-      await probe("database", () => ctx.storage.ping());
+      const { storage } = ctx;
+      await probe("database", () => storage.probeWrite());
       const { redis } = ctx;
       if (redis) await probe("redis", () => redis.ping());
       const failed = Object.entries(checks).filter(([, c]) => c === "fail");
