@@ -24,12 +24,21 @@ import { createMasterKey } from "../src/crypto/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createLogger } from "../src/observability/log.js";
 import { createServices, type Services } from "../src/server/services.js";
-import { interleave, type LatencySummary, LoadGenerator, type LoadResult, median, rawGet } from "./load.js";
-import type { Benchmark, BenchSuite } from "./runner.js";
+import {
+  type AnswerCheck,
+  interleave,
+  type LatencySummary,
+  LoadGenerator,
+  type LoadResult,
+  median,
+  rawGet,
+  wrongAnswers,
+} from "./load.js";
+import { type Benchmark, type BenchSuite, loadRound } from "./runner.js";
 
 const API = "https://api.bench.test";
 const CONNECTIONS = 50;
-const ROUND = { warmupMs: 300, durationMs: 2000, rounds: 5 };
+const ROUND = loadRound({ warmupMs: 300, durationMs: 2000, rounds: 5 });
 const ORDERS = {
   orders: [
     { id: 1, item: "tesserae", quantity: 400 },
@@ -46,15 +55,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/**
- * The runner has no teardown, and the per-request group runs after `setup` returns: the servers stay up, but
- * neither they nor their accepted connections (Fastify keeps idle ones for 72 s) may keep the process alive.
- */
-function unrefServer(app: FastifyInstance): void {
-  app.server.unref();
-  app.server.on("connection", (socket: { unref(): void }) => socket.unref());
 }
 
 function portOf(app: FastifyInstance): number {
@@ -121,7 +121,6 @@ async function startServers(
   const tesseraApp = await buildApp(ctx);
   closers.push(() => tesseraApp.close());
   await tesseraApp.listen({ host: "127.0.0.1", port: tesseraPort });
-  unrefServer(tesseraApp);
 
   const seen: string[] = [];
   const upstream = Fastify({ logger: false });
@@ -133,7 +132,6 @@ async function startServers(
     return ORDERS;
   });
   await upstream.listen({ host: "127.0.0.1", port: 0 });
-  unrefServer(upstream);
 
   const bffPort = await freePort();
   const bffOrigin = `http://127.0.0.1:${bffPort}`;
@@ -166,7 +164,6 @@ async function startServers(
   closers.push(() => bff.close());
   await bff.register(bffPlugin, { config: bffConfig });
   await bff.listen({ host: "127.0.0.1", port: bffPort });
-  unrefServer(bff);
 
   // The real flow, once: the BFF's login redirect, Tessera's authorization (signed in in-process), the callback.
   const jar = new Map<string, string>();
@@ -213,9 +210,9 @@ async function startServers(
   };
 }
 
-function expectOk(label: string, result: LoadResult): void {
+function expectStatusOk(label: string, result: LoadResult): void {
   const other = Object.keys(result.statuses).filter((s) => s !== "200");
-  if (other.length > 0 || result.requests === 0) {
+  if (other.length > 0 || (result.requests === 0 && result.wrong === 0)) {
     throw new Error(`${label}: statuses ${JSON.stringify(result.statuses)}`);
   }
 }
@@ -225,7 +222,13 @@ interface Round {
   latencyMs: LatencySummary;
 }
 
-async function measureUnderLoad(fixture: Fixture): Promise<string[]> {
+/** Both routes must answer the orders JSON (the upstream's, as the BFF streams it back). */
+const ORDERS_ANSWER: AnswerCheck = {
+  description: "the upstream's orders JSON",
+  pattern: `^${JSON.stringify(ORDERS).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+};
+
+async function measureUnderLoad(fixture: Fixture): Promise<{ notes: string[]; failures: string[] }> {
   const load = await LoadGenerator.start();
   try {
     const bffPort = portOf(fixture.bff);
@@ -249,7 +252,14 @@ async function measureUnderLoad(fixture: Fixture): Promise<string[]> {
         connections: CONNECTIONS,
         warmupMs: ROUND.warmupMs,
         durationMs,
+        expect: ORDERS_ANSWER,
       });
+    };
+    const failures = new Map<string, string>();
+    const expectOk = (label: string, result: LoadResult) => {
+      expectStatusOk(label, result);
+      const wrong = wrongAnswers(`GET orders ${label}`, result, ORDERS_ANSWER);
+      if (wrong !== undefined && !failures.has(label)) failures.set(label, wrong);
     };
     for (const name of Object.keys(requests)) expectOk(name, await run(name, 500));
     const rounds = await interleave(Object.keys(requests), ROUND.rounds, async (name): Promise<Round> => {
@@ -267,15 +277,17 @@ async function measureUnderLoad(fixture: Fixture): Promise<string[]> {
     const ms = (n: number) => `${n.toFixed(2)} ms`;
     const range = (r: readonly Round[]) =>
       `${fmt(Math.min(...r.map((x) => x.perSecond)))} – ${fmt(Math.max(...r.map((x) => x.perSecond)))}`;
-    return [
-      `**Under load (${CONNECTIONS} keep-alive connections, ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s, load generator on a worker thread)**: ` +
+    const flag = failures.size > 0 ? " (**WRONG ANSWERS**, see above)" : "";
+    const notes = [
+      `**Under load${flag} (${CONNECTIONS} keep-alive connections, ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s, load generator on a worker thread)**: ` +
         `direct ${fmt(rate(direct))} req/s (${range(direct)}); through the BFF ${fmt(rate(viaBff))} req/s (${range(viaBff)}): ` +
         `**${(paired * 100).toFixed(1)}% of direct** (median of per-round ratios).`,
       `**Latency under that load**: p50 direct ${ms(latency(direct, "p50"))}, through the BFF ${ms(latency(viaBff, "p50"))} ` +
         `(**+${ms(latency(viaBff, "p50") - latency(direct, "p50"))}**); p99 direct ${ms(latency(direct, "p99"))}, ` +
         `through the BFF ${ms(latency(viaBff, "p99"))} (**+${ms(latency(viaBff, "p99") - latency(direct, "p99"))}**). ` +
-        "Medians over the rounds.",
+        "Medians over the rounds. Every answer checked to be the upstream's orders JSON.",
     ];
+    return { notes, failures: [...failures.values()] };
   } finally {
     await load.close();
   }
@@ -286,22 +298,34 @@ async function setup(): Promise<BenchSuite> {
   const fixture = await startFixture(dir);
   const bffUrl = `http://127.0.0.1:${portOf(fixture.bff)}/bff/api/orders`;
   const upstreamUrl = `http://127.0.0.1:${portOf(fixture.upstream)}/orders`;
+  // Each answer must be the upstream's JSON, byte for byte, not merely a 200.
+  const expected = JSON.stringify(ORDERS);
   const get = async (url: string, headers: Record<string, string>) => {
     const response = await fetch(url, { headers });
-    const body = await response.arrayBuffer();
+    const body = await response.text();
     if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+    if (body !== expected) throw new Error(`${url} answered ${JSON.stringify(body.slice(0, 200))}`);
     return body;
   };
-  let loadNotes: string[];
+  // The servers stay up for the per-request group, which runs after `setup` returns; the runner's teardown
+  // then closes them (their keep-alive connections, Tessera's and the BFF's stores) and the folder goes.
+  const teardown = async () => {
+    try {
+      await fixture.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  let measured: { notes: string[]; failures: string[] };
   try {
-    loadNotes = await measureUnderLoad(fixture);
+    measured = await measureUnderLoad(fixture);
   } catch (error) {
-    await fixture.close();
+    await teardown();
     throw error;
   }
-  // The servers stay up for the per-request group (see unrefServer); the temporary folder goes at exit.
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   return {
+    teardown,
+    failures: measured.failures,
     groups: [
       {
         name: "GET orders, one caller, request after request",
@@ -319,7 +343,7 @@ async function setup(): Promise<BenchSuite> {
       },
     ],
     notes: [
-      ...loadNotes,
+      ...measured.notes,
       "Upstream: a bare Fastify JSON route (no token verification), so the difference is the BFF's own work: " +
         "parse the cookie, look the session up (SQLite store), decrypt the stored access token, forward the request " +
         "and stream the answer back. Tessera, the BFF and the upstream run in this one process on the main thread.",

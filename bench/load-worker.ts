@@ -158,10 +158,13 @@ async function closedLoop(
   command: { id: number; port: number; warmupMs: number; durationMs: number },
   first: readonly Buffer[],
   next: (status: number, body: Buffer, previous: Buffer) => Buffer | Error,
+  right: (status: number, body: Buffer, previous: Buffer) => boolean,
 ): Promise<LoadResult> {
   return withPool(command.port, first.length, async (pool, failed) => {
     const statuses: Record<string, number> = {};
     const latencies: number[] = [];
+    let wrong = 0;
+    let wrongSample: string | undefined;
     let counting = false;
     let stopping = false;
     let inFlight = 0;
@@ -177,9 +180,14 @@ async function closedLoop(
         const now = performance.now();
         inFlight--;
         statuses[status] = (statuses[status] ?? 0) + 1;
+        const isRight = status !== 200 || right(status, body, request);
+        if (!isRight) {
+          wrong++;
+          wrongSample ??= body.toString("utf8").slice(0, 300);
+        }
         const following = next(status, body, request);
         if (following instanceof Error) broken ??= following;
-        else if (counting) latencies.push(now - sent);
+        else if (counting && isRight) latencies.push(now - sent);
         if (!stopping && !(following instanceof Error)) fire(connection, following);
         else if (inFlight === 0) drained();
       });
@@ -200,6 +208,8 @@ async function closedLoop(
       requests: latencies.length,
       windowMs: end - start,
       statuses,
+      wrong,
+      ...(wrongSample === undefined ? {} : { wrongSample }),
       skipped: 0,
       latencyMs: summarize(latencies),
     };
@@ -209,10 +219,12 @@ async function closedLoop(
 /** `load`: every connection sends the same request again and again. */
 function runLoad(command: Extract<LoadCommand, { type: "load" }>): Promise<LoadResult> {
   const request = Buffer.from(command.request, "latin1");
+  const expected = command.expect === undefined ? undefined : new RegExp(command.expect.pattern);
   return closedLoop(
     command,
     Array.from({ length: command.connections }, () => request),
     (_status, _body, previous) => previous,
+    (_status, body) => expected === undefined || expected.test(body.toString("utf8")),
   );
 }
 
@@ -270,6 +282,7 @@ async function runProbe(command: Extract<LoadCommand, { type: "probe" }>): Promi
       requests: latencies.length,
       windowMs: command.durationMs,
       statuses,
+      wrong: 0,
       skipped,
       latencyMs: summarize(latencies),
     };
@@ -283,16 +296,38 @@ const REFRESH_TOKEN = /"refresh_token":"([^"]+)"/;
  * the template with `{{token}}` replaced, and each 200 answer's `refresh_token` is the next request's.
  */
 function runChain(command: Extract<LoadCommand, { type: "chain" }>): Promise<LoadResult> {
+  /** The refresh token each request presents, by the request's bytes. */
+  const presented = new WeakMap<Buffer, string>();
   const build = (token: string): Buffer => {
     const body = command.body.replace("{{token}}", encodeURIComponent(token));
-    return Buffer.from(`${command.head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, "latin1");
+    const request = Buffer.from(
+      `${command.head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      "latin1",
+    );
+    presented.set(request, token);
+    return request;
   };
-  return closedLoop(command, command.tokens.map(build), (status, body) => {
-    const token = status === 200 ? REFRESH_TOKEN.exec(body.toString("utf8"))?.[1] : undefined;
-    return token === undefined
-      ? new Error(`chain broken: ${status} ${body.toString("utf8").slice(0, 200)}`)
-      : build(token);
-  });
+  const expected = command.expect === undefined ? undefined : new RegExp(command.expect.pattern);
+  return closedLoop(
+    command,
+    command.tokens.map(build),
+    (status, body) => {
+      const token = status === 200 ? REFRESH_TOKEN.exec(body.toString("utf8"))?.[1] : undefined;
+      return token === undefined
+        ? new Error(`chain broken: ${status} ${body.toString("utf8").slice(0, 200)}`)
+        : build(token);
+    },
+    // Right: a refresh token that is not the one presented (rotation), and what `expect` asks for.
+    (_status, body, previous) => {
+      const text = body.toString("utf8");
+      const token = REFRESH_TOKEN.exec(text)?.[1];
+      return (
+        token !== undefined &&
+        token !== presented.get(previous) &&
+        (expected === undefined || expected.test(text))
+      );
+    },
+  );
 }
 
 parentPort?.on("message", (command: LoadCommand) => {

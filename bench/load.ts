@@ -17,6 +17,27 @@
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 
+/**
+ * What a right answer says, beyond its status: a 200 whose body does not match `pattern` (a RegExp source,
+ * tested on the body as UTF-8) is a wrong answer. Wrong answers are counted apart (`LoadResult.wrong`) and
+ * never as completions, so a server answering quickly but wrongly gains no throughput from it.
+ */
+export interface AnswerCheck {
+  /** E.g. `introspection says active: true`. */
+  readonly description: string;
+  readonly pattern: string;
+}
+
+/** Checks commonly needed by the suites. */
+export const ANSWERS = {
+  active: { description: "introspection answers active: true", pattern: '"active"\\s*:\\s*true' },
+  accessToken: {
+    description: "an access_token is present",
+    pattern: '"access_token"\\s*:\\s*"[^"]+"',
+  },
+  sub: { description: "a sub claim is present", pattern: '"sub"\\s*:\\s*"[^"]+"' },
+} as const satisfies Record<string, AnswerCheck>;
+
 export type LoadCommand =
   | {
       type: "load";
@@ -27,6 +48,8 @@ export type LoadCommand =
       connections: number;
       warmupMs: number;
       durationMs: number;
+      /** The meaning every 200 answer must have (see `AnswerCheck`). */
+      expect?: AnswerCheck;
     }
   | {
       type: "chain";
@@ -40,6 +63,11 @@ export type LoadCommand =
       tokens: string[];
       warmupMs: number;
       durationMs: number;
+      /**
+       * Besides a new refresh token (different from the one presented: without one the chain breaks and the
+       * round fails), the meaning every 200 answer must have.
+       */
+      expect?: AnswerCheck;
     }
   | {
       type: "probe";
@@ -66,8 +94,12 @@ export interface LatencySummary {
 }
 
 export interface LoadResult {
-  /** Completions (load) or probes sent (probe) inside the window. */
+  /** Right answers (load, chain) or probes sent (probe) inside the window; wrong answers are not counted. */
   requests: number;
+  /** 200 answers of the round (warm-up included) whose meaning was wrong (see `AnswerCheck`). */
+  wrong: number;
+  /** The first wrong answer's body (truncated), to say what was wrong. */
+  wrongSample?: string;
   windowMs: number;
   /** Every response of the round, warm-up included, by status code. */
   statuses: Record<string, number>;
@@ -133,6 +165,23 @@ export class LoadGenerator {
     for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();
   }
+}
+
+/**
+ * `undefined` when every answer of `result` was right; otherwise a line saying how many were wrong and how,
+ * for the report (a phase with wrong answers must be flagged, not counted as throughput).
+ */
+export function wrongAnswers(
+  label: string,
+  result: LoadResult,
+  check: AnswerCheck | undefined,
+): string | undefined {
+  if (result.wrong === 0) return undefined;
+  const total = Object.values(result.statuses).reduce((sum, n) => sum + n, 0);
+  return (
+    `${label}: ${result.wrong} of ${total} answers wrong (expected: ${check?.description ?? "a new refresh token"})` +
+    (result.wrongSample === undefined ? "" : `; first: ${JSON.stringify(result.wrongSample)}`)
+  );
 }
 
 /** A raw GET request for the load generator. */

@@ -28,13 +28,21 @@ import { buildApp } from "../src/http/app.js";
 import { createLogger } from "../src/observability/log.js";
 import { createServices, type Services } from "../src/server/services.js";
 import { openStorage } from "../src/storage/index.js";
-import { interleave, LoadGenerator, type LoadResult, median } from "./load.js";
-import type { BenchGroup, Benchmark, BenchSuite } from "./runner.js";
+import {
+  ANSWERS,
+  type AnswerCheck,
+  interleave,
+  LoadGenerator,
+  type LoadResult,
+  median,
+  wrongAnswers,
+} from "./load.js";
+import { type BenchGroup, type Benchmark, type BenchSuite, loadRound } from "./runner.js";
 
 const API = "https://api.bench.test";
 const REDIRECT = "https://rp.bench.test/cb";
 const CONNECTIONS = 50;
-const ROUND = { warmupMs: 300, durationMs: 2000, rounds: 5 };
+const ROUND = loadRound({ warmupMs: 300, durationMs: 2000, rounds: 5 });
 const PROVIDER = "oidc-provider";
 const FLOOR = "floor (node:http, necessary work only)";
 const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -167,6 +175,78 @@ async function tesseraTarget(
 
 // ---- oidc-provider ----------------------------------------------------------------------------------------
 
+interface StoredEntry {
+  payload: Record<string, unknown>;
+  /** Epoch ms; undefined: no expiry. */
+  expiresAt: number | undefined;
+}
+
+/**
+ * oidc-provider's adapter interface over plain Maps, keeping every entry until it expires. Its bundled
+ * memory adapter is an LRU of 1,000 entries: the refresh rounds mint far more, so the token introspected later
+ * was evicted and introspection answered `active: false` (with a 200 the benchmark used to accept). Entries of
+ * all models live in one Map keyed by `<model>:<id>`, with indexes for user codes, uids and grant ids.
+ */
+function mapAdapter() {
+  const entries = new Map<string, StoredEntry>();
+  const byUserCode = new Map<string, string>();
+  const byUid = new Map<string, string>();
+  const byGrant = new Map<string, Set<string>>();
+  const live = (key: string | undefined) => {
+    if (key === undefined) return undefined;
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  };
+  return class MapAdapter {
+    constructor(private readonly model: string) {}
+    private key(id: string) {
+      return `${this.model}:${id}`;
+    }
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn: number) {
+      const key = this.key(id);
+      entries.set(key, {
+        payload,
+        expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined,
+      });
+      if (typeof payload.userCode === "string") byUserCode.set(payload.userCode, key);
+      if (typeof payload.uid === "string") byUid.set(payload.uid, key);
+      if (typeof payload.grantId === "string") {
+        let keys = byGrant.get(payload.grantId);
+        if (keys === undefined) {
+          keys = new Set();
+          byGrant.set(payload.grantId, keys);
+        }
+        keys.add(key);
+      }
+    }
+    async find(id: string) {
+      return live(this.key(id));
+    }
+    async findByUserCode(userCode: string) {
+      return live(byUserCode.get(userCode));
+    }
+    async findByUid(uid: string) {
+      return live(byUid.get(uid));
+    }
+    async consume(id: string) {
+      const payload = live(this.key(id));
+      if (payload !== undefined) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      entries.delete(this.key(id));
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const key of byGrant.get(grantId) ?? []) entries.delete(key);
+      byGrant.delete(grantId);
+    }
+  };
+}
+
 async function oidcProviderTarget(): Promise<Target> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -176,6 +256,7 @@ async function oidcProviderTarget(): Promise<Target> {
   const clientId = "bench";
   const secret = "bench-secret-0123456789abcdef0123456789abcdef";
   const provider = new Provider(`http://127.0.0.1:${port}`, {
+    adapter: mapAdapter(),
     clients: [
       {
         client_id: clientId,
@@ -216,7 +297,6 @@ async function oidcProviderTarget(): Promise<Target> {
       Grant: 14 * 86400,
     },
   } as never);
-  server.on("request", provider.callback());
 
   async function refresh(): Promise<string> {
     const client = await provider.Client.find(clientId);
@@ -237,6 +317,7 @@ async function oidcProviderTarget(): Promise<Target> {
   }
 
   const live = await refresh();
+  server.on("request", provider.callback());
   return {
     name: PROVIDER,
     port,
@@ -395,7 +476,7 @@ interface Round {
 
 function checkStatuses(label: string, result: LoadResult): void {
   const other = Object.entries(result.statuses).filter(([status]) => status !== "200");
-  if (other.length > 0 || result.requests === 0) {
+  if (other.length > 0 || (result.requests === 0 && result.wrong === 0)) {
     throw new Error(`${label}: expected only 200, got ${JSON.stringify(result.statuses)}`);
   }
 }
@@ -405,30 +486,44 @@ const toRound = (result: LoadResult): Round => ({
   p99: result.latencyMs.p99,
 });
 
+/**
+ * Wrong answers (a 200 without the meaning `check` asks for) by `<phase> on <target>`, first one only: each
+ * flags its phase in the notes and the report's failures. They were not counted as throughput.
+ */
+const wrong = new Map<string, string>();
+
 async function measure(
   targets: Target[],
   run: (target: Target, durationMs: number) => Promise<LoadResult>,
   label: string,
+  check: AnswerCheck | undefined,
 ): Promise<Map<string, Round[]>> {
-  for (const target of targets) checkStatuses(`${label} on ${target.name}`, await run(target, 500));
+  const checked = (name: string, result: LoadResult) => {
+    const key = `${label} on ${name}`;
+    checkStatuses(key, result);
+    const line = wrongAnswers(key, result, check);
+    if (line !== undefined && !wrong.has(key)) wrong.set(key, line);
+    return result;
+  };
+  for (const target of targets) checked(target.name, await run(target, 500));
   return interleave(
     targets.map((t) => t.name),
     ROUND.rounds,
     async (name) => {
       const target = targets.find((t) => t.name === name) as Target;
-      const result = await run(target, ROUND.durationMs);
-      checkStatuses(`${label} on ${name}`, result);
-      return toRound(result);
+      return toRound(checked(name, await run(target, ROUND.durationMs)));
     },
   );
 }
 
 function describeRounds(
   title: string,
+  label: string,
   results: Map<string, Round[]>,
   baseline: string,
   target: { ratio: number; p99?: number },
 ): string[] {
+  const flag = (name: string) => (wrong.has(`${label} on ${name}`) ? " (**WRONG ANSWERS**, see above)" : "");
   const base = results.get(baseline) as Round[];
   const lines: string[] = [];
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -441,13 +536,15 @@ function describeRounds(
     const metRatio = ratio >= target.ratio;
     const metP99 = target.p99 === undefined || p99 < target.p99;
     lines.push(
-      `**${title}, ${name}**: ${fmt(rate)} req/s (${fmt(Math.min(...rounds.map((r) => r.perSecond)))} – ` +
-        `${fmt(Math.max(...rounds.map((r) => r.perSecond)))}), p99 ${p99.toFixed(1)} ms; ${baseline} ` +
+      `**${title}, ${name}**${flag(name)}: ${fmt(rate)} req/s (${fmt(Math.min(...rounds.map((r) => r.perSecond)))} – ` +
+        `${fmt(Math.max(...rounds.map((r) => r.perSecond)))}), p99 ${p99.toFixed(1)} ms; ${baseline}${flag(baseline)} ` +
         `${fmt(median(base.map((r) => r.perSecond)))} req/s, p99 ${median(base.map((r) => r.p99)).toFixed(1)} ms: ` +
         `**${ratio.toFixed(2)}×** (paired ${paired.toFixed(2)}×); ` +
-        (name === FLOOR
-          ? `the most any server doing this work reaches here: the target (≥ ${target.ratio}×${target.p99 === undefined ? "" : `, p99 < ${target.p99} ms`}) is ${metRatio && metP99 ? "within" : "**beyond**"} what this machine allows.`
-          : `target ≥ ${target.ratio}×${target.p99 === undefined ? "" : ` with p99 < ${target.p99} ms`}: **${metRatio && metP99 ? "met" : "NOT MET"}**.`),
+        (flag(name) !== "" || flag(baseline) !== ""
+          ? "**NOT VALID: wrong answers** (ratio meaningless)."
+          : name === FLOOR
+            ? `the most any server doing this work reaches here: the target (≥ ${target.ratio}×${target.p99 === undefined ? "" : `, p99 < ${target.p99} ms`}) is ${metRatio && metP99 ? "within" : "**beyond**"} what this machine allows.`
+            : `target ≥ ${target.ratio}×${target.p99 === undefined ? "" : ` with p99 < ${target.p99} ms`}: **${metRatio && metP99 ? "met" : "NOT MET"}**.`),
     );
   }
   return lines;
@@ -492,10 +589,15 @@ async function setup(): Promise<BenchSuite> {
           connections: CONNECTIONS,
           warmupMs: ROUND.warmupMs,
           durationMs,
+          expect: ANSWERS.accessToken,
         }),
       "client_credentials",
+      ANSWERS.accessToken,
     );
-    for (const line of describeRounds("client_credentials", cc, PROVIDER, { ratio: 3, p99: 10 })) {
+    for (const line of describeRounds("client_credentials", "client_credentials", cc, PROVIDER, {
+      ratio: 3,
+      p99: 10,
+    })) {
       notes.push(line);
       log(line);
     }
@@ -513,10 +615,12 @@ async function setup(): Promise<BenchSuite> {
           tokens: await t.refreshTokens(CONNECTIONS),
           warmupMs: ROUND.warmupMs,
           durationMs,
+          expect: ANSWERS.accessToken,
         }),
       "refresh_token",
+      ANSWERS.accessToken,
     );
-    for (const line of describeRounds("refresh_token", refresh, PROVIDER, { ratio: 2 })) {
+    for (const line of describeRounds("refresh_token", "refresh_token", refresh, PROVIDER, { ratio: 2 })) {
       notes.push(line);
       log(line);
     }
@@ -546,12 +650,15 @@ async function setup(): Promise<BenchSuite> {
             connections: CONNECTIONS,
             warmupMs: ROUND.warmupMs,
             durationMs,
+            expect: ANSWERS.active,
           });
         },
         `introspection of a ${kind}`,
+        ANSWERS.active,
       );
       for (const line of describeRounds(
         `introspection of a Tessera ${kind} (oidc-provider: its refresh token)`,
+        `introspection of a ${kind}`,
         results,
         PROVIDER,
         { ratio: 2 },
@@ -565,9 +672,10 @@ async function setup(): Promise<BenchSuite> {
     for (const target of targets) await target.close();
   }
   notes.push(
-    `Setup: ${CONNECTIONS} keep-alive connections from one worker thread (raw HTTP/1.1 client, every status checked), ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s after ${ROUND.warmupMs} ms of warm-up per target; medians over rounds. Tessera: createServices + buildApp as in production (NODE_ENV=test, LOG_LEVEL=silent, SQLite in a temporary folder or a fresh PostgreSQL schema on 127.0.0.1), EdDSA access tokens (RFC 9068) and, on refresh, an ID token. oidc-provider ${"9.13"}: in-memory adapter, client_secret_basic, resource indicators with EdDSA JWT access tokens, rotateRefreshToken, refresh tokens created through its Grant/RefreshToken models (no interactive flow), introspection at /token/introspection. All three servers and the load generator share the machine's cores.`,
+    "Every answer's meaning is checked, not only its status: client_credentials and refresh_token must carry an access_token (refresh_token also a new refresh token), introspection must say active: true; a wrong answer is not counted as throughput and flags its phase.",
+    `Setup: ${CONNECTIONS} keep-alive connections from one worker thread (raw HTTP/1.1 client, every status checked), ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s after ${ROUND.warmupMs} ms of warm-up per target; medians over rounds. Tessera: createServices + buildApp as in production (NODE_ENV=test, LOG_LEVEL=silent, SQLite in a temporary folder or a fresh PostgreSQL schema on 127.0.0.1), EdDSA access tokens (RFC 9068) and, on refresh, an ID token. oidc-provider ${"9.13"}: a Map-backed adapter keeping every entry until it expires (its bundled memory adapter keeps only the last 1,000, so the introspected token was evicted during the refresh rounds), client_secret_basic, resource indicators with EdDSA JWT access tokens, rotateRefreshToken, refresh tokens created through its Grant/RefreshToken models (no interactive flow), introspection at /token/introspection. All three servers and the load generator share the machine's cores.`,
   );
-  return { groups: await mintGroups(), notes };
+  return { groups: await mintGroups(), notes, failures: [...wrong.values()] };
 }
 
 /** Per-op: minting one RFC 9068 access token, Tessera's signer vs jose's SignJWT (same key type). */

@@ -10,6 +10,14 @@
  *
  * Cases may be sync or async (a case returning a thenable is awaited in its loop). A case a library cannot
  * run is declared `unsupported` with a reason: it is reported as a note, never as zero.
+ *
+ * A suite's `teardown` runs once its groups are done (also when one fails): it closes what `setup` opened
+ * (servers, database pools, verifiers' pollers, worker threads), so the process exits after the results are
+ * written. A suite reports answers that were fast but wrong in `failures`: they are flagged in the report.
+ *
+ * `TESSERA_BENCH_QUICK=1`: a smoke run (short warm-up and batches, one round; load suites shorten their
+ * rounds through `loadRound`), to check that a suite runs, checks its answers and exits; its figures mean
+ * nothing. `TESSERA_BENCH_RESULTS=<dir>` writes the reports there instead of bench/results.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { arch, cpus, loadavg, platform } from "node:os";
@@ -43,6 +51,13 @@ export interface BenchSuite {
   readonly groups: readonly BenchGroup[];
   /** Extra lines for the report (setup facts, caveats). */
   readonly notes?: readonly string[];
+  /**
+   * Measurements whose answers were wrong (e.g. introspection answering `active: false`): flagged in the
+   * report; those answers were not counted as throughput.
+   */
+  readonly failures?: readonly string[];
+  /** Closes everything `setup` opened; called after the groups ran, whether they succeeded or not. */
+  teardown?(): Promise<void>;
 }
 
 export interface Benchmark {
@@ -66,12 +81,26 @@ export interface RunOptions {
   readonly log: (line: string) => void;
 }
 
+/** `TESSERA_BENCH_QUICK=1`: a smoke run whose figures mean nothing (see the header). */
+export const QUICK = process.env.TESSERA_BENCH_QUICK === "1";
+
 export const DEFAULT_RUN_OPTIONS: RunOptions = {
-  warmupMs: 400,
-  batchMs: 150,
-  rounds: 11,
+  warmupMs: QUICK ? 30 : 400,
+  batchMs: QUICK ? 20 : 150,
+  rounds: QUICK ? 1 : 11,
   log: (line) => process.stderr.write(`${line}\n`),
 };
+
+export interface LoadRound {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly rounds: number;
+}
+
+/** A load suite's round settings: `full`, or a short single round under `TESSERA_BENCH_QUICK=1`. */
+export function loadRound(full: LoadRound): LoadRound {
+  return QUICK ? { warmupMs: 100, durationMs: 300, rounds: 1 } : full;
+}
 
 export interface CaseResult {
   name: string;
@@ -120,6 +149,10 @@ export interface BenchReport {
   groups: GroupResult[];
   target?: BenchTarget;
   targetChecks: TargetCheck[];
+  /** Wrong answers seen by the suite's checks (empty when every answer meant what it should). */
+  failures: string[];
+  /** Present (true) for a `TESSERA_BENCH_QUICK=1` smoke run. */
+  quick?: boolean;
   notes: string[];
 }
 
@@ -266,16 +299,22 @@ export async function runBenchmark(
   const loadAtStart = loadavg()[0]!;
   const suite = await benchmark.setup();
   const groups: GroupResult[] = [];
-  for (const group of suite.groups) {
-    const started = Date.now();
-    const result = await runGroup(group, options);
-    groups.push(result);
-    const summary = result.cases
-      .filter((c) => c.medianOps !== undefined)
-      .map((c) => `${c.name} ${formatOps(c.medianOps!)}`)
-      .join(", ");
-    options.log(`  ${group.name} (${((Date.now() - started) / 1000).toFixed(1)} s): ${summary}`);
+  try {
+    for (const group of suite.groups) {
+      const started = Date.now();
+      const result = await runGroup(group, options);
+      groups.push(result);
+      const summary = result.cases
+        .filter((c) => c.medianOps !== undefined)
+        .map((c) => `${c.name} ${formatOps(c.medianOps!)}`)
+        .join(", ");
+      options.log(`  ${group.name} (${((Date.now() - started) / 1000).toFixed(1)} s): ${summary}`);
+    }
+  } finally {
+    await suite.teardown?.();
   }
+  const failures = [...(suite.failures ?? [])];
+  for (const failure of failures) options.log(`  WRONG ANSWERS: ${failure}`);
   const cpu = cpus();
   return {
     name: benchmark.name,
@@ -291,6 +330,8 @@ export async function runBenchmark(
     groups,
     ...(benchmark.target === undefined ? {} : { target: benchmark.target }),
     targetChecks: checkTarget(groups, benchmark.target),
+    failures,
+    ...(QUICK ? { quick: true } : {}),
     notes: [...(suite.notes ?? [])],
   };
 }
@@ -361,6 +402,19 @@ export function toMarkdown(report: BenchReport): string {
     "",
     markdownTable(report),
   ];
+  if (report.quick === true) {
+    parts.splice(2, 0, "**Smoke run (TESSERA_BENCH_QUICK=1): the figures mean nothing.**", "");
+  }
+  if (report.failures.length > 0) {
+    parts.push(
+      "",
+      "## WRONG ANSWERS: these measurements are not valid",
+      "",
+      "Answers with the right status but the wrong meaning were counted as errors, not as throughput:",
+      "",
+      ...report.failures.map((f) => `- ${f}`),
+    );
+  }
   const unsupported = unsupportedLines(report);
   if (unsupported.length > 0) parts.push("", ...unsupported);
   if (report.target !== undefined) {

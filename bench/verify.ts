@@ -43,8 +43,8 @@ import { createDpopSigner } from "../src/lib/dpop.js";
 import { createLogger } from "../src/observability/log.js";
 import { createVerifier, type Verifier } from "../src/sdk/verify/index.js";
 import { createServices, type Services } from "../src/server/services.js";
-import { interleave, LoadGenerator, type LoadResult, median } from "./load.js";
-import type { BenchCase, BenchGroup, Benchmark, BenchSuite } from "./runner.js";
+import { ANSWERS, interleave, LoadGenerator, type LoadResult, median, wrongAnswers } from "./load.js";
+import { type BenchCase, type BenchGroup, type Benchmark, type BenchSuite, loadRound } from "./runner.js";
 
 const ISSUER_PATH = "";
 const AUDIENCE = "https://api.bench.test";
@@ -53,7 +53,7 @@ const RING = 4096;
 const CONNECTIONS = 50;
 /** Distinct DPoP proofs made before timing; each is used once. */
 const DPOP_PROOFS = 60_000;
-const ROUND = { warmupMs: 300, durationMs: 2000, rounds: 5 };
+const ROUND = loadRound({ warmupMs: 300, durationMs: 2000, rounds: 5 });
 
 const require = createRequire(import.meta.url);
 const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
@@ -65,6 +65,8 @@ interface Issuer {
   publicKey: KeyObject;
   /** Publishes a `jti` revocation on the feed. */
   revoke(jti: string): void;
+  /** Stops the server and ends its keep-alive connections (the verifiers' revocation polls hold them). */
+  close(): Promise<void>;
 }
 
 async function startIssuer(): Promise<Issuer> {
@@ -94,8 +96,6 @@ async function startIssuer(): Promise<Issuer> {
     response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // The runner has no teardown: the stand-in issuer must not keep the process alive once the groups ran.
-  server.unref();
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${ISSUER_PATH}`;
   return {
     url,
@@ -104,6 +104,12 @@ async function startIssuer(): Promise<Issuer> {
     publicKey,
     revoke(jti) {
       events.push({ id: randomBytes(8).toString("hex"), type: "jti", value: jti, at: Date.now() });
+    },
+    close() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
     },
   };
 }
@@ -197,7 +203,7 @@ async function revocationDelay(issuer: Issuer, verifier: Verifier): Promise<numb
 }
 
 /** API tokens through a real Tessera: req/s of introspection of a PAT next to a JWT access token. */
-async function apiTokenThroughput(): Promise<string[]> {
+async function apiTokenThroughput(): Promise<{ notes: string[]; failures: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), "tessera-bench-verify-"));
   const config = loadConfig({
     env: {
@@ -212,9 +218,11 @@ async function apiTokenThroughput(): Promise<string[]> {
     log: createLogger({ level: "silent" }),
     masterKey: createMasterKey(Buffer.alloc(32, 7)),
   });
-  const app: FastifyInstance = await buildApp(ctx);
-  const load = await LoadGenerator.start();
+  let app: FastifyInstance | undefined;
+  let load: LoadGenerator | undefined;
   try {
+    app = await buildApp(ctx);
+    load = await LoadGenerator.start();
     await ctx.oauth.clients.createResourceServer({
       audience: AUDIENCE,
       name: "Bench API",
@@ -272,19 +280,25 @@ async function apiTokenThroughput(): Promise<string[]> {
       string,
       string
     >;
+    const generator = load;
     const run = (name: string, durationMs: number) =>
-      load.run({
+      generator.run({
         type: "load",
         port,
         request: cases[name] as string,
         connections: CONNECTIONS,
         warmupMs: ROUND.warmupMs,
         durationMs,
+        expect: ANSWERS.active,
       });
+    // Every answer must say `active: true`: wrong ones are not counted as throughput, and flag the phase.
+    const failures = new Map<string, string>();
     const statusOk = (name: string, result: LoadResult) => {
       const other = Object.keys(result.statuses).filter((s) => s !== "200");
-      if (other.length > 0 || result.requests === 0)
+      if (other.length > 0 || (result.requests === 0 && result.wrong === 0))
         throw new Error(`${name}: ${JSON.stringify(result.statuses)}`);
+      const wrong = wrongAnswers(`introspection of a ${name} through Tessera`, result, ANSWERS.active);
+      if (wrong !== undefined && !failures.has(name)) failures.set(name, wrong);
     };
     for (const name of Object.keys(cases)) statusOk(name, await run(name, 500));
     const results = await interleave(Object.keys(cases), ROUND.rounds, async (name) => {
@@ -293,15 +307,17 @@ async function apiTokenThroughput(): Promise<string[]> {
       return { perSecond: (result.requests * 1000) / result.windowMs, p99: result.latencyMs.p99 };
     });
     const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-    return [...results].map(
+    const notes = [...results].map(
       ([name, rounds]) =>
-        `**Introspection of a ${name} through Tessera (SQLite)**: ${fmt(median(rounds.map((r) => r.perSecond)))} req/s ` +
+        `**Introspection of a ${name} through Tessera (SQLite)**${failures.has(name) ? " (**WRONG ANSWERS**, see above)" : ""}: ${fmt(median(rounds.map((r) => r.perSecond)))} req/s ` +
         `(${fmt(Math.min(...rounds.map((r) => r.perSecond)))} – ${fmt(Math.max(...rounds.map((r) => r.perSecond)))}), ` +
-        `p99 ${median(rounds.map((r) => r.p99)).toFixed(1)} ms; ${CONNECTIONS} connections, ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s.`,
+        `p99 ${median(rounds.map((r) => r.p99)).toFixed(1)} ms; ${CONNECTIONS} connections, ${ROUND.rounds} interleaved rounds of ${ROUND.durationMs / 1000} s; every answer checked to say active: true.`,
     );
+    return { notes, failures: [...failures.values()] };
   } finally {
-    await load.close();
-    await app.close();
+    // Also when a step failed half-way: whatever was opened is closed, so the process can exit.
+    await load?.close();
+    await app?.close();
     await ctx.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -309,11 +325,32 @@ async function apiTokenThroughput(): Promise<string[]> {
 
 async function setup(): Promise<BenchSuite> {
   const issuer = await startIssuer();
+  const verifiers: Verifier[] = [];
+  // Each revocation-aware verifier polls the issuer's feed every 500 ms over a keep-alive connection: until the
+  // verifiers are closed and the issuer stopped, those connections keep the process alive.
+  const teardown = async () => {
+    for (const verifier of verifiers) verifier.close();
+    await issuer.close();
+  };
+  try {
+    return await suite(issuer, verifiers, teardown);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
+
+async function suite(
+  issuer: Issuer,
+  verifiers: Verifier[],
+  teardown: () => Promise<void>,
+): Promise<BenchSuite> {
   const tokens = Array.from({ length: RING }, (_, i) => signRaw(issuer, claims(issuer.url, `jti-${i}`)));
   const hot = signRaw(issuer, claims(issuer.url, "hot"));
   const common = { issuer: issuer.url, audience: AUDIENCE, allowHttp: true } as const;
   const uncachedSdk = createVerifier({ ...common, cacheSize: 0, revocations: false });
   const cachedSdk = createVerifier({ ...common, clientId: "bench-rs", clientSecret: "bench-secret" });
+  verifiers.push(uncachedSdk, cachedSdk);
   await uncachedSdk.ready();
   await cachedSdk.ready();
 
@@ -409,6 +446,7 @@ async function setup(): Promise<BenchSuite> {
     clientSecret: "bench-secret",
     now: () => proofTime,
   });
+  verifiers.push(dpopSdk);
   await dpopSdk.ready();
   const proofs = Array.from({ length: DPOP_PROOFS }, () =>
     signer.proof({ method: "GET", url: resourceUrl, accessToken: bound }),
@@ -468,6 +506,8 @@ async function setup(): Promise<BenchSuite> {
     ],
   });
 
+  const api = await apiTokenThroughput();
+  const apiFailures = api.failures;
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) delays.push(await revocationDelay(issuer, cachedSdk));
   const notes = [
@@ -477,9 +517,9 @@ async function setup(): Promise<BenchSuite> {
         ", ",
       )} ms (5 trials; feed interval 500 ms): **${Math.max(...delays) < 1000 ? "within a second" : "NOT within a second"}**. fast-jwt's cache has no revocation: it keeps accepting such a token until it expires.`,
     "Uncached cases verify a ring of 4,096 distinct tokens (each call a token not seen for 4,095 calls); the SDK runs with `cacheSize: 0`. Every verifier checks signature, typ, iss, aud and exp; before timing, each must accept its token and refuse one with a changed payload.",
-    ...(await apiTokenThroughput()),
+    ...api.notes,
   ];
-  return { groups, notes };
+  return { groups, notes, failures: apiFailures, teardown };
 }
 
 export const verifyBenchmark: Benchmark = {
