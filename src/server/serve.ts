@@ -50,7 +50,7 @@ export async function startServer(
   options: { announce?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const ctx = await createServices(config, { log });
-  // Load the password blocklist now (about half a second) rather than during the first sign-up or reset.
+  // Load the password blocklist now (about 85 ms) rather than during the first sign-up or reset.
   blocklistSize();
   let app: FastifyInstance;
   try {
