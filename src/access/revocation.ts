@@ -84,6 +84,7 @@ export interface AccessRevocationDeps {
   sessions: {
     list(userId: string): Promise<{ id: string }[]>;
     revoke(userId: string, sessionId: string): Promise<boolean>;
+    revokeOthers(userId: string, keepSessionId: string): Promise<number>;
     revokeAll(userId: string): Promise<number>;
   };
   resetLinks: { deleteForUser(userId: string): Promise<void> };
@@ -111,16 +112,12 @@ export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevoca
       }
       case "others":
       case "all": {
+        // Listed first: back-channel logout needs the ids of what one statement then deletes.
         const keep = "keepSessionId" in event ? event.keepSessionId : undefined;
         const live = (await sessions.list(event.userId)).map((s) => s.id).filter((id) => id !== keep);
-        const ended: string[] = [];
-        if (rule.sessions === "all") {
-          await sessions.revokeAll(event.userId);
-          ended.push(...live);
-        } else {
-          for (const id of live) if (await sessions.revoke(event.userId, id)) ended.push(id);
-        }
-        return ended;
+        if (keep === undefined) await sessions.revokeAll(event.userId);
+        else await sessions.revokeOthers(event.userId, keep);
+        return live;
       }
     }
   }
@@ -137,16 +134,12 @@ export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevoca
         await grants.revokeFamily(event.familyId);
         families = 1;
       } else {
-        // Listed sessions: what their sign-ins granted. User-wide: the sessions' codes too (for back-channel
-        // logout), then every grant of the user.
-        const ofSessions = await grants.endSessionGrants(ended, { includeOffline: rule.grants === "all" });
-        families = ofSessions.families;
-        clients = ofSessions.clients;
-        if (rule.grants === "all") {
-          const all = await grants.endUserGrants(event.userId);
-          families += all.families;
-          clients = [...clients, ...all.clients];
-        }
+        const result =
+          rule.grants === "all"
+            ? await grants.endUserGrants(event.userId, ended)
+            : await grants.endSessionGrants(ended);
+        families = result.families;
+        clients = result.clients;
       }
       const apiTokens =
         rule.apiTokens && deps.apiTokens

@@ -11,7 +11,7 @@
  * - Who may change what: `access/policy.ts`. Provisioning (SCIM) cannot take over an administrator's account.
  */
 import { randomUUID } from "node:crypto";
-import { type Authority, refusalForAdministratorChange } from "../access/policy.js";
+import { type Authority, type ProvisionedChange, refusalForAdministratorChange } from "../access/policy.js";
 import type { AccessEvent } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
 import type { Clock } from "../lib/clock.js";
@@ -439,15 +439,12 @@ export function createUsers(deps: UsersDeps): Users {
   }
 
   /** Refuses a change the actor's authority does not allow on this user (access/policy.ts). */
-  async function checkAuthority(
-    user: User,
-    by: Actor,
-    change: Parameters<typeof refusalForAdministratorChange>[1],
-  ): Promise<void> {
-    if (refusalForAdministratorChange(by.authority, change) === undefined) return;
-    if (!(await deps.isAdministrator(user.id))) return;
-    const refusal = refusalForAdministratorChange(by.authority, change) as string;
-    throw new AccountError("forbidden_change", refusal, 403);
+  async function checkAuthority(user: User, by: Actor, change: ProvisionedChange): Promise<void> {
+    // The rule first: only a change it would refuse costs the administrator look-up.
+    const refusal = refusalForAdministratorChange(by.authority, change);
+    if (refusal !== undefined && (await deps.isAdministrator(user.id))) {
+      throw new AccountError("forbidden_change", refusal, 403);
+    }
   }
 
   async function deactivated(id: string, by: Actor) {

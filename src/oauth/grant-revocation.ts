@@ -13,6 +13,7 @@
  */
 import type { Clock } from "../lib/clock.js";
 import type { RevocationFeed } from "../revocation/feed.js";
+import type { AccessTokensRepository } from "../storage/repositories/access-tokens.js";
 import type { GrantsRepository } from "../storage/repositories/grants.js";
 import type { SessionClient } from "./backchannel.js";
 import { parseScope } from "./scopes.js";
@@ -24,20 +25,24 @@ export interface GrantRevocation {
   revokeFamily(familyId: string): Promise<number>;
   /**
    * Ends what these sessions' sign-ins granted: unredeemed codes, refresh-token families without
-   * `offline_access` (with it too when `includeOffline`), and the access tokens that redeeming a code issued
-   * (also those that came without a refresh token), under the same rule. Answers the clients that received
-   * tokens in them.
+   * `offline_access`, and the access tokens that redeeming a code without `offline_access` issued (also those
+   * that came without a refresh token). Answers the clients that received tokens in them.
    */
-  endSessionGrants(
-    sessionIds: readonly string[],
-    options: { includeOffline: boolean },
+  endSessionGrants(sessionIds: readonly string[]): Promise<{ families: number; clients: SessionClient[] }>;
+  /**
+   * Ends every grant of the user (see above). Answers the clients that received tokens in a session, those of
+   * `endedSessionIds` included (codes redeemed in them tell clients that hold no refresh token).
+   */
+  endUserGrants(
+    userId: string,
+    endedSessionIds: readonly string[],
   ): Promise<{ families: number; clients: SessionClient[] }>;
-  /** Ends every grant of the user (see above). Answers the clients that received tokens in a session. */
-  endUserGrants(userId: string): Promise<{ families: number; clients: SessionClient[] }>;
 }
 
 export function createGrantRevocation(deps: {
   grants: GrantsRepository;
+  /** The access-token revocation list. */
+  accessTokens: Pick<AccessTokensRepository, "insertRevoked">;
   clock: Clock;
   /** Where revoked access tokens are announced to resource servers. */
   feed?: Pick<RevocationFeed, "record">;
@@ -46,7 +51,7 @@ export function createGrantRevocation(deps: {
 
   async function revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
     if (expiresAt <= clock.now()) return;
-    await grants.insertRevokedAccessToken(jti, expiresAt);
+    await deps.accessTokens.insertRevoked(jti, expiresAt);
     await deps.feed?.record([{ type: "jti", value: jti }]);
   }
 
@@ -70,13 +75,16 @@ export function createGrantRevocation(deps: {
   const sessionClients = (rows: readonly { clientId: string; sessionId: string | null }[]): SessionClient[] =>
     rows.flatMap((r) => (r.sessionId ? [{ clientId: r.clientId, sessionId: r.sessionId }] : []));
 
+  const codeClients = (codes: readonly { clientId: string; sessionId: string }[]): SessionClient[] =>
+    codes.map((c) => ({ clientId: c.clientId, sessionId: c.sessionId }));
+
   return {
     revokeAccessToken,
     revokeFamily,
 
-    async endSessionGrants(sessionIds, { includeOffline }) {
+    async endSessionGrants(sessionIds) {
       if (sessionIds.length === 0) return { families: 0, clients: [] };
-      const ends = (scope: string) => includeOffline || !parseScope(scope).includes("offline_access");
+      const ends = (scope: string) => !parseScope(scope).includes("offline_access");
       const refresh = await grants.liveRefreshBySessions(sessionIds);
       const codes = await grants.codesBySessions(sessionIds);
       // Codes not yet redeemed die with their session: they must not start a family for a sign-in that ended.
@@ -88,22 +96,18 @@ export function createGrantRevocation(deps: {
           await revokeAccessToken(code.issuedJti, code.issuedJtiExpiresAt);
         }
       }
-      return {
-        families,
-        clients: [
-          ...sessionClients(refresh),
-          ...codes.map((c) => ({ clientId: c.clientId, sessionId: c.sessionId })),
-        ],
-      };
+      return { families, clients: [...sessionClients(refresh), ...codeClients(codes)] };
     },
 
-    async endUserGrants(userId) {
-      // The cut-off first: an access token minted while the families are being revoked is already refused.
+    async endUserGrants(userId, endedSessionIds) {
+      // The cut-off first: an access token minted while the families are being revoked is already refused (it
+      // also covers the access tokens codes issued, so they need no revocation-list entries of their own).
       await grants.raiseTokensNotBefore(userId, (Math.floor(clock.now() / 1000) + 1) * 1000);
+      const codes = await grants.codesBySessions(endedSessionIds);
       await grants.endPendingGrantsOfUser(userId);
       const refresh = await grants.liveRefreshByUser(userId);
       const families = await revokeFamilies(refresh.map((r) => r.familyId));
-      return { families, clients: sessionClients(refresh) };
+      return { families, clients: [...sessionClients(refresh), ...codeClients(codes)] };
     },
   };
 }

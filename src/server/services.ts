@@ -150,7 +150,12 @@ export async function createServices(config: Config, options: CreateServicesOpti
       issuer: config.issuer,
       defaultAccessTokenTtl: config.accessTokenTtl,
     });
-    const grants = createGrantRevocation({ grants: grantsRepository(storage.db), clock, feed: revocations });
+    const grants = createGrantRevocation({
+      grants: grantsRepository(storage.db),
+      accessTokens: oauthRows.accessTokens,
+      clock,
+      feed: revocations,
+    });
     // Every request to a URL Tessera was given goes through the outbound guard (docs/security.md).
     const outbound = createOutboundFetch({ policy: outboundPolicy(config), log });
     const backchannel = createBackchannelLogout({

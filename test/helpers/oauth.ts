@@ -126,3 +126,33 @@ export async function codeFlowTokens(
 ): Promise<oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers> {
   return (await codeFlow(config, page, redirectUri, scope)).tokens;
 }
+
+/** `client_secret_basic` (RFC 6749 §2.3.1: id and secret form-encoded before base64). */
+export function basicAuth(client: { id: string; secret: string }): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString("base64")}`;
+}
+
+/** A local HTTP server that records each form body posted to it (back-channel logout receivers). */
+export async function startFormReceiver(): Promise<{
+  url: string;
+  received: URLSearchParams[];
+  close(): Promise<void>;
+}> {
+  const { createServer } = await import("node:http");
+  const received: URLSearchParams[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push(new URLSearchParams(body));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -17,15 +17,13 @@
  * Before each event the signed-in state is checked live, so no refusal afterwards is vacuous.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { OutboxMailer } from "../../src/mail/index.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
 import { DIALECTS } from "../helpers/databases.js";
-import { runAuthorization } from "../helpers/oauth.js";
+import { basicAuth, runAuthorization, startFormReceiver } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const API = "https://api.example.test";
@@ -73,22 +71,14 @@ describe.each(DIALECTS)("access-ending events over HTTP (%s)", (dialect) => {
   let app: ClientAuth;
   let rs: ClientAuth;
   let bcl: ClientAuth;
-  let receiver: Server;
-  const received: URLSearchParams[] = [];
+  let receiver: Awaited<ReturnType<typeof startFormReceiver>>;
+  let received: URLSearchParams[];
   let users = 0;
   let ips = 0;
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk) => (body += chunk));
-      req.on("end", () => {
-        received.push(new URLSearchParams(body));
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const port = (receiver.address() as AddressInfo).port;
+    receiver = await startFormReceiver();
+    received = receiver.received;
     // The back-channel receiver is on loopback, which outbound requests reach only when allowed.
     t = await createTestApp({
       dialect,
@@ -118,19 +108,16 @@ describe.each(DIALECTS)("access-ending events over HTTP (%s)", (dialect) => {
       redirectUris: [CALLBACK],
       scope: "openid read",
       resources: [API],
-      backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel`,
+      backchannelLogoutUri: `${receiver.url}/backchannel`,
       firstParty: true,
     });
   });
   afterAll(async () => {
     await t?.close();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   // ---- HTTP plumbing ---------------------------------------------------------------------------------------
-
-  const basic = (client: ClientAuth) =>
-    `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString("base64")}`;
 
   function form(url: string, fields: Record<string, string>, authorization?: string) {
     return t.app.inject({
@@ -214,7 +201,7 @@ describe.each(DIALECTS)("access-ending events over HTTP (%s)", (dialect) => {
         redirect_uri: CALLBACK,
         code_verifier: pending.verifier,
       },
-      basic(pending.client),
+      basicAuth(pending.client),
     );
 
   /** The whole code flow: the code redeemed at POST /token. */
@@ -247,13 +234,13 @@ describe.each(DIALECTS)("access-ending events over HTTP (%s)", (dialect) => {
   // ---- what is alive, what is dead ----------------------------------------------------------------------------
 
   async function introspect(token: string, as: ClientAuth): Promise<Record<string, unknown>> {
-    const response = await form("/introspect", { token }, basic(as));
+    const response = await form("/introspect", { token }, basicAuth(as));
     expect(response.statusCode, response.body).toBe(200);
     return response.json();
   }
 
   const refreshWith = (refresh: string, client = app) =>
-    form("/token", { grant_type: "refresh_token", refresh_token: refresh }, basic(client));
+    form("/token", { grant_type: "refresh_token", refresh_token: refresh }, basicAuth(client));
 
   async function expectLiveTokens(grant: { access: string; refresh: string }, client = app) {
     expect(await introspect(grant.access, rs)).toMatchObject({ active: true, aud: API });

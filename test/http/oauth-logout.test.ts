@@ -10,7 +10,7 @@ import { createLogger } from "../../src/observability/log.js";
 import { createOutboundFetch, type OutboundLookup, type OutboundPolicy } from "../../src/outbound/index.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
-import { codeFlowTokens, discover } from "../helpers/oauth.js";
+import { codeFlowTokens, discover, startFormReceiver } from "../helpers/oauth.js";
 
 const ISSUER = "https://id.example.test";
 const PASSWORD = "correct horse battery staple 42";
@@ -20,22 +20,13 @@ const BYE = "https://app.example.test/signed-out";
 describe("logout", () => {
   let t: TestApp;
   let userId: string;
-  let receiver: Server;
+  let receiver: Awaited<ReturnType<typeof startFormReceiver>>;
   let received: URLSearchParams[];
   let client: { id: string; secret: string };
 
   beforeAll(async () => {
-    received = [];
-    receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => (body += c));
-      req.on("end", () => {
-        received.push(new URLSearchParams(body));
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const port = (receiver.address() as AddressInfo).port;
+    receiver = await startFormReceiver();
+    received = receiver.received;
     // The receiver is on loopback: allowed explicitly (the default refuses it, see "the outbound guard").
     t = await createTestApp({
       env: { TESSERA_ISSUER: ISSUER, TESSERA_OUTBOUND_ALLOW_PRIVATE: "127.0.0.1/32" },
@@ -50,14 +41,14 @@ describe("logout", () => {
       name: "Web App",
       redirectUris: [CALLBACK],
       postLogoutRedirectUris: [BYE],
-      backchannelLogoutUri: `http://127.0.0.1:${port}/backchannel`,
+      backchannelLogoutUri: `${receiver.url}/backchannel`,
       firstParty: true,
     });
     client = { id: created.client.id, secret: created.secret as string };
   });
   afterAll(async () => {
     await t.close();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   async function signInThroughClient(scope = "openid") {

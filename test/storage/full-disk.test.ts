@@ -12,16 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStorageUnavailable, openStorage, type Storage } from "../../src/storage/index.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
 import { PageClient } from "../helpers/browser-ish.js";
-import { codeFlowTokens, discover } from "../helpers/oauth.js";
+import { basicAuth, codeFlowTokens, discover } from "../helpers/oauth.js";
 import { mountSmallFileSystem, type SmallFileSystem } from "../helpers/small-filesystem.js";
 
 const ISSUER = "https://id.example.test";
 const CALLBACK = "https://app.example.test/cb";
 const PASSWORD = "correct horse battery staple 42";
 const SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User";
-
-const basic = (client: { id: string; secret: string }) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString("base64")}`;
 
 describe("SQLite storage on a full disk", () => {
   let disk: SmallFileSystem;
@@ -130,7 +127,7 @@ describe("SQLite on a full disk, over HTTP", () => {
     t.app.inject({
       method: "POST",
       url: "/token",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(web) },
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(web) },
       payload: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken }).toString(),
     });
   const register = (name: string) =>

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStorageUnavailable } from "../../src/storage/index.js";
 import { createTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../helpers/app.js";
+import { basicAuth } from "../helpers/oauth.js";
 import { createPrivatePostgres, type PrivatePostgres } from "../helpers/private-postgres.js";
 
 describe("isStorageUnavailable", () => {
@@ -29,9 +30,6 @@ describe("isStorageUnavailable", () => {
   });
 });
 
-const basic = (client: { id: string; secret: string }) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString("base64")}`;
-
 describe("a PostgreSQL outage over HTTP", () => {
   let pg: PrivatePostgres;
   let t: TestApp;
@@ -52,7 +50,7 @@ describe("a PostgreSQL outage over HTTP", () => {
     const token = await t.app.inject({
       method: "POST",
       url: "/token",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(rs) },
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(rs) },
       payload: new URLSearchParams({ grant_type: "client_credentials" }).toString(),
     });
     expect(token.statusCode, token.body).toBe(200);
@@ -67,7 +65,7 @@ describe("a PostgreSQL outage over HTTP", () => {
     t.app.inject({
       method: "POST",
       url: "/introspect",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(rs) },
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(rs) },
       payload: new URLSearchParams({ token: access }).toString(),
     });
   const adminUsers = () =>
@@ -85,7 +83,7 @@ describe("a PostgreSQL outage over HTTP", () => {
       await t.app.inject({
         method: "POST",
         url: "/token",
-        headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(rs) },
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuth(rs) },
         payload: new URLSearchParams({ grant_type: "client_credentials" }).toString(),
       }),
       await introspect(),

@@ -10,6 +10,8 @@ export type AccessTokenRow = AccessTokensTable;
 export interface AccessTokensRepository {
   insertOpaque(row: AccessTokenRow): Promise<void>;
   findOpaque(tokenHash: string): Promise<AccessTokenRow | undefined>;
+  /** Puts a JWT access token on the revocation list (until it expires); nothing if it is there already. */
+  insertRevoked(jti: string, expiresAt: number): Promise<void>;
   /** Whether the token with this jti is on the revocation list. */
   isRevoked(jti: string): Promise<boolean>;
   /** Deletes opaque tokens and revocation-list entries that expired at or before `now`; the entries deleted. */
@@ -25,6 +27,13 @@ export function accessTokensRepository(db: Kysely<Database>): AccessTokensReposi
     findOpaque: (tokenHash) =>
       db.selectFrom("access_tokens").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst(),
 
+    async insertRevoked(jti, expiresAt) {
+      await db
+        .insertInto("revoked_access_tokens")
+        .values({ jti, expires_at: expiresAt })
+        .onConflict((oc) => oc.column("jti").doNothing())
+        .execute();
+    },
     async isRevoked(jti) {
       const row = await db
         .selectFrom("revoked_access_tokens")

@@ -38,8 +38,6 @@ export interface GrantsRepository {
   revokeFamilyMembers(familyId: string, at: number): Promise<number>;
   /** Access tokens issued with the family's members (for the revocation list). */
   familyAccessTokens(familyId: string): Promise<{ jti: string; expiresAt: number }[]>;
-  /** Puts a JWT access token on the revocation list (until it expires); nothing if it is there already. */
-  insertRevokedAccessToken(jti: string, expiresAt: number): Promise<void>;
   /** Moves the user's access-token cut-off forward to `at` (never back). */
   raiseTokensNotBefore(userId: string, at: number): Promise<void>;
 }
@@ -131,13 +129,6 @@ export function grantsRepository(db: Kysely<Database>): GrantsRepository {
       return rows.flatMap((r) =>
         r.access_jti && r.access_expires_at ? [{ jti: r.access_jti, expiresAt: r.access_expires_at }] : [],
       );
-    },
-    async insertRevokedAccessToken(jti, expiresAt) {
-      await db
-        .insertInto("revoked_access_tokens")
-        .values({ jti, expires_at: expiresAt })
-        .onConflict((oc) => oc.column("jti").doNothing())
-        .execute();
     },
     async raiseTokensNotBefore(userId, at) {
       await db
