@@ -13,6 +13,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { accountsBenchmark } from "./accounts.js";
 import { bffBenchmark } from "./bff.js";
+import { eventsBenchmark } from "./events.js";
 import { jwtBenchmark } from "./jwt.js";
 import { oauthBenchmark } from "./oauth.js";
 import { type Benchmark, DEFAULT_RUN_OPTIONS, runBenchmark, toMarkdown, writeReport } from "./runner.js";
@@ -24,6 +25,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   oauthBenchmark,
   verifyBenchmark,
   bffBenchmark,
+  eventsBenchmark,
 ];
 
 /** The directory holding package.json, searched upward from this file (bench/ or dist/bench/). */

@@ -14,11 +14,18 @@
  * - always: back-channel logout for each ended session's clients, a `sub` event on the revocation feed when
  *   every token of the user dies (resource servers that cache verified tokens drop them), and one
  *   `access.ended` audit record with the counts.
+ * - Domain events (src/events), each in the transaction of its change: `session.ended` per session ended
+ *   (`reason`: the access event's type), and `refresh_token.reused` with the family's revocation.
  */
 import type { AuditLog } from "../audit/audit-log.js";
+import type { EventOutbox } from "../events/outbox.js";
+import type { DomainEvent } from "../events/types.js";
 import type { BackchannelLogout, SessionClient } from "../oauth/backchannel.js";
 import type { GrantRevocation } from "../oauth/grant-revocation.js";
 import type { RevocationFeed } from "../revocation/feed.js";
+
+/** Builds the events of the sessions a deletion really removed (called inside its transaction). */
+type SessionEndedEvents = (sessionIds: readonly string[]) => readonly DomainEvent[];
 
 export type AccessEvent =
   /** The user signed out of this session (sign-out page, end-session endpoint). */
@@ -39,7 +46,7 @@ export type AccessEvent =
   | { type: "user_disabled"; userId: string }
   | { type: "user_deleted"; userId: string }
   /** A rotated refresh token was presented again (suspected theft): its family dies. */
-  | { type: "refresh_reused"; userId: string; familyId: string }
+  | { type: "refresh_reused"; userId: string; familyId: string; clientId?: string }
   /** A refresh token was reported leaked: its family dies. */
   | { type: "refresh_leaked"; userId: string; familyId: string };
 
@@ -83,9 +90,10 @@ export interface AccessRevocation {
 export interface AccessRevocationDeps {
   sessions: {
     list(userId: string): Promise<{ id: string }[]>;
-    revoke(userId: string, sessionId: string): Promise<boolean>;
-    revokeOthers(userId: string, keepSessionId: string): Promise<number>;
-    revokeAll(userId: string): Promise<number>;
+    /** `events`: the `session.ended` events of the ids really deleted, written in the deletion's transaction. */
+    revoke(userId: string, sessionId: string, events?: SessionEndedEvents): Promise<boolean>;
+    revokeOthers(userId: string, keepSessionId: string, events?: SessionEndedEvents): Promise<number>;
+    revokeAll(userId: string, events?: SessionEndedEvents): Promise<number>;
   };
   resetLinks: { deleteForUser(userId: string): Promise<void> };
   audit: AuditLog;
@@ -94,6 +102,8 @@ export interface AccessRevocationDeps {
   backchannel?: BackchannelLogout;
   apiTokens?: { revokeAllOf(ownerId: string, options: { actor: string; reason: string }): Promise<number> };
   feed?: Pick<RevocationFeed, "record">;
+  /** Where `session.ended` and `refresh_token.reused` events are written (absent: none). */
+  events?: EventOutbox;
 }
 
 export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevocation {
@@ -101,22 +111,30 @@ export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevoca
 
   /** The sessions the event ends, ended; their ids. */
   async function endSessions(event: AccessEvent, rule: Rule): Promise<string[]> {
+    // One `session.ended` per session the deletion really removed, written in its transaction.
+    const ended = deps.events?.eventsOf((ids: readonly string[]) =>
+      ids.map((sessionId) => ({
+        type: "session.ended" as const,
+        userId: event.userId,
+        data: { sessionId, reason: event.type },
+      })),
+    );
     switch (rule.sessions) {
       case "none":
         return [];
       case "listed": {
         const ids = "sessionIds" in event ? event.sessionIds : "sessionId" in event ? [event.sessionId] : [];
-        const ended: string[] = [];
-        for (const id of new Set(ids)) if (await sessions.revoke(event.userId, id)) ended.push(id);
-        return ended;
+        const revoked: string[] = [];
+        for (const id of new Set(ids)) if (await sessions.revoke(event.userId, id, ended)) revoked.push(id);
+        return revoked;
       }
       case "others":
       case "all": {
         // Listed first: back-channel logout needs the ids of what one statement then deletes.
         const keep = "keepSessionId" in event ? event.keepSessionId : undefined;
         const live = (await sessions.list(event.userId)).map((s) => s.id).filter((id) => id !== keep);
-        if (keep === undefined) await sessions.revokeAll(event.userId);
-        else await sessions.revokeOthers(event.userId, keep);
+        if (keep === undefined) await sessions.revokeAll(event.userId, ended);
+        else await sessions.revokeOthers(event.userId, keep, ended);
         return live;
       }
     }
@@ -126,12 +144,21 @@ export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevoca
     async end(event, by) {
       const rule = ACCESS_RULES[event.type];
       const ended = await endSessions(event, rule);
+      deps.events?.committed();
       let families = 0;
       let clients: SessionClient[] = [];
       if (!grants) {
         // Accounts alone: no grants exist.
       } else if (rule.grants === "family" && "familyId" in event) {
-        await grants.revokeFamily(event.familyId);
+        const reused =
+          event.type === "refresh_reused"
+            ? deps.events?.events({
+                type: "refresh_token.reused",
+                userId: event.userId,
+                data: { familyId: event.familyId, clientId: event.clientId ?? null },
+              })
+            : undefined;
+        await grants.revokeFamily(event.familyId, reused);
         families = 1;
       } else {
         const result =
@@ -150,6 +177,7 @@ export function createAccessRevocation(deps: AccessRevocationDeps): AccessRevoca
           : 0;
       if (rule.resetLinks) await deps.resetLinks.deleteForUser(event.userId);
       if (rule.grants === "all") await deps.feed?.record([{ type: "sub", value: event.userId }]);
+      if (rule.grants === "family") deps.events?.committed();
       await backchannel?.notify(event.userId, clients);
       await audit.record({
         type: "access.ended",

@@ -8,6 +8,7 @@ import {
   createAccessRevocation,
 } from "../access/revocation.js";
 import { type AuditLog, createAuditLog } from "../audit/index.js";
+import type { EventOutbox } from "../events/outbox.js";
 import type { Clock } from "../lib/clock.js";
 import type { Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
@@ -136,7 +137,9 @@ export interface AccountsOptions {
    * What the access-ending events reach beyond accounts: OAuth grants, back-channel logout, API tokens, the
    * revocation feed. Without it (accounts alone, as in the accounts tests) they end sessions and reset links.
    */
-  access?: Omit<AccessRevocationDeps, "sessions" | "audit" | "resetLinks">;
+  access?: Omit<AccessRevocationDeps, "sessions" | "audit" | "resetLinks" | "events">;
+  /** Where the domain events of account changes, ended sessions and failed sign-ins go (src/events). */
+  events?: EventOutbox;
 }
 
 export function createAccounts(options: AccountsOptions): Accounts {
@@ -167,6 +170,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const resetLinks = passwordResetTokensRepository(db);
   const access = createAccessRevocation({
     ...options.access,
+    ...(options.events ? { events: options.events } : {}),
     sessions,
     audit,
     resetLinks: { deleteForUser: (userId) => resetLinks.deleteAllOf(userId) },
@@ -180,6 +184,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     audit,
     endAccess: (event, by) => access.end(event, by),
     isAdministrator: (userId) => administratorRows.has(userId),
+    ...(options.events ? { events: options.events } : {}),
   });
   const administrators = createAdministrators({
     repository: administratorRows,
@@ -194,6 +199,7 @@ export function createAccounts(options: AccountsOptions): Accounts {
     throttle: options.throttle,
     audit,
     ...(options.deviceCookieKey ? { deviceCookies: createDeviceCookies(options.deviceCookieKey) } : {}),
+    ...(options.events ? { events: options.events } : {}),
   });
   const passwordReset = createPasswordReset({
     repository: resetLinks,

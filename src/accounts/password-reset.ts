@@ -150,7 +150,7 @@ export function createPasswordReset(deps: {
         ip: context.ip,
         userAgent: context.userAgent,
       };
-      await users.setPassword(user.id, newPassword, by);
+      await users.setPassword(user.id, newPassword, by, "reset");
       await repository.useAllOf(user.id, now);
       await deps.access.end({ type: "password_reset", userId: user.id }, by);
       await deps.audit.record({

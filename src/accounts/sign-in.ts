@@ -11,12 +11,15 @@
  *   others cannot keep the real user out.
  * - A successful sign-in clears the account's counter and, when the stored hash used older argon2 parameters,
  *   replaces it with a hash at the current ones (the password is at hand only now).
- * - Every attempt, success or failure, is audited (without the password).
+ * - Every attempt, success or failure, is audited (without the password); failures and throttled attempts are
+ *   also domain events (`signin.failed`, `signin.throttled`, src/events), published without waiting: they
+ *   change nothing, so they are written on their own, in the background.
  * - Lean on the event loop, where all of it but the hashing runs: one query reads the account and its hash
  *   (`users.findForSignIn`), and success returns the account's id and user name, not the hydrated `User`
  *   (e-mails and groups: two more queries that no caller of `signIn` needs).
  */
 import type { AuditLog } from "../audit/index.js";
+import { type EventOutbox, NO_EVENTS } from "../events/outbox.js";
 import { AccountError } from "../lib/errors.js";
 import type { DeviceCookies } from "./device-cookies.js";
 import type { PasswordHasher } from "./passwords/hasher.js";
@@ -66,8 +69,11 @@ export function createPasswordSignIn(deps: {
   audit: AuditLog;
   /** Absent: every sign-in shares the account's counter (no device cookies). */
   deviceCookies?: DeviceCookies;
+  /** Where `signin.failed` and `signin.throttled` are published (absent: nowhere). */
+  events?: EventOutbox;
 }): PasswordSignIn {
   const { users, hasher, throttle, audit, deviceCookies } = deps;
+  const events = deps.events ?? NO_EVENTS;
 
   /** Per device when the browser proved it signed in to this account before, else per account; and per IP. */
   function keys(userName: string, ip: string | null, deviceCookie?: string): ThrottleKey[] {
@@ -111,6 +117,7 @@ export function createPasswordSignIn(deps: {
         ? throttle.checkNow(throttleKeys)
         : await throttle.check(throttleKeys);
       if (!decision.allowed) {
+        events.publish({ type: "signin.throttled", userId: null, data: { ip: input.ip } });
         await audit.record({
           type: "signin.password",
           outcome: "failure",
@@ -125,6 +132,11 @@ export function createPasswordSignIn(deps: {
       const account = found instanceof Promise ? await found : found;
       const result = await attempt(account, password);
       if (!result.ok || !account) {
+        events.publish({
+          type: "signin.failed",
+          userId: account?.id ?? null,
+          data: { reason: result.reason, ip: input.ip },
+        });
         await throttle.recordFailure(throttleKeys);
         await audit.record({
           type: "signin.password",

@@ -9,11 +9,14 @@
  *   end, for good; session checks also refuse inactive users, so nothing the user holds keeps working between
  *   the two steps, and re-enabling brings nothing back.
  * - Who may change what: `access/policy.ts`. Provisioning (SCIM) cannot take over an administrator's account.
+ * - Every change writes its domain events (src/events: `user.created`, `user.updated`, `user.disabled`,
+ *   `user.enabled`, `user.deleted`, `credential.changed` for a password) in the change's own transaction.
  */
 import { randomUUID } from "node:crypto";
 import { type Authority, type ProvisionedChange, refusalForAdministratorChange } from "../access/policy.js";
 import type { AccessEvent } from "../access/revocation.js";
 import type { AuditLog } from "../audit/index.js";
+import { type EventDraft, type EventOutbox, NO_EVENTS } from "../events/outbox.js";
 import type { Clock } from "../lib/clock.js";
 import { AccountError } from "../lib/errors.js";
 import {
@@ -94,6 +97,8 @@ export interface UsersDeps {
   endAccess(event: AccessEvent, by: { actor: string }): Promise<unknown>;
   /** Whether the user holds the administrator right. */
   isAdministrator(userId: string): Promise<boolean>;
+  /** Where the changes' domain events are written (absent: none). */
+  events?: EventOutbox;
 }
 
 export const MAX_USER_NAME = 256;
@@ -164,8 +169,11 @@ export interface Users {
   list(options?: ListUsersOptions): Promise<{ total: number; users: User[] }>;
   delete(id: string, by: Actor): Promise<void>;
   setActive(id: string, active: boolean, by: Actor): Promise<User>;
-  /** Sets a new password after the policy check (admin or reset: no current password needed). */
-  setPassword(id: string, password: string, by: Actor): Promise<void>;
+  /**
+   * Sets a new password after the policy check (admin or reset: no current password needed). `change` is what
+   * the `credential.changed` event says (`reset` for a completed password reset).
+   */
+  setPassword(id: string, password: string, by: Actor, change?: "update" | "reset"): Promise<void>;
   /** Reads the stored hash (sign-in only). */
   passwordHash(id: string): Promise<string | null>;
   /** Replaces the stored hash without a policy check: the transparent rehash after sign-in. */
@@ -176,6 +184,9 @@ export interface Users {
 
 export function createUsers(deps: UsersDeps): Users {
   const { repository, clock } = deps;
+  const outbox = deps.events ?? NO_EVENTS;
+  const userEvent = (type: EventDraft["type"], userId: string, by: Actor, data: EventDraft["data"] = {}) =>
+    ({ type, userId, data: { ...data, actor: by.actor } }) satisfies EventDraft;
 
   const toSignInRecord = (row: SignInRow | undefined): SignInRecord | undefined =>
     row && {
@@ -276,10 +287,12 @@ export function createUsers(deps: UsersDeps): Users {
             version: 1,
           },
           emailRows(id, emails),
+          outbox.events(userEvent("user.created", id, by, { userName })),
         );
       } catch (error) {
         conflict(error);
       }
+      outbox.committed();
       await deps.audit.record({
         type: "user.created",
         outcome: "success",
@@ -328,6 +341,14 @@ export function createUsers(deps: UsersDeps): Users {
             version: existing.version + 1,
           },
           emailRows(id, emails),
+          outbox.events(
+            userEvent("user.updated", id, by, { userName }),
+            ...(existing.active && !active ? [userEvent("user.disabled", id, by)] : []),
+            ...(!existing.active && active ? [userEvent("user.enabled", id, by)] : []),
+            ...(passwordHash === undefined
+              ? []
+              : [userEvent("credential.changed", id, by, { credential: "password", change: "update" })]),
+          ),
         );
       } catch (error) {
         conflict(error);
@@ -335,6 +356,7 @@ export function createUsers(deps: UsersDeps): Users {
       if (!replaced) {
         throw new AccountError("user_changed", "The user changed meanwhile; fetch it and retry.", 412);
       }
+      outbox.committed();
       await deps.audit.record({
         type: "user.updated",
         outcome: "success",
@@ -374,7 +396,11 @@ export function createUsers(deps: UsersDeps): Users {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
       await deps.endAccess({ type: "user_deleted", userId: id }, by);
-      await repository.delete(id);
+      await repository.delete(
+        id,
+        outbox.events(userEvent("user.deleted", id, by, { userName: existing.userName })),
+      );
+      outbox.committed();
       await deps.audit.record({
         type: "user.deleted",
         outcome: "success",
@@ -396,14 +422,20 @@ export function createUsers(deps: UsersDeps): Users {
         enabling: !existing.active && active,
       });
       if (existing.active !== active) {
-        await repository.setActive(id, active, clock.now());
+        await repository.setActive(
+          id,
+          active,
+          clock.now(),
+          outbox.events(userEvent(active ? "user.enabled" : "user.disabled", id, by)),
+        );
+        outbox.committed();
         if (active) await audit("user.enabled", id, by);
         else await deactivated(id, by);
       }
       return (await load({ id }))!;
     },
 
-    async setPassword(id, password, by) {
+    async setPassword(id, password, by, change = "update") {
       const existing = await load({ id });
       if (!existing) throw new AccountError("user_not_found", "No such user.", 404);
       await checkAuthority(existing, by, {
@@ -413,7 +445,13 @@ export function createUsers(deps: UsersDeps): Users {
         enabling: false,
       });
       const hash = await hashChecked(password, existing);
-      await repository.setPasswordHash(id, hash, clock.now());
+      await repository.setPasswordHash(
+        id,
+        hash,
+        clock.now(),
+        outbox.events(userEvent("credential.changed", id, by, { credential: "password", change })),
+      );
+      outbox.committed();
       await audit("password.changed", id, by);
     },
 

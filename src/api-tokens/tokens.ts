@@ -13,15 +13,18 @@
  * - Optional expiry (bounded by `apiTokenMaxLifetime`), optional IP allow-list (CIDR), last use written at
  *   most once a minute per token (behind the request), revocation effective at once here and, through the
  *   revocation feed, at resource servers within a poll.
+ * - Domain events (src/events) in the transaction of the change: `api_token.created`, `api_token.revoked`
+ *   and, for a token reported leaked, `api_token.leaked`.
  */
 import { randomUUID } from "node:crypto";
 import type { AuditLog } from "../audit/audit-log.js";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
+import { type EventOutbox, NO_EVENTS } from "../events/outbox.js";
 import { createIpAllowList, parseCidr } from "../lib/cidr.js";
 import type { Clock } from "../lib/clock.js";
 import { ApiTokenError } from "../lib/errors.js";
 import type { RevocationFeed } from "../revocation/index.js";
-import type { ApiTokenRow, ApiTokensRepository, ApiTokenUse } from "../storage/index.js";
+import type { ApiTokenOwnerRow, ApiTokenRow, ApiTokensRepository, ApiTokenUse } from "../storage/index.js";
 import { createWriteBehind, type WriteBehind } from "../storage/write-behind.js";
 
 export const PERSONAL_TOKEN_FORMAT = { prefix: "tsr_pat_", checksum: true } as const;
@@ -101,6 +104,8 @@ export interface ApiTokenDeps {
   writeBehind?: { onError(error: unknown): void };
   /** A writer of one's own instead (tests observe the writes). */
   lastUsed?: WriteBehind<ApiTokenUse>;
+  /** Where the domain events of creations and revocations are written (absent: none). */
+  events?: EventOutbox;
 }
 
 export interface ApiTokens {
@@ -180,6 +185,7 @@ function cleanCidrs(value: readonly string[] | null | undefined): string[] | nul
 
 export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
   const { repository, clock, audit, feed } = deps;
+  const outbox = deps.events ?? NO_EVENTS;
   const lastUsed =
     deps.lastUsed ??
     (deps.writeBehind &&
@@ -239,7 +245,19 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
     if (rows.length === 0) return 0;
     const now = clock.now();
     const ids = rows.map((r) => r.id);
-    const count = await repository.revoke(ids, now, reason);
+    const count = await repository.revoke(
+      ids,
+      now,
+      reason,
+      outbox.eventsOf((revoked: readonly ApiTokenOwnerRow[]) =>
+        revoked.map((row) => ({
+          type: reason === "leaked" ? ("api_token.leaked" as const) : ("api_token.revoked" as const),
+          userId: row.user_id,
+          data: { tokenId: row.id, kind: row.kind, serviceAccountId: row.service_account_id, reason, actor },
+        })),
+      ),
+    );
+    if (count > 0) outbox.committed();
     await feed.record(ids.map((id) => ({ type: "jti" as const, value: id })));
     for (const id of ids) lastUsed?.delete(id);
     if (count > 0) {
@@ -328,7 +346,21 @@ export function createApiTokens(deps: ApiTokenDeps): ApiTokens {
         revoked_at: null,
         revoked_reason: null,
       };
-      await repository.insert(row);
+      await repository.insert(
+        row,
+        outbox.events({
+          type: "api_token.created",
+          userId: row.user_id,
+          data: {
+            tokenId: row.id,
+            kind,
+            serviceAccountId: row.service_account_id,
+            scope: row.scope,
+            actor: input.createdBy,
+          },
+        }),
+      );
+      outbox.committed();
       await audit.record({
         type: "api_token.created",
         outcome: "success",

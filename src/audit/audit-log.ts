@@ -17,13 +17,25 @@
  *   load. If the writer is not running, the repository writes batches through Kysely as before.
  * - Read-your-writes in the process: `list` and `flush` write the queue first. `close` (at shutdown) writes
  *   it too. What a crash takes with it is at most the last `flushMs` of events.
- * - A failed write is retried (after `flushMs`, at least 100 ms, or with the next batch), up to `MAX_ATTEMPTS`
- *   times, then reported through `onError` with the number of events lost (`close` tries as often); the queue is bounded (`MAX_PENDING`, oldest first out, also
- *   reported), so an unreachable database cannot exhaust memory.
+ * - A failed write is retried (after `flushMs`, at least 100 ms, or with the next batch), the same batch as it
+ *   was, up to `MAX_ATTEMPTS` times, then reported through `onError` with the number of events lost (`close` tries
+ *   as often); the queue is bounded (`MAX_PENDING`, oldest first out, also reported), so an unreachable database
+ *   cannot exhaust memory.
+ * - Hash chain (docs/events.md, "Audit trail"): each batch's rows get their chain id, seq, prev_hash and hash
+ *   when the batch is formed (chain.ts), never on the request path. A retry resends the same rows, so a batch
+ *   that had committed (answer lost) is skipped by id and the chain stays whole. A batch given up may or may not
+ *   be stored: the chain ends there and later events start a new chain (no hole, no fork). Events dropped by the
+ *   queue's bound never had a place in a chain. A new process starts a new chain.
+ * - Checkpoints (checkpoints.ts), when `checkpoints` is given: the chain's acknowledged head is signed every
+ *   `every` records, at least every `intervalMs` when records are waiting for one, and at close; the same timer
+ *   signs again, with a new signing key, the newest checkpoints other chains had signed with the old one.
+ * - `chain: false` writes unchained rows and signs nothing: only to measure what the chain costs.
  */
 import { randomFillSync } from "node:crypto";
 import type { Clock } from "../lib/clock.js";
 import type { AuditEventRow, AuditEventsRepository } from "../storage/index.js";
+import { appendToChain, type ChainState, startChain } from "./chain.js";
+import { type CheckpointOptions, createCheckpointer } from "./checkpoints.js";
 
 export type AuditEventType =
   | "user.created"
@@ -47,6 +59,7 @@ export type AuditEventType =
   | "oauth.code_replayed"
   | "oauth.refresh_reused"
   | "oauth.token_revoked"
+  | "oauth.token_exchanged"
   | "api_token.created"
   | "api_token.revoked"
   | "api_token.leaked"
@@ -70,7 +83,24 @@ export type AuditEventType =
   | "mfa.webauthn_counter_regression"
   | "access.ended"
   | "admin.granted"
-  | "admin.revoked";
+  | "admin.revoked"
+  | "federation.signin"
+  | "federation.provisioned"
+  | "federation.linked"
+  | "federation.unlinked"
+  | "idp.created"
+  | "idp.updated"
+  | "idp.deleted"
+  | "webhook.created"
+  | "webhook.updated"
+  | "webhook.deleted"
+  | "webhook.secret_rotated"
+  | "webhook.redelivered"
+  | "sign_up.requested"
+  | "user.signed_up"
+  | "invitation.created"
+  | "invitation.accepted"
+  | "invitation.revoked";
 
 export interface AuditEventInput {
   type: AuditEventType;
@@ -119,12 +149,21 @@ export interface AuditLogOptions {
   flushMs?: number;
   /** A write failed for good, or the queue overflowed: `lost` events are gone. */
   onError?: (error: unknown, lost: number) => void;
+  /**
+   * Hash-chain the records (default true). Turned off only to measure what the chain costs against the same run
+   * without it: rows are then stored unchained (and `tessera audit verify` reports them) and nothing is signed.
+   */
+  chain?: boolean;
+  /** Sign the chain's head with Tessera's signing key (absent: the chain is written but never signed). */
+  checkpoints?: CheckpointOptions;
 }
 
-/** Rows per INSERT (9 parameters each: well under SQLite's and PostgreSQL's parameter limits). */
+/** Rows per INSERT (13 parameters each: well under SQLite's and PostgreSQL's parameter limits). */
 export const MAX_BATCH = 500;
 export const MAX_PENDING = 50_000;
 export const MAX_ATTEMPTS = 3;
+export const CHECKPOINT_EVERY = 1000;
+export const CHECKPOINT_INTERVAL_MS = 30_000;
 
 // 64 random bits per id, from CSPRNG bytes drawn 4 KiB at a time, each byte used once: an id costs one hex
 // conversion, not a trip into OpenSSL per event (nor a UUID built and then cut up, as `randomUUID` would).
@@ -142,39 +181,96 @@ export function auditEventId(at: number): string {
   return `${at.toString(36).padStart(10, "0")}${random}`;
 }
 
+interface Batch {
+  rows: AuditEventRow[];
+  attempts: number;
+  /** The chain its rows were given places in (undefined: unchained). */
+  chain: ChainState | undefined;
+}
+
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const { repository, clock } = options;
   const flushMs = options.flushMs ?? 100;
-  let pending: { row: AuditEventRow; attempts: number }[] = [];
+  const chained = options.chain !== false;
+  const signing = chained ? options.checkpoints : undefined;
+  const checkpointEvery = Math.max(1, signing?.every ?? CHECKPOINT_EVERY);
+  let pending: AuditEventRow[] = [];
+  /** A batch whose write failed: written again, as it is, before anything else. */
+  let retry: Batch | undefined;
+  let chain: ChainState | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let closed = false;
-
   const report = (error: unknown, lost: number) => {
     if (options.onError) options.onError(error, lost);
     else process.emitWarning(`audit log: ${lost} event(s) lost: ${(error as Error)?.message ?? error}`);
   };
-
   // A retry may repeat rows a lost answer had committed: ids are unique per event, and the repository skips
   // ids already stored.
   const write = (rows: AuditEventRow[]): Promise<void> => repository.insert(rows);
 
+  const checkpointer =
+    signing === undefined
+      ? undefined
+      : createCheckpointer({ ...signing, repository, clock, newId: () => auditEventId(clock.now()) });
+  const checkpoint = async (target: ChainState | undefined): Promise<void> => {
+    if (checkpointer !== undefined && target !== undefined) await checkpointer.sign(target);
+  };
+  // The timer: a checkpoint for records waiting for one, and signing again after a change of signing key.
+  const ticker =
+    checkpointer === undefined
+      ? undefined
+      : setInterval(() => {
+          running = running.then(async () => {
+            await checkpoint(chain);
+            await checkpointer.signAgainAfterKeyChange();
+          });
+        }, signing?.intervalMs ?? CHECKPOINT_INTERVAL_MS);
+  ticker?.unref();
+
+  /** The next batch to write: the failed one again, or the oldest queued rows given their places. */
+  const nextBatch = (): Batch | undefined => {
+    if (retry) return retry;
+    if (pending.length === 0) return undefined;
+    const rows = pending.slice(0, MAX_BATCH);
+    pending = pending.slice(rows.length);
+    if (!chained) return { rows, attempts: 0, chain: undefined };
+    chain ??= startChain(auditEventId(clock.now()));
+    appendToChain(chain, rows);
+    return { rows, attempts: 0, chain };
+  };
+
   const writeQueued = async (): Promise<void> => {
-    while (pending.length > 0) {
-      const batch = pending.slice(0, MAX_BATCH);
-      pending = pending.slice(batch.length);
+    for (;;) {
+      const batch = nextBatch();
+      if (batch === undefined) return;
       try {
-        await write(batch.map((entry) => entry.row));
+        await write(batch.rows);
       } catch (error) {
-        const retry = batch.filter((entry) => ++entry.attempts < MAX_ATTEMPTS);
-        if (retry.length < batch.length) report(error, batch.length - retry.length);
-        pending = [...retry, ...pending];
+        retry = ++batch.attempts < MAX_ATTEMPTS ? batch : undefined;
+        if (retry === undefined) {
+          report(error, batch.rows.length);
+          // Stored or not, nobody knows: the chain ends at its last acknowledged record, signed if it is not yet,
+          // and later events start a new chain.
+          if (batch.chain !== undefined && batch.chain === chain) {
+            await checkpoint(chain);
+            chain = undefined;
+          }
+        }
         // Try again after an interval, even if no other event comes (not at once: the database is failing).
-        if (pending.length > 0 && !closed && !timer) {
+        if ((retry || pending.length > 0) && !closed && !timer) {
           timer = setTimeout(() => void flush(), Math.max(flushMs, 100));
           timer.unref();
         }
         return;
+      }
+      retry = undefined;
+      const last = batch.rows[batch.rows.length - 1];
+      if (batch.chain !== undefined && last?.seq != null && last.hash != null) {
+        batch.chain.confirmedSeq = last.seq;
+        batch.chain.confirmedHead = Buffer.from(last.hash, "hex");
+        if (batch.chain.confirmedSeq - batch.chain.signedSeq >= checkpointEvery)
+          await checkpoint(batch.chain);
       }
     }
   };
@@ -213,22 +309,33 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         ip: event.ip ?? null,
         user_agent: event.userAgent?.slice(0, 512) ?? null,
         details: event.details ? JSON.stringify(event.details) : null,
+        chain_id: null,
+        seq: null,
+        prev_hash: null,
+        hash: null,
       };
+      // Only queued rows are dropped, never a batch being written: they have no place in a chain yet.
       if (pending.length >= MAX_PENDING) {
         pending.shift();
         report(new Error("the audit queue is full (the database is not taking writes)"), 1);
       }
-      pending.push({ row, attempts: 0 });
+      pending.push(row);
       schedule();
     },
     flush,
     async close() {
       closed = true;
-      for (let attempt = 0; attempt < MAX_ATTEMPTS && pending.length > 0; attempt++) await flush();
-      if (pending.length > 0) {
-        report(new Error("the audit log closed with events it could not write"), pending.length);
+      if (ticker) clearInterval(ticker);
+      for (let attempt = 0; attempt < MAX_ATTEMPTS && (pending.length > 0 || retry); attempt++) await flush();
+      const unwritten = pending.length + (retry?.rows.length ?? 0);
+      if (unwritten > 0) {
+        report(new Error("the audit log closed with events it could not write"), unwritten);
         pending = [];
+        retry = undefined;
       }
+      // The chain's last acknowledged records, signed before the process goes.
+      running = running.then(() => checkpoint(chain));
+      await running;
     },
     async list(options = {}) {
       await flush();

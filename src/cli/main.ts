@@ -14,12 +14,21 @@ import { createLogger, type Logger } from "../observability/log.js";
 import { startServer } from "../server/serve.js";
 import { createServices, type Services } from "../server/services.js";
 import { migrateToLatest, openStorage } from "../storage/index.js";
+import { AUDIT_FLAGS, AUDIT_HELP, runAuditCommand, takeAuditTypes } from "./audit.js";
 import { BFF_HELP, startBff } from "./bff.js";
 import { CLIENT_FLAGS, CLIENTS_HELP, runClientsCommand } from "./clients.js";
 import { table } from "./format.js";
 import { GROUPS_HELP, runGroupsCommand } from "./groups.js";
+import { IDP_FLAGS, IDP_HELP, runIdpCommand } from "./idp.js";
+import {
+  INVITATION_FLAGS,
+  INVITATIONS_HELP,
+  parseInvitationsCommand,
+  runInvitationsCommand,
+} from "./invitations.js";
 import { runTokensCommand, TOKEN_FLAGS, TOKENS_HELP } from "./tokens.js";
 import { CliUsageError, runUsersCommand, USERS_HELP } from "./users.js";
+import { runWebhooksCommand, WEBHOOK_FLAGS, WEBHOOKS_HELP } from "./webhooks.js";
 
 const HELP = `Usage: tessera [command] [options]
 
@@ -32,7 +41,7 @@ Commands:
   admin-token create [--name N]  Mint an admin API token (shown once)
   admin-token list [--json]      List admin tokens (never their values)
   admin-token revoke ID          Revoke an admin token
-${USERS_HELP}${GROUPS_HELP}${CLIENTS_HELP}${TOKENS_HELP}${BFF_HELP}
+${USERS_HELP}${GROUPS_HELP}${IDP_HELP}${INVITATIONS_HELP}${CLIENTS_HELP}${TOKENS_HELP}${WEBHOOKS_HELP}${AUDIT_HELP}${BFF_HELP}
 Options (each also an environment variable; see docs/configuration.md):
   --config FILE   JSON configuration file
   --port N        --host H        --issuer URL     --database-url URL
@@ -88,7 +97,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 /** Runs a one-shot command with a full context; its logs go to stderr so stdout carries only the result. */
 async function withContext<T>(config: Config, fn: (ctx: Services) => Promise<T>): Promise<T> {
   const log: Logger = createLogger({ level: "warn", destination: process.stderr });
-  const ctx = await createServices(config, { log });
+  // No event dispatch or webhook delivery in a one-shot command: a running server sends what it commits.
+  const ctx = await createServices(config, { log, background: false });
   try {
     return await fn(ctx);
   } finally {
@@ -225,11 +235,30 @@ export async function main(argv: string[], env: Record<string, string | undefine
             runUsersCommand(ctx, words, flags, (text) => process.stdout.write(text)),
           );
         }
+        if (words[0] === "idp") {
+          const flags = takeFlags(args, { ...IDP_FLAGS });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runIdpCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
         if (words[0] === "groups") {
           const flags = takeFlags(args, { json: "boolean" });
           const config = loadConfig({ env, argv: args });
           return await withContext(config, (ctx) =>
             runGroupsCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "invitations") {
+          const command = parseInvitationsCommand(words, takeFlags(args, { ...INVITATION_FLAGS }));
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runInvitationsCommand(
+              ctx,
+              command,
+              (text) => process.stdout.write(text),
+              (text) => process.stderr.write(text),
+            ),
           );
         }
         if (words[0] === "clients" || words[0] === "resources") {
@@ -244,6 +273,28 @@ export async function main(argv: string[], env: Record<string, string | undefine
           const config = loadConfig({ env, argv: args });
           return await withContext(config, (ctx) =>
             runTokensCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "webhooks") {
+          const flags = takeFlags(args, { ...WEBHOOK_FLAGS });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runWebhooksCommand(ctx, words, flags, (text) => process.stdout.write(text)),
+          );
+        }
+        if (words[0] === "audit") {
+          const types = takeAuditTypes(args);
+          const flags = takeFlags(args, { ...AUDIT_FLAGS });
+          const config = loadConfig({ env, argv: args });
+          return await withContext(config, (ctx) =>
+            runAuditCommand(
+              ctx,
+              words,
+              flags,
+              types,
+              (text) => process.stdout.write(text),
+              (text) => process.stderr.write(text),
+            ),
           );
         }
         if (words[0] === "admin-token" && words[1] === "revoke" && words.length === 3) {

@@ -55,6 +55,10 @@ export interface Config {
   readonly webauthnUserVerification: "preferred" | "required" | "discouraged";
   readonly webauthnAaguids: string | undefined;
   readonly revocationPollInterval: number;
+  /** Webhook delivery (src/events): attempt timeout (ms), attempts before dead, back-off base (ms). */
+  readonly webhookTimeout: number;
+  readonly webhookMaxAttempts: number;
+  readonly webhookRetryBase: number;
   readonly refreshTokenLifetime: number;
   readonly refreshTokenIdle: number;
   readonly refreshGraceWindow: number;
@@ -65,6 +69,12 @@ export interface Config {
   readonly passwordResetTtl: number;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
+  /** Self-service sign-up (src/onboarding): off by default. */
+  readonly signUp: "off" | "on";
+  /** Comma-separated e-mail domains sign-up accepts; unset: any (parsed by src/onboarding). */
+  readonly signUpAllowedDomains: string | undefined;
+  readonly signUpLinkTtl: number;
+  readonly invitationTtl: number;
   /** Insecure choices that are allowed but must be logged loudly at start-up. */
   readonly warnings: readonly string[];
 }

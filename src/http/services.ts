@@ -8,12 +8,16 @@ import type { Accounts } from "../accounts/index.js";
 import type { AdminTokens, ApiTokens, createLeakReports, ServiceAccounts } from "../api-tokens/index.js";
 import type { Config } from "../config/index.js";
 import type { KeyStore, MasterKey } from "../crypto/index.js";
+import type { Webhooks } from "../events/index.js";
+import type { Federation } from "../federation/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { Mfa } from "../mfa/index.js";
 import type { OAuth } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { Onboarding } from "../onboarding/index.js";
 import type { RevocationFeed } from "../revocation/index.js";
+import type { Transmitter } from "../ssf/index.js";
 import type { Storage } from "../storage/index.js";
 
 export interface HttpServices {
@@ -34,4 +38,12 @@ export interface HttpServices {
   readonly leakReports: ReturnType<typeof createLeakReports>;
   readonly revocations: RevocationFeed;
   readonly mfa: Mfa;
+  /** Webhook endpoints and their deliveries (src/events). */
+  readonly webhooks: Webhooks;
+  /** Sign-in with upstream identity providers (issue 23). */
+  readonly federation: Federation;
+  /** The Shared Signals (SSF 1.0) transmitter: stream management, poll, metadata. */
+  readonly ssf: Transmitter;
+  /** Self-service sign-up and invitations. */
+  readonly onboarding: Onboarding;
 }

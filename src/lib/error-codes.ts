@@ -35,6 +35,16 @@ export const ERROR_CODES = {
   too_many_attempts:
     "Too many failed sign-ins for this account or client, or too many requests from one address to an open endpoint (leak reports, passkey sign-in); wait `Retry-After` seconds. HTTP 429.",
   invalid_reset_token: "The password-reset link is unknown, used or expired. HTTP 400.",
+  email_domain_not_allowed:
+    "Self-service sign-up: the e-mail address's domain is not on the allow-list (`TESSERA_SIGN_UP_ALLOWED_DOMAINS`). HTTP 400.",
+  email_taken:
+    "An account with this e-mail address already exists (accepting an invitation, confirming a sign-up, inviting an address). HTTP 409.",
+  invalid_sign_up_link:
+    "The sign-up confirmation link is unknown, used, expired or had too many wrong passwords. HTTP 400.",
+  invalid_invitation: "The invitation link is unknown, used, revoked or expired. HTTP 400.",
+  invitation_not_found: "Admin API: no invitation has this id. HTTP 404.",
+  invitation_accepted:
+    "Admin API: the invitation was already accepted and cannot be revoked (disable the account instead). HTTP 409.",
   invalid_client:
     "OAuth: client authentication failed (unknown client, wrong secret, wrong method) or is missing (RFC 6749 §5.2). HTTP 401, with `WWW-Authenticate: Basic` when the Basic scheme was tried.",
   invalid_grant:

@@ -7,6 +7,7 @@
 import type { Accounts } from "../accounts/index.js";
 import type { Config } from "../config/index.js";
 import type { MasterKey } from "../crypto/index.js";
+import type { EventOutbox } from "../events/outbox.js";
 import type { Clock } from "../lib/clock.js";
 import { createPendingSignIns, type PendingSignIns } from "./pending.js";
 import { createMfaPolicy, type MfaPolicy } from "./policy.js";
@@ -56,6 +57,8 @@ export function createMfa(options: {
   masterKey: MasterKey;
   accounts: Accounts;
   config: Config;
+  /** Where factor changes' `credential.changed` events are written (src/events). */
+  events?: EventOutbox;
 }): Mfa {
   const { repositories } = options;
   const deps: MfaDeps = {
@@ -65,6 +68,7 @@ export function createMfa(options: {
     audit: options.accounts.audit,
     throttle: options.accounts.throttle,
     config: options.config,
+    ...(options.events ? { events: options.events } : {}),
   };
   const pending = createPendingSignIns({ repository: repositories.pendingSignIns, clock: options.clock });
   const totp = createTotp(deps);
@@ -81,9 +85,10 @@ export function createMfa(options: {
     recoveryCodes,
     webauthn,
     async reset(userId, by) {
-      await totp.remove(userId, by);
-      await recoveryCodes.removeAll(userId);
-      for (const key of await webauthn.list(userId)) await webauthn.remove(userId, key.id, by);
+      // Each removal is a `credential.changed` event with `change: "reset"`, written in its transaction.
+      await totp.remove(userId, by, "reset");
+      await recoveryCodes.removeAll(userId, "reset");
+      for (const key of await webauthn.list(userId)) await webauthn.remove(userId, key.id, by, "reset");
       await options.accounts.access.end({ type: "mfa_reset", userId }, by);
       await options.accounts.audit.record({
         type: "mfa.reset",

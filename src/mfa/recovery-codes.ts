@@ -11,12 +11,14 @@
  * - Regenerating replaces the whole set in one transaction (the old codes die). The transaction first touches
  *   the user's row, which serialises two regenerations of one user on PostgreSQL (a double-clicked button
  *   would otherwise leave both sets alive).
+ * - A new set and a removal are `credential.changed` domain events, written in their transaction (src/events).
  * - Verification is throttled with TOTP's per-user key (attempts.ts); audited: `mfa.recovery_codes_generated`,
  *   `mfa.recovery_code_used` (with how many remain), `mfa.recovery_code_failed`.
  */
 import { randomBytes } from "node:crypto";
 import type { AuditEventInput } from "../audit/index.js";
 import { hashToken } from "../crypto/index.js";
+import { NO_EVENTS } from "../events/outbox.js";
 import { throttledAttempt } from "./attempts.js";
 import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, RecoveryCodes } from "./types.js";
@@ -59,6 +61,13 @@ export function recoveryCodeHash(userId: string, normalised: string): string {
 export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
   const { clock, audit, throttle } = deps;
   const stored = deps.repositories.recoveryCodes;
+  const outbox = deps.events ?? NO_EVENTS;
+  const changed = (userId: string, change: string, actor: string | null) =>
+    outbox.events({
+      type: "credential.changed",
+      userId,
+      data: { credential: "recovery_codes", change, actor },
+    });
 
   const record = (
     type: AuditEventInput["type"],
@@ -83,7 +92,8 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
         used_at: null,
       }));
       // One transaction that first takes the user's row lock (PostgreSQL): see the module comment.
-      const replaced = await stored.replaceAll(userId, rows);
+      const replaced = await stored.replaceAll(userId, rows, changed(userId, "create", by.actor));
+      outbox.committed();
       await record("mfa.recovery_codes_generated", "success", userId, by, {
         count: RECOVERY_CODE_COUNT,
         replaced,
@@ -110,6 +120,9 @@ export function createRecoveryCodes(deps: MfaDeps): RecoveryCodes {
 
     remaining,
 
-    removeAll: (userId) => stored.deleteAll(userId),
+    async removeAll(userId, change = "delete") {
+      await stored.deleteAll(userId, changed(userId, change, null));
+      outbox.committed();
+    },
   };
 }

@@ -11,6 +11,8 @@
  * - `completeSignIn` ends a pending sign-in once (single use, not after it expired): the session is created
  *   with the combined `amr` (RFC 8176, `mfa` when two factors).
  * - A passkey alone starts a session with the methods it proved (audited as `signin.passkey`).
+ * - A sign-in at an upstream identity provider (`afterUpstream`, amr `fed`…) is a first factor like a password,
+ *   unless the administrator set the provider to satisfy the MFA requirement: then a session at once.
  * - Every new session ends the session the browser already had, if any (fixation defence): the
  *   `session_replaced` access-ending event.
  * - Five failed second-factor attempts end a pending sign-in (the password is needed again).
@@ -86,6 +88,19 @@ export interface SignInFlow {
     previousToken: string | undefined;
     client: SignInClient;
   }): Promise<SessionDecision | PendingDecision>;
+  /**
+   * After a sign-in at an upstream identity provider (src/federation): `amr` as the federation decided it.
+   * When the provider satisfies Tessera's MFA requirement, a session at once; otherwise as after a password
+   * (a user who must use a second factor gets a pending sign-in).
+   */
+  afterUpstream(input: {
+    userId: string;
+    amr: string[];
+    satisfiesMfa: boolean;
+    returnTo: string | undefined;
+    previousToken: string | undefined;
+    client: SignInClient;
+  }): Promise<SessionDecision | PendingDecision>;
   /** The live pending sign-in for a token, if any. */
   loadPending(token: string | undefined): Promise<PendingSignIn | undefined>;
   /** The live pending sign-in at the `enrol` stage and its (active) user: who may register a first factor. */
@@ -156,39 +171,57 @@ export function createSignInFlow(deps: SignInFlowDeps): SignInFlow {
     return { kind: "session", token, session, keepFor, redirect: input.redirect };
   }
 
+  /** After a first factor (`amr`): a session, or a pending sign-in when a second factor is due. */
+  async function afterFirstFactor(input: {
+    userId: string;
+    amr: string[];
+    remember: boolean;
+    returnTo: string | undefined;
+    previousToken: string | undefined;
+    client: SignInClient;
+  }): Promise<SessionDecision | PendingDecision> {
+    const { userId, amr, remember, returnTo, previousToken, client } = input;
+    const factors = await mfa.policy.factors(userId);
+    const hasFactor = factors.totp || factors.webauthn > 0;
+    const required = hasFactor || (await mfa.policy.required(userId));
+    if (!required) {
+      return startSession({
+        userId,
+        amr,
+        remember,
+        previousToken,
+        client,
+        redirect: returnTo ?? DEFAULT_REDIRECT,
+      });
+    }
+    const stage = hasFactor ? "verify" : "enrol";
+    const { token } = await mfa.pending.create({ userId, amr, stage, remember, returnTo: returnTo ?? null });
+    return {
+      kind: "pending",
+      token,
+      stage,
+      redirect: stage === "verify" ? "/login/verify" : "/login/enrol",
+    };
+  }
+
   const fresh = (session: Pick<Session, "authTime">) =>
     isFresh(session.authTime, clock.now(), deps.stepUpMaxAge);
 
   return {
-    async afterPassword({ userId, remember, returnTo, previousToken, client }) {
-      const factors = await mfa.policy.factors(userId);
-      const hasFactor = factors.totp || factors.webauthn > 0;
-      const required = hasFactor || (await mfa.policy.required(userId));
-      if (!required) {
-        return startSession({
-          userId,
-          amr: ["pwd"],
-          remember,
-          previousToken,
-          client,
-          redirect: returnTo ?? DEFAULT_REDIRECT,
-        });
-      }
-      const stage = hasFactor ? "verify" : "enrol";
-      const { token } = await mfa.pending.create({
-        userId,
-        amr: ["pwd"],
-        stage,
-        remember,
-        returnTo: returnTo ?? null,
-      });
-      return {
-        kind: "pending",
-        token,
-        stage,
-        redirect: stage === "verify" ? "/login/verify" : "/login/enrol",
-      };
-    },
+    afterPassword: ({ userId, remember, returnTo, previousToken, client }) =>
+      afterFirstFactor({ userId, amr: ["pwd"], remember, returnTo, previousToken, client }),
+
+    afterUpstream: ({ userId, amr, satisfiesMfa, returnTo, previousToken, client }) =>
+      satisfiesMfa
+        ? startSession({
+            userId,
+            amr,
+            remember: false,
+            previousToken,
+            client,
+            redirect: returnTo ?? DEFAULT_REDIRECT,
+          })
+        : afterFirstFactor({ userId, amr, remember: false, returnTo, previousToken, client }),
 
     loadPending: (token) => mfa.pending.load(token),
 

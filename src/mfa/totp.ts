@@ -16,12 +16,14 @@
  *   One conditional UPDATE (`last_step IS NULL OR last_step < :step`) decides, so two concurrent submissions
  *   of one code cannot both pass, on either database.
  * - Throttled per user, with recovery codes (attempts.ts); every failure is audited (`mfa.totp_failed`, with a
- *   reason, never the code), every change too (`mfa.totp_enrolled`, `mfa.totp_removed`).
+ *   reason, never the code), every change too (`mfa.totp_enrolled`, `mfa.totp_removed`), and each change is a
+ *   `credential.changed` domain event written in its transaction (src/events).
  */
 import { randomBytes } from "node:crypto";
 import { Secret, TOTP } from "otpauth";
 import QRCode from "qrcode";
 import type { AuditEventInput } from "../audit/index.js";
+import { NO_EVENTS } from "../events/outbox.js";
 import { throttledAttempt } from "./attempts.js";
 import { recordMfaEvent } from "./audit.js";
 import type { MfaActor, MfaDeps, Totp } from "./types.js";
@@ -85,6 +87,13 @@ const sealContext = (userId: string) => `totp-secret:${userId}`;
 export function createTotp(deps: MfaDeps): Totp {
   const { clock, masterKey, audit, throttle } = deps;
   const factors = deps.repositories.totpFactors;
+  const outbox = deps.events ?? NO_EVENTS;
+  const changed = (userId: string, change: string, by: MfaActor) =>
+    outbox.events({
+      type: "credential.changed",
+      userId,
+      data: { credential: "totp", change, actor: by.actor },
+    });
   // What the authenticator app shows next to the account: the issuer's host name (`id.example.com: alice`);
   // without a port, since the key URI format uses a colon between issuer and account.
   const issuer = new URL(deps.config.issuer).hostname;
@@ -182,17 +191,23 @@ export function createTotp(deps: MfaDeps): Totp {
           await failed(userId, by, "enrol", "wrong_code");
           return false;
         }
-        const confirmed = await factors.replaceSealed(userId, row.secret_sealed, {
-          secret_sealed: seal(userId, { active: secrets.candidate, candidate: null }),
-          created_at: now,
-          confirmed_at: now,
-          // The confirming code is used up: it cannot sign in afterwards.
-          last_step: step,
-        });
+        const confirmed = await factors.replaceSealed(
+          userId,
+          row.secret_sealed,
+          {
+            secret_sealed: seal(userId, { active: secrets.candidate, candidate: null }),
+            created_at: now,
+            confirmed_at: now,
+            // The confirming code is used up: it cannot sign in afterwards.
+            last_step: step,
+          },
+          changed(userId, secrets.active === null ? "create" : "update", by),
+        );
         if (!confirmed) {
           await failed(userId, by, "enrol", "superseded");
           return false;
         }
+        outbox.committed();
         await record("mfa.totp_enrolled", "success", userId, by, { replaced: secrets.active !== null });
         return true;
       });
@@ -221,10 +236,13 @@ export function createTotp(deps: MfaDeps): Totp {
       });
     },
 
-    async remove(userId, by) {
+    async remove(userId, by, change = "delete") {
       const row = await load(userId);
       if (!row) return false;
-      if (!(await factors.delete(userId))) return false;
+      // An enrolment never confirmed was no credential: nothing to announce.
+      if (!(await factors.delete(userId, row.confirmed_at === null ? [] : changed(userId, change, by))))
+        return false;
+      outbox.committed();
       await record("mfa.totp_removed", "success", userId, by, { confirmed: row.confirmed_at !== null });
       return true;
     },

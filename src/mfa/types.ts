@@ -6,6 +6,7 @@ import type { Throttle } from "../accounts/index.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Config } from "../config/index.js";
 import type { MasterKey } from "../crypto/index.js";
+import type { EventOutbox } from "../events/outbox.js";
 import type { Clock } from "../lib/clock.js";
 import type {
   PendingSignInsRepository,
@@ -35,7 +36,12 @@ export interface MfaDeps {
   /** Per-key exponential back-off (memory or Redis), the same as sign-in's: keys like `totp:<userId>`. */
   throttle: Throttle;
   config: Config;
+  /** Where `credential.changed` events are written with each factor change (absent: none). */
+  events?: EventOutbox;
 }
+
+/** What a removal is, as its `credential.changed` event says: the user's own, or an administrator's MFA reset. */
+export type FactorRemoval = "delete" | "reset";
 
 /** Who is acting, for the audit log. */
 export interface MfaActor {
@@ -63,7 +69,7 @@ export interface Totp {
    * user. Throws TooManyAttemptsError when throttled.
    */
   verify(userId: string, code: string, by: MfaActor): Promise<boolean>;
-  remove(userId: string, by: MfaActor): Promise<boolean>;
+  remove(userId: string, by: MfaActor, change?: FactorRemoval): Promise<boolean>;
 }
 
 export interface RecoveryCodes {
@@ -72,7 +78,7 @@ export interface RecoveryCodes {
   /** Consumes a code (single use, atomically); false when unknown or used. Throttled with TOTP's key. */
   verify(userId: string, code: string, by: MfaActor): Promise<boolean>;
   remaining(userId: string): Promise<number>;
-  removeAll(userId: string): Promise<void>;
+  removeAll(userId: string, change?: FactorRemoval): Promise<void>;
 }
 
 export interface WebAuthnCredential {
@@ -115,5 +121,5 @@ export interface WebAuthn {
   ): Promise<{ userId: string; credentialId: string; userVerified: boolean } | undefined>;
   list(userId: string): Promise<WebAuthnCredential[]>;
   rename(userId: string, credentialId: string, name: string, by: MfaActor): Promise<boolean>;
-  remove(userId: string, credentialId: string, by: MfaActor): Promise<boolean>;
+  remove(userId: string, credentialId: string, by: MfaActor, change?: FactorRemoval): Promise<boolean>;
 }

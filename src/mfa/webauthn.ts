@@ -30,6 +30,7 @@ import {
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
 import { decodeClientDataJSON } from "@simplewebauthn/server/helpers";
+import { NO_EVENTS } from "../events/outbox.js";
 import { MfaError } from "../lib/errors.js";
 import type { WebAuthnCredentialRow } from "../storage/index.js";
 import { recordMfaEvent } from "./audit.js";
@@ -67,6 +68,13 @@ function reasonOf(error: unknown): string {
 export function createWebAuthn(deps: MfaDeps): WebAuthn {
   const { clock, audit } = deps;
   const credentials = deps.repositories.webauthnCredentials;
+  const outbox = deps.events ?? NO_EVENTS;
+  const changed = (userId: string, credentialId: string, change: string, by: MfaActor) =>
+    outbox.events({
+      type: "credential.changed",
+      userId,
+      data: { credential: "webauthn", change, credentialId: shortId(credentialId), actor: by.actor },
+    });
   const settings = webauthnSettings(deps.config);
   const challenges = createChallengeStore({ repository: deps.repositories.webauthnChallenges, clock });
   const allowed = (aaguid: string) =>
@@ -172,7 +180,8 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
         last_used_at: null,
       };
       try {
-        await credentials.insert(row);
+        await credentials.insert(row, changed(userId, row.id, "create", by));
+        outbox.committed();
       } catch {
         // The same id registered concurrently: the primary key decided.
         throw await failed("credential_exists");
@@ -318,8 +327,10 @@ export function createWebAuthn(deps: MfaDeps): WebAuthn {
       return true;
     },
 
-    async remove(userId, credentialId, by) {
-      if (!(await credentials.delete(userId, credentialId))) return false;
+    async remove(userId, credentialId, by, change = "delete") {
+      if (!(await credentials.delete(userId, credentialId, changed(userId, credentialId, change, by))))
+        return false;
+      outbox.committed();
       await recordMfaEvent(
         audit,
         {

@@ -14,6 +14,14 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, randomBytes } from "node:crypto";
 import { constantTimeEqual, hashToken } from "../crypto/hash.js";
 import {
+  checkJwkSet,
+  type JweSettings,
+  type JwkSet,
+  jweSettings,
+  MAX_JWKS_KEYS,
+  requireEncryptionKey,
+} from "../crypto/jwe.js";
+import {
   JWS_ALGORITHMS,
   type JwsAlgorithm,
   type JwtClaims,
@@ -25,7 +33,9 @@ import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { OAuthRepositories } from "../storage/repositories/oauth.js";
 import type { OAuthClientFields, OAuthClientRow } from "../storage/repositories/oauth-clients.js";
+import type { ResourceServerRow } from "../storage/repositories/resource-servers.js";
 import { OAuthError } from "./errors.js";
+import { isJwksUri, type TokenEncryption } from "./jwe.js";
 import { redirectUriProblem } from "./redirect-uri.js";
 import { formatScope, parseScope } from "./scopes.js";
 
@@ -37,6 +47,7 @@ export const GRANT_TYPES = [
   "refresh_token",
   "client_credentials",
   "urn:ietf:params:oauth:grant-type:device_code",
+  "urn:ietf:params:oauth:grant-type:token-exchange",
 ] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 export const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
@@ -74,8 +85,23 @@ export interface Client {
   dpopBound: boolean;
   /** OpenID Connect Back-Channel Logout: where logout tokens are posted; null when not registered. */
   backchannelLogoutUri: string | null;
-  /** private_key_jwt: the public keys the client signs its assertions with. */
+  /**
+   * The client's public keys: those it signs private_key_jwt assertions with, and those tokens are encrypted to
+   * (`use: "enc"`, or no `use`).
+   */
   jwks: { keys: JsonWebKey[] } | null;
+  /** Where the client publishes its encryption keys instead (OpenID Connect Registration §2 `jwks_uri`). */
+  jwksUri: string | null;
+  /** `id_token_encrypted_response_alg`/`_enc`: ID tokens are signed, then encrypted to the client. */
+  idTokenEncryption: JweSettings | null;
+  /** `userinfo_signed_response_alg`: userinfo answers a JWT signed with it (`application/jwt`). */
+  userinfoSignedAlg: JwsAlgorithm | null;
+  /** `userinfo_encrypted_response_alg`/`_enc`: userinfo answers a signed, then encrypted JWT. */
+  userinfoEncryption: JweSettings | null;
+  /** RFC 8693: the audiences exchanged tokens may be asked for; null means `resources`. */
+  tokenExchangeAudiences: string[] | null;
+  /** RFC 8693: may ask for exchanged tokens without `act` (impersonation); otherwise delegation only. */
+  tokenExchangeImpersonation: boolean;
   createdAt: number;
 }
 
@@ -94,8 +120,18 @@ export interface ClientInput {
   requirePar?: boolean;
   dpopBound?: boolean;
   backchannelLogoutUri?: string | null;
-  /** Required for private_key_jwt: public keys, each with a `kid`. */
+  /** Required for private_key_jwt (public keys, each with a `kid`), and for encryption without `jwksUri`. */
   jwks?: { keys: JsonWebKey[] };
+  /** Encryption keys published by the client (fetched through the outbound guard), instead of `jwks`. */
+  jwksUri?: string | null;
+  /** Encrypted ID tokens: `enc` defaults to A128CBC-HS256 (OpenID Connect Registration §2). */
+  idTokenEncryption?: { alg: string; enc?: string } | null;
+  userinfoSignedAlg?: JwsAlgorithm | null;
+  /** Encrypted userinfo answers: `enc` defaults to A128CBC-HS256. */
+  userinfoEncryption?: { alg: string; enc?: string } | null;
+  /** RFC 8693 token exchange policy (administrators only; registration cannot set it). */
+  tokenExchangeAudiences?: string[] | null;
+  tokenExchangeImpersonation?: boolean;
   /** A chosen client id (`[A-Za-z0-9._~-]`, 3–128 characters); random when absent. */
   id?: string;
 }
@@ -104,6 +140,20 @@ export interface ResourceServer {
   audience: string;
   name: string;
   scopes: string[];
+  /**
+   * Present when it asks for encrypted access tokens: they are signed, then encrypted to a key of `jwks` (its
+   * public encryption keys). Absent: signed JWTs as usual.
+   */
+  accessTokenEncryption?: JweSettings;
+  jwks?: JwkSet;
+}
+
+/** What makes a resource server's access tokens encrypted: its public keys and the algorithms. */
+export interface ResourceServerEncryptionInput {
+  jwks: unknown;
+  alg: string;
+  /** Default A128CBC-HS256, as for clients. */
+  enc?: string;
 }
 
 export interface Clients {
@@ -125,6 +175,14 @@ export interface Clients {
   /** A new secret for a confidential client (the old one stops working). */
   rotateSecret(id: string): Promise<string>;
   /**
+   * Changes a client's token exchange policy (RFC 8693) and nothing else: whether it has the grant, the
+   * audiences it may ask exchanged tokens for (null: its resources), whether it may impersonate.
+   */
+  setTokenExchange(
+    id: string,
+    change: { allowed?: boolean; audiences?: string[] | null; impersonation?: boolean },
+  ): Promise<Client>;
+  /**
    * A leaked secret or registration access token (RFC 7592) stops working at once: the client's secret is
    * replaced by one nobody knows (an administrator rotates it to get a working one), or its registration token
    * is dropped. Answers the client id and which kind it was; undefined when no client has this value.
@@ -139,7 +197,18 @@ export interface Clients {
    * endpoint serves confidential clients only (introspection, the revocation feed).
    */
   authenticate(credentials: ClientCredentials, options?: { confidential?: boolean }): Promise<Client>;
-  createResourceServer(input: { audience: string; name: string; scope: string }): Promise<ResourceServer>;
+  createResourceServer(input: {
+    audience: string;
+    name: string;
+    scope: string;
+    /** Encrypted access tokens for it (RFC 7516), with its public keys. */
+    encryption?: ResourceServerEncryptionInput | null;
+  }): Promise<ResourceServer>;
+  /** Sets (or, with null, removes) the encryption of a resource server's access tokens; false if unknown. */
+  setResourceServerEncryption(
+    audience: string,
+    encryption: ResourceServerEncryptionInput | null,
+  ): Promise<ResourceServer | undefined>;
   getResourceServer(audience: string): Promise<ResourceServer | undefined>;
   listResourceServers(): Promise<ResourceServer[]>;
   deleteResourceServer(audience: string): Promise<boolean>;
@@ -155,6 +224,114 @@ const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
 function parseJsonArray(text: string): string[] {
   const value = JSON.parse(text) as unknown;
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+/** Encryption settings as stored (validated when written). */
+function storedEncryption(
+  alg: string | null | undefined,
+  enc: string | null | undefined,
+): JweSettings | null {
+  return alg ? ({ alg, enc } as JweSettings) : null;
+}
+
+function toResourceServer(row: ResourceServerRow): ResourceServer {
+  const encryption = storedEncryption(row.access_token_encryption_alg, row.access_token_encryption_enc);
+  return {
+    audience: row.audience,
+    name: row.name,
+    scopes: parseScope(row.scope),
+    ...(encryption && row.jwks
+      ? { accessTokenEncryption: encryption, jwks: JSON.parse(row.jwks) as JwkSet }
+      : {}),
+  };
+}
+
+/**
+ * A client's keys and encryption metadata, checked (OpenID Connect Registration §2, RFC 7591 §2):
+ * - private_key_jwt needs inline `jwks` with at least one signing key (`use` absent or `sig`);
+ * - encryption needs `jwks` or `jwks_uri` (never both) holding a key for each registered `alg` (a `jwks_uri` is
+ *   fetched and checked by `create`/`replace`, which are asynchronous);
+ * - a set holding both kinds of key says of each what it is for (`use`); `jwks` and `jwks_uri` serve nothing else.
+ */
+function clientKeys(
+  input: ClientInput,
+  authMethod: ClientAuthMethod,
+): Pick<
+  OAuthClientFields,
+  | "jwks"
+  | "jwks_uri"
+  | "userinfo_signed_alg"
+  | "id_token_encryption_alg"
+  | "id_token_encryption_enc"
+  | "userinfo_encryption_alg"
+  | "userinfo_encryption_enc"
+> {
+  const idToken = jweSettings(
+    input.idTokenEncryption?.alg,
+    input.idTokenEncryption?.enc,
+    "id_token_encrypted_response",
+    invalid,
+  );
+  const userinfo = jweSettings(
+    input.userinfoEncryption?.alg,
+    input.userinfoEncryption?.enc,
+    "userinfo_encrypted_response",
+    invalid,
+  );
+  const userinfoSignedAlg = input.userinfoSignedAlg ?? null;
+  if (userinfoSignedAlg !== null && !(JWS_ALGORITHMS as readonly string[]).includes(userinfoSignedAlg)) {
+    invalid(`Unsupported userinfo_signed_response_alg "${userinfoSignedAlg}".`);
+  }
+  const encrypted = idToken !== null || userinfo !== null;
+  const jwksUri = input.jwksUri ?? null;
+  if (jwksUri !== null) {
+    if (input.jwks !== undefined) invalid("Register jwks or jwks_uri, not both (RFC 7591 §2).");
+    if (authMethod === "private_key_jwt") invalid("private_key_jwt needs its keys inline, as jwks.");
+    if (!encrypted) invalid("jwks_uri is only for the keys of encrypted ID tokens or userinfo; use jwks.");
+    if (!isJwksUri(jwksUri)) invalid("jwks_uri must be an absolute https URL without a fragment.");
+  }
+  let jwks: string | null = null;
+  if (authMethod === "private_key_jwt" || (encrypted && jwksUri === null)) {
+    if (input.jwks === undefined) {
+      invalid(
+        authMethod === "private_key_jwt"
+          ? `private_key_jwt needs jwks with 1 to ${MAX_JWKS_KEYS} public keys.`
+          : "Encryption needs the client's public keys: jwks (or jwks_uri).",
+      );
+    }
+    const set = checkJwkSet(input.jwks, invalid, authMethod === "private_key_jwt" && encrypted);
+    if (authMethod === "private_key_jwt") {
+      const signing = set.keys.filter((jwk) => jwk.use !== "enc");
+      if (signing.length === 0) invalid("private_key_jwt needs a signing key (use sig) in jwks.");
+      for (const jwk of signing) verificationKeyOf(jwk, invalid);
+    }
+    if (idToken) requireEncryptionKey(set, idToken, "id_token_encrypted_response", invalid);
+    if (userinfo) requireEncryptionKey(set, userinfo, "userinfo_encrypted_response", invalid);
+    jwks = JSON.stringify({ keys: set.keys });
+  } else if (input.jwks !== undefined) {
+    invalid("jwks is only for private_key_jwt clients and for encrypted ID tokens or userinfo.");
+  }
+  return {
+    jwks,
+    jwks_uri: jwksUri,
+    userinfo_signed_alg: userinfoSignedAlg,
+    id_token_encryption_alg: idToken?.alg ?? null,
+    id_token_encryption_enc: idToken?.enc ?? null,
+    userinfo_encryption_alg: userinfo?.alg ?? null,
+    userinfo_encryption_enc: userinfo?.enc ?? null,
+  };
+}
+
+/** Checks a resource server's encryption request: its algorithms and a key for them (`invalid` explains). */
+function resourceServerEncryption(
+  input: ResourceServerEncryptionInput,
+  fail: (message: string) => never,
+): { settings: JweSettings; jwks: JwkSet } {
+  const settings = jweSettings(input.alg, input.enc, "access_token_encrypted_response", fail);
+  if (settings === null) fail("Encrypted access tokens need an alg.");
+  const jwks = checkJwkSet(input.jwks, fail);
+  requireEncryptionKey(jwks, settings, "access_token_encrypted_response", fail);
+  return { settings, jwks };
 }
 
 function toClient(row: OAuthClientRow): Client {
@@ -175,6 +352,13 @@ function toClient(row: OAuthClientRow): Client {
     dpopBound: row.dpop_bound === 1,
     backchannelLogoutUri: row.backchannel_logout_uri,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as { keys: JsonWebKey[] }),
+    jwksUri: row.jwks_uri ?? null,
+    idTokenEncryption: storedEncryption(row.id_token_encryption_alg, row.id_token_encryption_enc),
+    userinfoSignedAlg: (row.userinfo_signed_alg ?? null) as JwsAlgorithm | null,
+    userinfoEncryption: storedEncryption(row.userinfo_encryption_alg, row.userinfo_encryption_enc),
+    tokenExchangeAudiences:
+      row.token_exchange_audiences === null ? null : parseJsonArray(row.token_exchange_audiences),
+    tokenExchangeImpersonation: row.token_exchange_impersonation === 1,
     createdAt: row.created_at,
   };
 }
@@ -235,6 +419,28 @@ export function isResourceIndicator(value: string): boolean {
   return !value.includes("#");
 }
 
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** The token exchange rules of a client's metadata (RFC 8693); answers the audiences without duplicates. */
+function tokenExchangeAudiences(
+  authMethod: string,
+  grantTypes: readonly string[],
+  audiences: readonly string[] | null | undefined,
+): string[] | null {
+  // The exchanging client must authenticate: a public client could be anyone.
+  if (grantTypes.includes(TOKEN_EXCHANGE) && authMethod === "none") {
+    invalid("Token exchange needs a confidential client (a public client cannot authenticate).");
+  }
+  if (audiences === null || audiences === undefined) return null;
+  const unique = [...new Set(audiences)];
+  if (unique.length > 100) invalid("A client may have at most 100 token exchange audiences.");
+  for (const audience of unique) {
+    if (!isResourceIndicator(audience))
+      invalid(`Token exchange audience ${JSON.stringify(audience)} must be an absolute URI.`);
+  }
+  return unique;
+}
+
 /** How long a client or resource server read from the database is reused (see `createClients`). */
 export const CLIENT_CACHE_TTL_MS = 5000;
 
@@ -244,6 +450,8 @@ export function createClients(deps: {
   /** The issuer: client assertions must be addressed to it (or to one of its endpoints). */
   issuer: string;
   defaultAccessTokenTtl: number;
+  /** Fetches and checks a client's `jwks_uri` at registration (src/oauth/jwe.ts). */
+  encryption: Pick<TokenEncryption, "checkJwksUri">;
   /** 0 turns the cache off. */
   cacheTtlMs?: number;
 }): Clients {
@@ -285,6 +493,7 @@ export function createClients(deps: {
     if (grantTypes.includes("client_credentials") && authMethod === "none") {
       invalid("client_credentials needs a confidential client (a public client cannot authenticate).");
     }
+    const exchangeAudiences = tokenExchangeAudiences(authMethod, grantTypes, input.tokenExchangeAudiences);
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
       invalid("The authorization_code grant needs at least one redirect URI.");
@@ -311,17 +520,7 @@ export function createClients(deps: {
         `The access token lifetime must be 60 to ${MAX_ACCESS_TOKEN_TTL} seconds (30 minutes at most).`,
       );
     }
-    let jwks: string | null = null;
-    if (authMethod === "private_key_jwt") {
-      const keys = input.jwks?.keys;
-      if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
-        invalid("private_key_jwt needs jwks with 1 to 10 public keys.");
-      }
-      for (const jwk of keys) verificationKeyOf(jwk, invalid);
-      jwks = JSON.stringify({ keys });
-    } else if (input.jwks !== undefined) {
-      invalid("jwks is only for private_key_jwt clients.");
-    }
+    const { jwks, ...encryption } = clientKeys(input, authMethod);
     const backchannel = input.backchannelLogoutUri ?? null;
     if (backchannel !== null) {
       const problem = redirectUriProblem(backchannel);
@@ -351,10 +550,24 @@ export function createClients(deps: {
       dpop_bound: input.dpopBound ? 1 : 0,
       backchannel_logout_uri: backchannel,
       jwks,
+      ...encryption,
+      token_exchange_audiences: exchangeAudiences === null ? null : JSON.stringify(exchangeAudiences),
+      token_exchange_impersonation: input.tokenExchangeImpersonation ? 1 : 0,
     };
   }
 
   /** RFC 7523 §3: a JWT signed with one of the client's registered keys, for us, short-lived, used once. */
+  /** A `jwks_uri` registered with encryption must give a key for each algorithm, fetched now. */
+  async function checkJwksUri(fields: OAuthClientFields): Promise<void> {
+    if (fields.jwks_uri === null) return;
+    const settings: { what: string; settings: JweSettings }[] = [];
+    const idToken = storedEncryption(fields.id_token_encryption_alg, fields.id_token_encryption_enc);
+    const userinfo = storedEncryption(fields.userinfo_encryption_alg, fields.userinfo_encryption_enc);
+    if (idToken) settings.push({ what: "id_token_encrypted_response", settings: idToken });
+    if (userinfo) settings.push({ what: "userinfo_encrypted_response", settings: userinfo });
+    await deps.encryption.checkJwksUri(fields.jwks_uri, settings);
+  }
+
   async function authenticateAssertion(credentials: { clientId: string | undefined; assertion: string }) {
     const refuse = (why: string): never => {
       throw new OAuthError("invalid_client", "Client authentication failed.", why);
@@ -374,7 +587,9 @@ export function createClients(deps: {
     const client = loaded?.client;
     if (client?.authMethod !== "private_key_jwt" || !client.jwks) refuse("not a private_key_jwt client");
     const keys = new Map<string, VerificationKey>();
+    // Keys for encryption (`use: "enc"`) never verify an assertion.
     for (const jwk of (client as Client).jwks?.keys ?? []) {
+      if ((jwk as { use?: unknown }).use === "enc") continue;
       const key = verificationKeyOf(jwk, () => undefined as never);
       if (key) keys.set(key.kid, key);
     }
@@ -421,6 +636,7 @@ export function createClients(deps: {
   const clients: Clients = {
     async create(input, options = {}) {
       const fields = validate(input);
+      await checkJwksUri(fields);
       const registrationToken = options.registration
         ? generateOpaqueToken({ prefix: "tsr_rat_", checksum: true })
         : undefined;
@@ -459,6 +675,8 @@ export function createClients(deps: {
         resources: current.resources,
         accessTokenTtl: current.accessTokenTtl,
         accessTokenFormat: current.accessTokenFormat,
+        tokenExchangeAudiences: current.tokenExchangeAudiences,
+        tokenExchangeImpersonation: current.tokenExchangeImpersonation,
         ...input,
         authMethod: input.authMethod ?? current.authMethod,
       });
@@ -466,6 +684,13 @@ export function createClients(deps: {
       const needsSecret = fields.auth_method !== "none" && fields.auth_method !== "private_key_jwt";
       if (hadSecret !== needsSecret)
         invalid("The authentication method cannot change between secret and no secret.");
+      // The keys at a jwks_uri are fetched again only when the URL or an algorithm changes: renaming a client
+      // must not depend on its key server being up.
+      const keysChanged =
+        fields.jwks_uri !== current.jwksUri ||
+        fields.id_token_encryption_alg !== (current.idTokenEncryption?.alg ?? null) ||
+        fields.userinfo_encryption_alg !== (current.userinfoEncryption?.alg ?? null);
+      if (keysChanged) await checkJwksUri(fields);
       await rows.updateFields(id, fields, clock.now());
       clientRows.delete(id);
       return (await clients.get(id)) as Client;
@@ -508,6 +733,42 @@ export function createClients(deps: {
       await rows.replaceCredential(id, column, digest, replacement, clock.now());
       clientRows.delete(id);
       return { clientId: id, kind: isSecret ? "client_secret" : "registration_token" };
+    },
+
+    async setTokenExchange(id, change) {
+      const row = typeof id === "string" && CLIENT_ID.test(id) ? await rows.find(id) : undefined;
+      if (!row) invalid("No client with this id.");
+      // Read-modify-write of the stored row: every other column is written back as it is.
+      const { id: _id, secret_hash, registration_token_hash, created_at, updated_at, ...fields } = row;
+      let grantTypes = parseJsonArray(row.grant_types);
+      if (change.allowed === true && !grantTypes.includes(TOKEN_EXCHANGE)) grantTypes.push(TOKEN_EXCHANGE);
+      if (change.allowed === false) grantTypes = grantTypes.filter((g) => g !== TOKEN_EXCHANGE);
+      const audiences = tokenExchangeAudiences(
+        row.auth_method,
+        grantTypes,
+        change.audiences !== undefined
+          ? change.audiences
+          : row.token_exchange_audiences === null
+            ? null
+            : parseJsonArray(row.token_exchange_audiences),
+      );
+      await rows.updateFields(
+        id,
+        {
+          ...fields,
+          grant_types: JSON.stringify(grantTypes),
+          token_exchange_audiences: audiences === null ? null : JSON.stringify(audiences),
+          token_exchange_impersonation:
+            change.impersonation === undefined
+              ? row.token_exchange_impersonation
+              : change.impersonation
+                ? 1
+                : 0,
+        },
+        clock.now(),
+      );
+      clientRows.delete(id);
+      return (await clients.get(id)) as Client;
     },
 
     async rotateSecret(id) {
@@ -558,15 +819,35 @@ export function createClients(deps: {
       } catch {
         invalid("The scope list is malformed.");
       }
+      const encryption = input.encryption ? resourceServerEncryption(input.encryption, invalid) : null;
       const inserted = await resourceServers.insert({
         audience: input.audience,
         name,
         scope: formatScope(scopes),
         created_at: clock.now(),
+        jwks: encryption ? JSON.stringify(encryption.jwks) : null,
+        access_token_encryption_alg: encryption?.settings.alg ?? null,
+        access_token_encryption_enc: encryption?.settings.enc ?? null,
       });
       if (!inserted) invalid(`A resource server with audience "${input.audience}" exists.`);
       serverRows.delete(input.audience);
-      return { audience: input.audience, name, scopes };
+      return {
+        audience: input.audience,
+        name,
+        scopes,
+        ...(encryption ? { accessTokenEncryption: encryption.settings, jwks: encryption.jwks } : {}),
+      };
+    },
+
+    async setResourceServerEncryption(audience, input) {
+      const encryption = input ? resourceServerEncryption(input, invalid) : null;
+      const updated = await resourceServers.setEncryption(audience, {
+        jwks: encryption ? JSON.stringify(encryption.jwks) : null,
+        access_token_encryption_alg: encryption?.settings.alg ?? null,
+        access_token_encryption_enc: encryption?.settings.enc ?? null,
+      });
+      serverRows.delete(audience);
+      return updated ? clients.getResourceServer(audience) : undefined;
     },
 
     async getResourceServer(audience) {
@@ -574,9 +855,7 @@ export function createClients(deps: {
       const hit = serverRows.get(audience);
       if (hit && hit.until > now) return hit.server;
       const row = await resourceServers.find(audience);
-      const server = row
-        ? { audience: row.audience, name: row.name, scopes: parseScope(row.scope) }
-        : undefined;
+      const server = row ? toResourceServer(row) : undefined;
       if (ttl > 0) {
         if (serverRows.size >= MAX_CACHED) serverRows.clear();
         serverRows.set(audience, { server, until: now + ttl });
@@ -585,11 +864,7 @@ export function createClients(deps: {
     },
 
     async listResourceServers() {
-      return (await resourceServers.list()).map((row) => ({
-        audience: row.audience,
-        name: row.name,
-        scopes: parseScope(row.scope),
-      }));
+      return (await resourceServers.list()).map(toResourceServer);
     },
 
     async deleteResourceServer(audience) {

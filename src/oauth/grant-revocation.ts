@@ -11,6 +11,7 @@
  *   including those no family records (a code exchanged without a refresh token). The cut-off is in whole
  *   seconds because `iat` is; a token minted later within the same second is refused too (fail closed).
  */
+import type { DomainEvent } from "../events/types.js";
 import type { Clock } from "../lib/clock.js";
 import type { RevocationFeed } from "../revocation/feed.js";
 import type { AccessTokensRepository } from "../storage/repositories/access-tokens.js";
@@ -21,8 +22,11 @@ import { parseScope } from "./scopes.js";
 export interface GrantRevocation {
   /** Puts a JWT access token on the revocation list until it expires, and announces it on the feed. */
   revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
-  /** Revokes a refresh-token family and the access tokens issued with it; how many tokens it had. */
-  revokeFamily(familyId: string): Promise<number>;
+  /**
+   * Revokes a refresh-token family and the access tokens issued with it; how many tokens it had. `events` are
+   * written in the transaction of the first pass (src/events).
+   */
+  revokeFamily(familyId: string, events?: readonly DomainEvent[]): Promise<number>;
   /**
    * Ends what these sessions' sign-ins granted: unredeemed codes, refresh-token families without
    * `offline_access`, and the access tokens that redeeming a code without `offline_access` issued (also those
@@ -55,9 +59,10 @@ export function createGrantRevocation(deps: {
     await deps.feed?.record([{ type: "jti", value: jti }]);
   }
 
-  async function revokeFamily(familyId: string): Promise<number> {
+  async function revokeFamily(familyId: string, events?: readonly DomainEvent[]): Promise<number> {
     const now = clock.now();
-    for (let pass = 0; pass < 2; pass++) await grants.revokeFamilyMembers(familyId, now);
+    for (let pass = 0; pass < 2; pass++)
+      await grants.revokeFamilyMembers(familyId, now, pass === 0 ? events : undefined);
     const access = await grants.familyAccessTokens(familyId);
     for (const token of access) await revokeAccessToken(token.jti, token.expiresAt);
     return access.length;

@@ -21,6 +21,7 @@ import { createDpopProofs, type DpopProofs } from "./dpop.js";
 import type { GrantRevocation } from "./grant-revocation.js";
 import { createIntrospection, type Introspection } from "./introspection.js";
 import { createIssuer, type Issuer } from "./issuer.js";
+import type { TokenEncryption } from "./jwe.js";
 import { createOAuthLeakRevoker, type LeakedOAuthSecret } from "./leaked.js";
 import { createLogout, type Logout } from "./logout.js";
 import {
@@ -35,6 +36,7 @@ import { createUserinfo, type Userinfo } from "./userinfo.js";
 export { type BackchannelLogout, createBackchannelLogout, type SessionClient } from "./backchannel.js";
 export { createClients } from "./clients.js";
 export { createGrantRevocation, type GrantRevocation } from "./grant-revocation.js";
+export { createTokenEncryption, type EncryptionRecipient, type TokenEncryption } from "./jwe.js";
 
 export interface OAuth {
   clients: Clients;
@@ -66,6 +68,8 @@ export interface OAuthOptions {
   accounts: Accounts;
   /** Built before accounts (the access-ending events need them): clients, grant ending, back-channel logout. */
   clients: Clients;
+  /** Encrypts ID tokens, userinfo answers and access tokens to those who registered keys (JWE). */
+  encryption: TokenEncryption;
   grants: GrantRevocation;
   backchannel: BackchannelLogout;
   /** The access-ending events (accounts.access). */
@@ -93,6 +97,8 @@ export function createOAuth(options: OAuthOptions): OAuth {
     users: accounts.users,
     issuer: options.issuer,
     grants,
+    clients,
+    encryption: options.encryption,
   });
   const dpop = createDpopProofs({ proofs: repositories.dpopProofs, clock, issuer: options.issuer });
   const authorization = createAuthorization({

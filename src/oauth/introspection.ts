@@ -14,7 +14,7 @@ import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { TokenHoldersRepository } from "../storage/repositories/token-holders.js";
 import type { Client } from "./clients.js";
-import { type Issuer, OPAQUE_ACCESS_TOKEN } from "./issuer.js";
+import { type Issuer, isCompactJwe, OPAQUE_ACCESS_TOKEN } from "./issuer.js";
 import type { TokenEndpoint } from "./token-endpoint.js";
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
@@ -26,6 +26,16 @@ export interface Introspection {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
+/**
+ * Whether a token with this `aud` is addressed to `caller` as a resource server: one of its audiences is on the
+ * caller's registered resources. Introspection describes such tokens to the caller, and token exchange (RFC
+ * 8693) lets the caller exchange them.
+ */
+export function isAddressedTo(caller: Client, aud: unknown): boolean {
+  const audience = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
+  return audience.some((a) => typeof a === "string" && caller.resources.includes(a));
+}
+
 export function createIntrospection(deps: {
   tokenHolders: TokenHoldersRepository;
   clock: Clock;
@@ -35,7 +45,8 @@ export function createIntrospection(deps: {
   apiTokens?: ApiTokens;
 }): Introspection {
   const { tokenHolders, clock, issuer, tokens, audit } = deps;
-  const looksLikeJwt = (token: string) => token.split(".").length === 3;
+  // Signed (three segments) or encrypted to a resource server (five, RFC 7516 §7.1).
+  const looksLikeJwt = (token: string) => token.split(".").length === 3 || isCompactJwe(token);
   const isAccessToken = (token: string) =>
     looksLikeJwt(token) || token.startsWith(OPAQUE_ACCESS_TOKEN.prefix);
 
@@ -64,6 +75,8 @@ export function createIntrospection(deps: {
         ...(claims.auth_time === undefined ? {} : { auth_time: claims.auth_time }),
         ...(claims.acr === undefined ? {} : { acr: claims.acr }),
         ...(claims.amr === undefined ? {} : { amr: claims.amr }),
+        // RFC 8693 §4.1, §2.2 of RFC 7662: the actor of a delegated (exchanged) token.
+        ...(claims.act === undefined ? {} : { act: claims.act }),
       };
     } catch (error) {
       if (error instanceof TokenError) return { active: false };
@@ -129,10 +142,8 @@ export function createIntrospection(deps: {
       // Only for the token's own client, or (access tokens) a resource server it is addressed to (a client
       // whose registered resources include the token's audience): never an oracle for other clients' tokens.
       if (answer.client_id === caller.id) return answer;
-      const audience = Array.isArray(answer.aud) ? answer.aud : answer.aud === undefined ? [] : [answer.aud];
       const forCaller =
-        (answer.token_type === "Bearer" || answer.token_type === "DPoP") &&
-        audience.some((a) => caller.resources.includes(a as string));
+        (answer.token_type === "Bearer" || answer.token_type === "DPoP") && isAddressedTo(caller, answer.aud);
       // (API tokens have no client_id: only the resource servers they name may introspect them.)
       return forCaller ? answer : { active: false };
     },

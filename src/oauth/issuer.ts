@@ -7,8 +7,15 @@
  * - ID tokens (OpenID Connect Core §2): iss, sub, aud = client, azp, exp, iat, auth_time, nonce, acr, amr,
  *   and the claims of the granted scopes, signed with the client's algorithm (EdDSA by default).
  * - Checking an access token (userinfo, introspection, revocation): signature by a published key, `typ`,
- *   issuer, expiry, and the revocation list (`revoked_access_tokens`, kept until the token would expire).
+ *   issuer, expiry, and the revocation list (`revoked_access_tokens`, kept until the token would expire). A
+ *   token made by token exchange (RFC 8693) is refused too when a token it was exchanged from is on that list
+ *   (`tessera_exchanged_from`), so ending the subject token's grant ends what was exchanged from it.
  *   A refused token is simply "not valid": callers answer `invalid_token` or `active: false`.
+ * - Encrypted tokens (JWE, src/oauth/jwe.ts): a token is always signed first, then encrypted (`cty: JWT`).
+ *   ID tokens and userinfo JWTs go to clients that registered `id_token_encrypted_response_alg` /
+ *   `userinfo_encrypted_response_alg`; a JWT access token is encrypted when its (only) audience is a resource
+ *   server that asked for it, and recorded (its SHA-256 and claims, as opaque tokens are) because Tessera
+ *   cannot decrypt it: introspection, userinfo and revocation read the record.
  */
 import type { Users } from "../accounts/users.js";
 import { hashToken } from "../crypto/hash.js";
@@ -19,7 +26,10 @@ import { randomId } from "../crypto/random.js";
 import type { Clock } from "../lib/clock.js";
 import { TokenError } from "../lib/errors.js";
 import type { OAuthRepositories } from "../storage/repositories/oauth.js";
+import type { Client, Clients } from "./clients.js";
+import { OAuthError } from "./errors.js";
 import type { GrantRevocation } from "./grant-revocation.js";
+import type { EncryptionRecipient, TokenEncryption } from "./jwe.js";
 
 export const ACR_PASSWORD = "urn:tessera:acr:password";
 export const ACR_MFA = "urn:tessera:acr:mfa";
@@ -67,6 +77,16 @@ export interface AccessTokenInput {
   ttl: number;
   /** RFC 9449: the thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
   dpopJkt?: string;
+  /** RFC 8693 §4.1: the actor the token was delegated to (token exchange; JWT access tokens only). */
+  act?: ActorClaim;
+  /** Token exchange: the `jti`s of the subject token and of the tokens it was exchanged from in turn. */
+  exchangedFrom?: string[];
+}
+
+/** RFC 8693 §4.1 `act`: the acting party, and the actor before it in a delegation chain. */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
 }
 
 export interface IssuedAccessToken {
@@ -90,6 +110,10 @@ export interface AccessTokenClaims extends JwtClaims {
   amr?: string[];
   /** RFC 7800 / RFC 9449 §6.1: the key the token is bound to. */
   cnf?: { jkt: string };
+  /** RFC 8693 §4.1: the current actor (token exchange with delegation). */
+  act?: ActorClaim;
+  /** The `jti`s this token was exchanged from (RFC 8693 exchange), nearest first. */
+  tessera_exchanged_from?: string[];
 }
 
 export interface Issuer {
@@ -114,12 +138,26 @@ export interface Issuer {
    * name (absent for a client's own token).
    */
   checkAccessToken(token: string): Promise<{ claims: AccessTokenClaims; holder?: { userName: string } }>;
+  /**
+   * The userinfo answer as a JWT for a client that registered `userinfo_signed_response_alg` or
+   * `userinfo_encrypted_response_alg` (signed, then encrypted when asked); undefined for any other client, which
+   * gets JSON. OpenID Connect Core §5.3.2.
+   */
+  mintUserinfoJwt(clientId: string, claims: Record<string, unknown>): Promise<string | undefined>;
   /** Puts a JWT access token on the revocation list until it expires. */
   revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
   purgeRevoked(): Promise<number>;
 }
 
 export const OPAQUE_ACCESS_TOKEN = { prefix: "tsr_at_", checksum: true } as const;
+
+/** A compact JWE (RFC 7516 §7.1): five base64url segments (the encrypted key is empty for `dir` only). */
+const COMPACT_JWE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_ENCRYPTED_TOKEN_LENGTH = 16 * 1024;
+/** Whether a token has the shape of a compact JWE (an access token encrypted to a resource server). */
+export const isCompactJwe = (token: string): boolean => token.split(".", 6).length === 5;
+/** Seconds a userinfo JWT is valid (it is read at once). */
+const USERINFO_JWT_TTL = 300;
 
 /** Scopes whose claims need the user's record. */
 const CLAIM_SCOPES = new Set(["profile", "email", "groups"]);
@@ -136,6 +174,9 @@ export function createIssuer(deps: {
   issuer: string;
   /** Ends grants and access tokens (the revocation list, announced on the feed). */
   grants: Pick<GrantRevocation, "revokeAccessToken">;
+  /** Who asked for encrypted tokens: clients (ID tokens, userinfo) and resource servers (access tokens). */
+  clients: Pick<Clients, "get" | "getResourceServer">;
+  encryption: Pick<TokenEncryption, "encrypt">;
 }): Issuer {
   const { clock, keys, users, issuer } = deps;
   const { accessTokens, tokenHolders } = deps.repositories;
@@ -203,6 +244,48 @@ export function createIssuer(deps: {
     return claims as AccessTokenClaims;
   }
 
+  /**
+   * Where an access token for `audience` is encrypted to: a resource server that asked for encrypted tokens.
+   * A token for several audiences cannot be encrypted to one of them only (the others could not read it), so
+   * asking for it with such a resource server among others is `invalid_target`.
+   */
+  async function accessTokenRecipient(audience: readonly string[]): Promise<EncryptionRecipient | undefined> {
+    let recipient: EncryptionRecipient | undefined;
+    for (const aud of audience) {
+      const server = await deps.clients.getResourceServer(aud);
+      if (server?.accessTokenEncryption && server.jwks) {
+        recipient = { settings: server.accessTokenEncryption, jwks: server.jwks, jwksUri: null };
+      }
+    }
+    if (recipient && audience.length > 1) {
+      throw new OAuthError(
+        "invalid_target",
+        "An API that asks for encrypted access tokens must be the only resource of a token request.",
+      );
+    }
+    return recipient;
+  }
+
+  /** A client's encryption keys (inline or at its jwks_uri), with `settings`. */
+  const clientRecipient = (
+    client: Client,
+    settings: EncryptionRecipient["settings"],
+  ): EncryptionRecipient => ({
+    settings,
+    jwks: client.jwks as EncryptionRecipient["jwks"],
+    jwksUri: client.jwksUri,
+  });
+
+  /** An encrypted access token's recorded claims (Tessera cannot decrypt it: it is the resource server's). */
+  async function verifyEncrypted(token: string): Promise<AccessTokenClaims> {
+    if (token.length > MAX_ENCRYPTED_TOKEN_LENGTH || !COMPACT_JWE.test(token))
+      throw new TokenError("malformed");
+    const row = await accessTokens.findOpaque(hashToken(token));
+    if (!row || row.claims === null) throw new TokenError("key_unknown", "unknown encrypted token");
+    if (row.expires_at <= clock.now()) throw new TokenError("expired");
+    return JSON.parse(row.claims) as AccessTokenClaims;
+  }
+
   async function verifyOpaque(token: string): Promise<AccessTokenClaims> {
     if (!isWellFormedOpaqueToken(token, OPAQUE_ACCESS_TOKEN)) throw new TokenError("malformed");
     const row = await accessTokens.findOpaque(hashToken(token));
@@ -250,7 +333,11 @@ export function createIssuer(deps: {
         claims.amr = input.subject.amr;
       }
       if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt };
+      if (input.act !== undefined) claims.act = input.act;
+      if (input.exchangedFrom !== undefined) claims.tessera_exchanged_from = input.exchangedFrom;
       if (input.format === "opaque") {
+        if (input.act !== undefined || input.exchangedFrom !== undefined)
+          throw new Error("exchanged access tokens are JWTs");
         const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
         await accessTokens.insertOpaque({
           token_hash: hashToken(token),
@@ -265,10 +352,31 @@ export function createIssuer(deps: {
           created_at: now,
           expires_at: exp * 1000,
           dpop_jkt: input.dpopJkt ?? null,
+          claims: null,
         });
         return { token, jti, expiresAt: exp * 1000 };
       }
-      return { token: keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" }), jti, expiresAt: exp * 1000 };
+      const signed = keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" });
+      const recipient = await accessTokenRecipient(input.audience);
+      if (recipient === undefined) return { token: signed, jti, expiresAt: exp * 1000 };
+      // Signed, then encrypted to the resource server; recorded (hash and claims) for introspection.
+      const token = await deps.encryption.encrypt(signed, recipient);
+      await accessTokens.insertOpaque({
+        token_hash: hashToken(token),
+        jti,
+        client_id: input.clientId,
+        subject: claims.sub,
+        scope: claims.scope,
+        audience: JSON.stringify(input.audience),
+        auth_time: input.subject ? input.subject.authTime : null,
+        acr: input.subject?.acr ?? null,
+        amr: input.subject ? input.subject.amr.join(" ") : null,
+        created_at: now,
+        expires_at: exp * 1000,
+        dpop_jkt: input.dpopJkt ?? null,
+        claims: JSON.stringify(claims),
+      });
+      return { token, jti, expiresAt: exp * 1000 };
     },
 
     async mintIdToken(input) {
@@ -288,15 +396,38 @@ export function createIssuer(deps: {
       if (input.nonce !== null) claims.nonce = input.nonce;
       if (input.subject.sessionId) claims.sid = input.subject.sessionId;
       claims.sub = input.subject.userId;
-      return keys.sign(claims, { typ: "JWT", alg: input.alg });
+      const signed = keys.sign(claims, { typ: "JWT", alg: input.alg });
+      // OpenID Connect Core §10.2: a client that registered encryption gets the signed token encrypted.
+      const client = await deps.clients.get(input.clientId);
+      if (!client?.idTokenEncryption) return signed;
+      return deps.encryption.encrypt(signed, clientRecipient(client, client.idTokenEncryption));
+    },
+
+    async mintUserinfoJwt(clientId, userinfo) {
+      const client = await deps.clients.get(clientId);
+      if (!client || (client.userinfoSignedAlg === null && client.userinfoEncryption === null))
+        return undefined;
+      const iat = seconds(clock.now());
+      // §5.3.2: a signed answer carries iss and aud. Signed even when only encryption was asked for (with the
+      // ID token's algorithm): the client can then tell that Tessera, not anyone with its public key, wrote it.
+      const signed = keys.sign(
+        { ...userinfo, iss: issuer, aud: client.id, iat, exp: iat + USERINFO_JWT_TTL },
+        { typ: "JWT", alg: client.userinfoSignedAlg ?? client.idTokenAlg },
+      );
+      if (!client.userinfoEncryption) return signed;
+      return deps.encryption.encrypt(signed, clientRecipient(client, client.userinfoEncryption));
     },
 
     userClaims,
 
     async verifyAccessToken(token) {
       if (token.startsWith(OPAQUE_ACCESS_TOKEN.prefix)) return verifyOpaque(token);
-      const claims = verifiedJwt(token);
+      const claims = isCompactJwe(token) ? await verifyEncrypted(token) : verifiedJwt(token);
       if (await accessTokens.isRevoked(claims.jti)) throw new TokenError("claims_invalid", "revoked");
+      for (const jti of claims.tessera_exchanged_from ?? []) {
+        if (typeof jti !== "string" || (await accessTokens.isRevoked(jti)))
+          throw new TokenError("claims_invalid", "revoked");
+      }
       return claims as AccessTokenClaims;
     },
 

@@ -16,6 +16,14 @@
  *   only, and an RFC 7592 replacement may keep or drop the API scopes it has. Anything else is
  *   `invalid_client_metadata`: accepting it would register a scope that every token request refuses (or,
  *   on a replacement, one the administrator did not give).
+ * - `grant_types` may name token exchange (RFC 8693) for a confidential client (a public one is
+ *   `invalid_client_metadata`). What it may exchange for stays an administrator's choice: the resource servers
+ *   on its list (or its token-exchange audiences), never impersonation; a replacement keeps that policy.
+ * - Encrypted ID tokens and userinfo answers (OpenID Connect Registration §2, issue 24):
+ *   `id_token_encrypted_response_alg`/`_enc`, `userinfo_encrypted_response_alg`/`_enc` and
+ *   `userinfo_signed_response_alg`, with the client's encryption keys as `jwks` or at a `jwks_uri` (fetched at
+ *   once through the outbound guard and checked). An `_enc` without its `_alg` is refused; an `_alg` without
+ *   `_enc` means A128CBC-HS256, and the answer says so.
  * - Refusals for a missing or wrong bearer token are decisions (`token_missing`, `token_invalid`), which the
  *   HTTP layer answers as RFC 6750 §3.1 challenges.
  */
@@ -222,9 +230,10 @@ export function metadataToInput(metadata: Record<string, unknown>): ClientInput 
     throw new OAuthError("invalid_client_metadata", "backchannel_logout_uri must use https.");
   }
   const jwks = metadata.jwks as ClientInput["jwks"] | undefined;
-  if (metadata.jwks_uri !== undefined) {
-    throw new OAuthError("invalid_client_metadata", "jwks_uri is not supported; register the keys as jwks.");
-  }
+  const jwksUri = text(metadata.jwks_uri, "jwks_uri");
+  const idTokenEncryption = encryptionMetadata(metadata, "id_token_encrypted_response");
+  const userinfoEncryption = encryptionMetadata(metadata, "userinfo_encrypted_response");
+  const userinfoAlg = text(metadata.userinfo_signed_response_alg, "userinfo_signed_response_alg");
   const dpopBound = metadata.dpop_bound_access_tokens;
   if (dpopBound !== undefined && typeof dpopBound !== "boolean") {
     throw new OAuthError("invalid_client_metadata", "dpop_bound_access_tokens must be a boolean.");
@@ -241,7 +250,25 @@ export function metadataToInput(metadata: Record<string, unknown>): ClientInput 
     ...(alg ? { idTokenAlg: alg as ClientInput["idTokenAlg"] } : {}),
     ...(backchannel ? { backchannelLogoutUri: backchannel } : {}),
     ...(jwks !== undefined ? { jwks } : {}),
+    ...(jwksUri !== undefined ? { jwksUri } : {}),
+    ...(idTokenEncryption ? { idTokenEncryption } : {}),
+    ...(userinfoEncryption ? { userinfoEncryption } : {}),
+    ...(userinfoAlg ? { userinfoSignedAlg: userinfoAlg as ClientInput["userinfoSignedAlg"] } : {}),
   } as ClientInput;
+}
+
+/** `<what>_alg` and `<what>_enc` (OpenID Connect Registration §2); the `_enc` alone is refused. */
+function encryptionMetadata(
+  metadata: Record<string, unknown>,
+  what: "id_token_encrypted_response" | "userinfo_encrypted_response",
+): { alg: string; enc?: string } | undefined {
+  const alg = text(metadata[`${what}_alg`], `${what}_alg`);
+  const enc = text(metadata[`${what}_enc`], `${what}_enc`);
+  if (alg === undefined) {
+    if (enc !== undefined) throw new OAuthError("invalid_client_metadata", `${what}_enc needs ${what}_alg.`);
+    return undefined;
+  }
+  return enc === undefined ? { alg } : { alg, enc };
 }
 
 /** The client's registered metadata (RFC 7591 §3.2.1), without secrets. */
@@ -259,6 +286,20 @@ export function clientMetadata(client: Client, issuer: string): Record<string, u
     id_token_signed_response_alg: client.idTokenAlg,
     ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri } : {}),
     ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    ...(client.idTokenEncryption
+      ? {
+          id_token_encrypted_response_alg: client.idTokenEncryption.alg,
+          id_token_encrypted_response_enc: client.idTokenEncryption.enc,
+        }
+      : {}),
+    ...(client.userinfoSignedAlg ? { userinfo_signed_response_alg: client.userinfoSignedAlg } : {}),
+    ...(client.userinfoEncryption
+      ? {
+          userinfo_encrypted_response_alg: client.userinfoEncryption.alg,
+          userinfo_encrypted_response_enc: client.userinfoEncryption.enc,
+        }
+      : {}),
     dpop_bound_access_tokens: client.dpopBound,
     registration_client_uri: `${issuer.replace(/\/+$/, "")}/register/${encodeURIComponent(client.id)}`,
   };

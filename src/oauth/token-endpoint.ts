@@ -1,7 +1,7 @@
 /**
  * The token endpoint (RFC 6749 §3.2, §5): a dispatcher over the grant types, one module each in ./grants/
- * (`authorization_code`, `refresh_token`, `client_credentials`, the device code), plus what other modules
- * need of refresh tokens (finding one, revoking families, purging).
+ * (`authorization_code`, `refresh_token`, `client_credentials`, the device code, token exchange), plus what
+ * other modules need of refresh tokens (finding one, revoking families, purging).
  *
  * - Every refusal is an RFC 6749 §5.2 error: a missing `grant_type` is `invalid_request`, one not in the table
  *   `unsupported_grant_type`; an unknown, expired, revoked or foreign grant is `invalid_grant` with no hint of
@@ -26,6 +26,7 @@ import {
   single,
   type TokenResponse,
 } from "./grants/shared.js";
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant } from "./grants/token-exchange.js";
 
 export { REFRESH_TOKEN_PREFIX, type TokenResponse } from "./grants/shared.js";
 
@@ -37,6 +38,7 @@ const GRANTS: Readonly<Record<string, GrantHandler>> = Object.freeze({
   refresh_token: refreshTokenGrant,
   client_credentials: clientCredentialsGrant,
   [DEVICE_CODE_GRANT]: deviceCodeGrant,
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeGrant,
 });
 
 export interface TokenEndpoint {

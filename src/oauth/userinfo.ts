@@ -10,6 +10,8 @@
  *   user active and the user's cut-off).
  * - The token must carry `openid` and be a user's (`auth_time`): otherwise 403 `insufficient_scope`.
  * - The claims are those of the granted scopes; a user gone meanwhile is `invalid_token`.
+ * - A client that registered `userinfo_signed_response_alg` or `userinfo_encrypted_response_alg` gets them as
+ *   a JWT (`application/jwt`, §5.3.2): signed, then encrypted to it when asked (issuer.ts `mintUserinfoJwt`).
  */
 import { DpopProofError, type VerifiedDpopProof } from "../lib/dpop.js";
 import { TokenError } from "../lib/errors.js";
@@ -37,8 +39,9 @@ export interface UserinfoRefusal {
   scheme: TokenScheme;
 }
 
+/** `jwt`: the answer to send as `application/jwt` instead of the claims as JSON. */
 export type UserinfoDecision =
-  | { ok: true; claims: Record<string, unknown> }
+  | { ok: true; claims: Record<string, unknown>; jwt?: string }
   | { ok: false; refuse: UserinfoRefusal };
 
 export type Userinfo = (request: UserinfoRequest) => Promise<UserinfoDecision>;
@@ -96,6 +99,7 @@ export function createUserinfo(deps: { issuer: Issuer; dpop: DpopProofs }): User
     }
     const answer = await issuer.userClaims(claims.sub, scopes);
     if (!answer) return refuse(401, "invalid_token", "The token is invalid.");
-    return { ok: true, claims: answer };
+    const jwt = await issuer.mintUserinfoJwt(claims.client_id, answer);
+    return jwt === undefined ? { ok: true, claims: answer } : { ok: true, claims: answer, jwt };
   };
 }

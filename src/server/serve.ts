@@ -91,7 +91,9 @@ export async function startServer(
       const oauth =
         (await ctx.oauth.purgeExpired()) +
         (await ctx.revocations.purgeExpired()) +
-        (await ctx.mfa.purgeExpired());
+        (await ctx.mfa.purgeExpired()) +
+        (await ctx.federation.purgeExpired()) +
+        (await ctx.onboarding.purgeExpired());
       if (sessions + resetLinks + oauth > 0)
         log.debug({ sessions, resetLinks, oauth }, "expired sessions, reset links and OAuth rows deleted");
     } catch (error) {

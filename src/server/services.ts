@@ -6,6 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { createAccounts, createMemoryThrottle, createRedisThrottle } from "../accounts/index.js";
+import { createRateLimiter } from "../accounts/throttle.js";
 import {
   apiTokenLeakRevoker,
   createAdminTokens,
@@ -13,9 +14,18 @@ import {
   createLeakReports,
   createServiceAccounts,
 } from "../api-tokens/index.js";
-import { createAuditLog } from "../audit/index.js";
+import { type AuditTrail, createAuditLog, createAuditTrail } from "../audit/index.js";
 import type { Config } from "../config/index.js";
 import { KeyStore, type MasterKey } from "../crypto/index.js";
+import {
+  createDeliveryWorker,
+  createEventDispatcher,
+  createEventOutbox,
+  createWebhooks,
+  type EventDispatcher,
+  type EventOutbox,
+} from "../events/index.js";
+import { createFederation } from "../federation/index.js";
 import type { HttpServices } from "../http/services.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { createOutboxMailer, createSmtpMailer, type Mailer } from "../mail/index.js";
@@ -25,16 +35,22 @@ import {
   createClients,
   createGrantRevocation,
   createOAuth,
+  createTokenEncryption,
 } from "../oauth/index.js";
 import type { Logger } from "../observability/log.js";
 import { createMetrics } from "../observability/metrics.js";
-import { createOutboundFetch, outboundPolicy } from "../outbound/index.js";
+import { createOnboarding } from "../onboarding/index.js";
+import { checkDestination, compilePolicy, createOutboundFetch, outboundPolicy } from "../outbound/index.js";
 import { createRevocationFeed } from "../revocation/index.js";
 import { createRedisRevocationBus } from "../sessions/index.js";
+import { createTransmitter } from "../ssf/index.js";
 import {
   adminTokensRepository,
   apiTokensRepository,
   auditEventsRepository,
+  eventOutboxRepository,
+  identityProvidersRepository,
+  linkedIdentitiesRepository,
   migrateToLatest,
   openStorage,
   pendingSignInsRepository,
@@ -51,6 +67,8 @@ import {
 import { administratorsRepository } from "../storage/repositories/administrators.js";
 import { grantsRepository } from "../storage/repositories/grants.js";
 import { oauthRepositories } from "../storage/repositories/oauth.js";
+import { ssfStreamsRepository } from "../storage/repositories/ssf-streams.js";
+import { webhooksRepository } from "../storage/repositories/webhooks.js";
 import { loadMasterKey } from "./master-key-source.js";
 
 /**
@@ -61,6 +79,13 @@ import { loadMasterKey } from "./master-key-source.js";
 export interface Services extends HttpServices {
   readonly storage: Storage;
   readonly mailer: Mailer;
+  /** Verifying and exporting the hash-chained audit trail (`tessera audit verify|export`). */
+  readonly auditTrail: AuditTrail;
+  /**
+   * Domain events (src/events): the outbox domain modules write to, and the dispatcher that offers committed
+   * events to sinks (webhooks, the SSF transmitter: `events.dispatcher.register(sink)`).
+   */
+  readonly events: { readonly outbox: EventOutbox; readonly dispatcher: EventDispatcher };
   /** Stops background writers (audit, last-use times, session touches), Redis and the database. */
   close(): Promise<void>;
 }
@@ -73,6 +98,24 @@ export interface CreateServicesOptions {
   masterKey?: MasterKey;
   /** Replaces the configured mailer (tests read the outbox). */
   mailer?: Mailer;
+  /**
+   * Hash-chain and sign the audit log (default true). Internal, not a setting: off only to measure the chain's
+   * cost against the same run without it (the rows are then unchained and `tessera audit verify` says so).
+   */
+  auditChain?: boolean;
+  /**
+   * Write domain events to the outbox (default true). Internal, not a setting: off only to measure the outbox's
+   * cost on the sign-in and token paths against the same run without it (no event is written, and neither the
+   * dispatcher nor the webhook worker runs: no webhook or SSF event is sent).
+   */
+  outbox?: boolean;
+  /**
+   * Run event dispatch and webhook delivery in this process (default true). Off for one-shot CLI commands:
+   * what they commit is dispatched by a running server within a poll.
+   */
+  background?: boolean;
+  /** Randomness of the webhook retries' jitter, in [0, 1) (default Math.random; tests fix it). */
+  random?: () => number;
 }
 
 export async function createServices(config: Config, options: CreateServicesOptions): Promise<Services> {
@@ -87,6 +130,17 @@ export async function createServices(config: Config, options: CreateServicesOpti
       if (applied.length > 0) log.info({ applied }, "database migrations applied");
     }
     const metrics = createMetrics();
+    // Domain events: written by the domains with their changes, dispatched to sinks once committed (src/events).
+    const outboxRows = eventOutboxRepository(storage.db, storage.dialect, storage.backgroundWriter);
+    const outbox = createEventOutbox({
+      repository: outboxRows,
+      clock,
+      enabled: options.outbox !== false,
+      onError: (error, lost) =>
+        log.error({ err: { message: (error as Error).message }, lost }, "domain events lost"),
+    });
+    const dispatcher = createEventDispatcher({ repository: outboxRows, clock, log });
+    outbox.onCommitted(() => dispatcher.nudge());
     const keys = await KeyStore.open({
       repository: signingKeysRepository(storage.db),
       masterKey,
@@ -95,6 +149,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       publishLeadTime: config.jwksMaxAge,
       rotationInterval: config.keyRotationInterval,
       onIssue: (kind) => metrics.tokensIssued.inc({ kind }),
+      events: outbox,
     });
     const redis =
       config.redisUrl === undefined
@@ -123,11 +178,25 @@ export async function createServices(config: Config, options: CreateServicesOpti
     });
     // Built in dependency order, no forward references: what the access-ending events reach (grants,
     // back-channel logout, API tokens, the feed) exists before the accounts whose events end them.
+    const auditRows = auditEventsRepository(storage.db, storage.backgroundWriter);
     const audit = createAuditLog({
-      repository: auditEventsRepository(storage.db, storage.backgroundWriter),
+      repository: auditRows,
       clock,
       onError: (error, lost) =>
         log.error({ err: { message: (error as Error).message }, lost }, "audit events lost"),
+      chain: options.auditChain !== false,
+      checkpoints: {
+        keys,
+        issuer: config.issuer,
+        onError: (error) =>
+          log.error({ err: { message: (error as Error).message } }, "audit checkpoint failed"),
+      },
+    });
+    const auditTrail = createAuditTrail({
+      repository: auditRows,
+      jwks: () => keys.jwks(),
+      clock,
+      issuer: config.issuer,
     });
     const administratorRows = administratorsRepository(storage.db);
     const apiTokenRows = apiTokensRepository(storage.db);
@@ -137,6 +206,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       audit,
       feed: revocations,
       maxLifetime: config.apiTokenMaxLifetime,
+      events: outbox,
       isAdministrator: (userId) => administratorRows.has(userId),
       writeBehind: {
         onError: (error) =>
@@ -144,11 +214,16 @@ export async function createServices(config: Config, options: CreateServicesOpti
       },
     });
     const oauthRows = oauthRepositories(storage.db, storage.dialect);
+    // Every request to a URL Tessera was given goes through the outbound guard (docs/security.md).
+    const outbound = createOutboundFetch({ policy: outboundPolicy(config), log });
+    // Encrypted tokens (JWE): recipients' keys at a jwks_uri are fetched through the guard.
+    const encryption = createTokenEncryption({ outbound, clock, log });
     const clients = createClients({
       repositories: oauthRows,
       clock,
       issuer: config.issuer,
       defaultAccessTokenTtl: config.accessTokenTtl,
+      encryption,
     });
     const grants = createGrantRevocation({
       grants: grantsRepository(storage.db),
@@ -156,8 +231,6 @@ export async function createServices(config: Config, options: CreateServicesOpti
       clock,
       feed: revocations,
     });
-    // Every request to a URL Tessera was given goes through the outbound guard (docs/security.md).
-    const outbound = createOutboundFetch({ policy: outboundPolicy(config), log });
     const backchannel = createBackchannelLogout({
       clock,
       keys,
@@ -168,6 +241,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
     });
     const accounts = createAccounts({
       audit,
+      events: outbox,
       deviceCookieKey: masterKey.deriveKey("device-cookie"),
       access: { grants, backchannel, apiTokens, feed: revocations },
       storage,
@@ -219,6 +293,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
     });
     const oauth = createOAuth({
       clients,
+      encryption,
       grants,
       backchannel,
       access: accounts.access,
@@ -260,6 +335,32 @@ export async function createServices(config: Config, options: CreateServicesOpti
       masterKey,
       accounts,
       config,
+      events: outbox,
+    });
+    // Sign-in with upstream identity providers; their requests go through the outbound guard.
+    const federation = createFederation({
+      repositories: {
+        providers: identityProvidersRepository(storage.db),
+        links: linkedIdentitiesRepository(storage.db, storage.dialect),
+      },
+      accounts,
+      audit: accounts.audit,
+      masterKey,
+      clock,
+      issuer: config.issuer,
+      outbound: { policy: outboundPolicy(config), log },
+      countPasskeys: async (userId) => (await mfa.webauthn.list(userId)).filter((c) => c.discoverable).length,
+    });
+    // Sign-up and invitations create accounts only through the accounts domain (src/onboarding).
+    const onboarding = createOnboarding({
+      accounts,
+      storage,
+      mailer,
+      clock,
+      log,
+      limiter: createRateLimiter({ clock, redis }),
+      issuer: config.issuer,
+      settings: config,
     });
     // Each domain revokes its own kind of leaked secret.
     const leakReports = createLeakReports({
@@ -271,6 +372,54 @@ export async function createServices(config: Config, options: CreateServicesOpti
         accounts.revokeLeakedSession,
       ],
     });
+    // Shared Signals (SSF 1.0): receivers' streams of CAEP and RISC events. Pushes go through the outbound guard,
+    // and a receiver's push URL is checked against it when configured (src/ssf).
+    const outboundGuard = compilePolicy(outboundPolicy(config));
+    const ssf = createTransmitter({
+      repository: ssfStreamsRepository(storage.db),
+      clock,
+      log,
+      issuer: config.issuer,
+      keys,
+      masterKey,
+      oauth: { issuer: oauth.issuer, clients },
+      outbound,
+      async checkDestination(url) {
+        await checkDestination(url, outboundGuard, undefined, AbortSignal.timeout(5000));
+      },
+    });
+    await ssf.ensureResourceServer();
+    // The push loop (retries, SETs other instances queued) runs where events are dispatched.
+    if (options.background !== false) ssf.start();
+    // Webhooks (src/events): endpoints registered by administrators; deliveries signed as Standard Webhooks say
+    // and sent only through the outbound guard, with the webhook timeout.
+    const deliveries = createDeliveryWorker({
+      repository: webhooksRepository(storage.db),
+      clock,
+      masterKey,
+      fetch: createOutboundFetch({ policy: outboundPolicy(config), log, timeoutMs: config.webhookTimeout }),
+      log,
+      maxAttempts: config.webhookMaxAttempts,
+      retryBaseMs: config.webhookRetryBase,
+      timeoutMs: config.webhookTimeout,
+      ...(options.random ? { random: options.random } : {}),
+    });
+    const webhooks = createWebhooks({
+      repository: webhooksRepository(storage.db),
+      clock,
+      masterKey,
+      audit,
+      policy: compilePolicy(outboundPolicy(config)),
+      onEnqueued: () => deliveries.nudge(),
+    });
+    // The sinks of committed domain events: each keeps its own cursor (src/events/dispatcher.ts).
+    dispatcher.register(webhooks.sink);
+    dispatcher.register(ssf);
+    // With the outbox off (benchmarks) nothing polls either: the comparison measures the whole of its cost.
+    if (options.background !== false && outbox.enabled) {
+      dispatcher.start();
+      deliveries.start();
+    }
     return {
       config,
       apiTokens,
@@ -279,6 +428,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
       leakReports,
       revocations,
       mfa,
+      federation,
+      onboarding,
       storage,
       masterKey,
       keys,
@@ -289,9 +440,19 @@ export async function createServices(config: Config, options: CreateServicesOpti
       accounts,
       oauth,
       mailer,
+      auditTrail,
+      ssf,
+      events: { outbox, dispatcher },
+      webhooks,
       async close() {
+        await dispatcher.close();
+        await deliveries.close();
+        await outbox.close();
+        await ssf.close();
         await adminTokens.close();
         await apiTokens.close();
+        // Sign-up mails started after answers finish before the accounts they use close.
+        await onboarding.idle();
         await accounts.close();
         await audit.close();
         redis?.disconnect();

@@ -16,7 +16,7 @@
 import { randomUUID } from "node:crypto";
 import { generateOpaqueToken, hashToken, isWellFormedOpaqueToken } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
-import type { SessionRow, SessionsRepository } from "../storage/index.js";
+import type { SessionEndedEvents, SessionRow, SessionsRepository } from "../storage/index.js";
 import { createWriteBehind } from "../storage/write-behind.js";
 import type { RevocationBus } from "./revocation-bus.js";
 import { type CachedSessionRow, SessionCache, type SessionCacheOptions } from "./session-cache.js";
@@ -86,11 +86,14 @@ export interface Sessions {
    */
   reauthenticate(sessionId: string, amr: readonly string[]): Promise<string | undefined>;
   list(userId: string): Promise<Session[]>;
-  /** Ends one session of `userId`; false if there was none. */
-  revoke(userId: string, sessionId: string): Promise<boolean>;
+  /**
+   * Ends one session of `userId`; false if there was none. `events`: the domain events of the sessions that
+   * ended, written in the same transaction (src/events).
+   */
+  revoke(userId: string, sessionId: string, events?: SessionEndedEvents): Promise<boolean>;
   /** Ends every session of the user except `keepSessionId`; returns how many ended. */
-  revokeOthers(userId: string, keepSessionId: string): Promise<number>;
-  revokeAll(userId: string): Promise<number>;
+  revokeOthers(userId: string, keepSessionId: string, events?: SessionEndedEvents): Promise<number>;
+  revokeAll(userId: string, events?: SessionEndedEvents): Promise<number>;
   /** Deletes expired rows; returns how many. */
   purgeExpired(): Promise<number>;
   /** Writes pending last-seen times now (they are otherwise written within a second). */
@@ -291,9 +294,9 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return rows.map(toSession).filter((s) => s.expiresAt > now);
     },
 
-    async revoke(userId, sessionId) {
+    async revoke(userId, sessionId, events) {
       const { result: deleted, absorb } = await ownRevocation((sessions) =>
-        sessions.deleteOne(userId, sessionId),
+        sessions.deleteOne(userId, sessionId, events),
       );
       if (deleted) revoked({ session: sessionId });
       // Nothing deleted: the counter did not move, and absorbing changes nothing.
@@ -301,9 +304,9 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return deleted;
     },
 
-    async revokeOthers(userId, keepSessionId) {
+    async revokeOthers(userId, keepSessionId, events) {
       const { result: deleted, absorb } = await ownRevocation((sessions) =>
-        sessions.deleteOthers(userId, keepSessionId),
+        sessions.deleteOthers(userId, keepSessionId, events),
       );
       // Simplest correct invalidation: drop the user's entries (the kept session reloads once).
       revoked({ user: userId });
@@ -311,8 +314,10 @@ export function createSessions(deps: SessionsDeps): Sessions & { ready: Promise<
       return deleted;
     },
 
-    async revokeAll(userId) {
-      const { result: deleted, absorb } = await ownRevocation((sessions) => sessions.deleteAll(userId));
+    async revokeAll(userId, events) {
+      const { result: deleted, absorb } = await ownRevocation((sessions) =>
+        sessions.deleteAll(userId, events),
+      );
       revoked({ user: userId });
       absorb();
       return deleted;

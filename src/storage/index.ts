@@ -6,7 +6,7 @@ export {
   parseDatabaseUrl,
   type Storage,
 } from "./connect.js";
-export type { Database, SigningKeyStatus } from "./database.js";
+export type { Database, SigningKeyStatus, WebhookDeliveryState } from "./database.js";
 export { isStorageUnavailable, isUniqueViolation } from "./errors.js";
 export { migrateToLatest } from "./migrate.js";
 export {
@@ -31,6 +31,9 @@ export {
   apiTokensRepository,
 } from "./repositories/api-tokens.js";
 export {
+  type AuditChainSummary,
+  type AuditCheckpointRow,
+  type AuditEventFilter,
   type AuditEventRow,
   type AuditEventsRepository,
   auditEventsRepository,
@@ -42,12 +45,44 @@ export {
   bffSessionsRepository,
 } from "./repositories/bff-sessions.js";
 export {
+  type EventOutboxRepository,
+  type EventsOf,
+  eventOutboxRepository,
+  insertOutboxEvents,
+  OUTBOX_START,
+  type OutboxEvent,
+  type OutboxEventData,
+  type OutboxPosition,
+  type StoredOutboxEvent,
+  withOutboxEvents,
+} from "./repositories/event-outbox.js";
+export {
   type GroupMemberRow,
   type GroupReplacement,
   type GroupRow,
   type GroupsRepository,
   groupsRepository,
 } from "./repositories/groups.js";
+export {
+  type FederationPendingLinkRow,
+  type FederationStateRow,
+  type IdentityProviderRow,
+  type IdentityProvidersRepository,
+  identityProvidersRepository,
+} from "./repositories/identity-providers.js";
+export {
+  type InvitationRow,
+  type InvitationStatus,
+  type InvitationsPageQuery,
+  type InvitationsRepository,
+  invitationsRepository,
+} from "./repositories/invitations.js";
+export {
+  type LinkedIdentitiesRepository,
+  type LinkedIdentityRow,
+  type LinkedIdentityWithProviderRow,
+  linkedIdentitiesRepository,
+} from "./repositories/linked-identities.js";
 export type { Page, PageQuery } from "./repositories/paging.js";
 export {
   type PasswordResetTokenRow,
@@ -59,6 +94,12 @@ export {
   type PendingSignInsRepository,
   pendingSignInsRepository,
 } from "./repositories/pending-sign-ins.js";
+export {
+  type NewPendingSignUpRow,
+  type PendingSignUpRow,
+  type PendingSignUpsRepository,
+  pendingSignUpsRepository,
+} from "./repositories/pending-sign-ups.js";
 export {
   type RecoveryCodeRow,
   type RecoveryCodesRepository,
@@ -76,6 +117,7 @@ export {
   serviceAccountsRepository,
 } from "./repositories/service-accounts.js";
 export {
+  type SessionEndedEvents,
   type SessionRow,
   type SessionsRepository,
   type SessionWithUserRow,
@@ -113,3 +155,11 @@ export {
   type WebAuthnCredentialsRepository,
   webauthnCredentialsRepository,
 } from "./repositories/webauthn-credentials.js";
+export {
+  type DeliveryFailure,
+  type DueDeliveryRow,
+  type WebhookDeliveryRow,
+  type WebhookEndpointRow,
+  type WebhooksRepository,
+  webhooksRepository,
+} from "./repositories/webhooks.js";

@@ -76,7 +76,8 @@ describe.each(["sqlite", "postgres"] as const)("tessera CLI against %s", (dialec
     expect(first).toMatchObject({
       code: 0,
       stdout:
-        "Applied: 0001_initial, 0002_accounts, 0003_oauth, 0004_api_tokens, 0005_mfa, 0006_dpop, 0007_change_marks, 0008_access_policy\n",
+        "Applied: 0001_initial, 0002_accounts, 0003_oauth, 0004_api_tokens, 0005_mfa, 0006_dpop, 0007_change_marks, 0008_access_policy, " +
+        "0009_audit_chain, 0010_events, 0011_ssf, 0012_token_exchange, 0013_jwe, 0014_federation, 0015_sign_up\n",
     });
     const second = await tessera(["migrate"], env);
     expect(second).toMatchObject({ code: 0, stdout: "Database is up to date.\n" });

@@ -70,7 +70,13 @@ describe("tessera clients and resources", () => {
       resources: ["https://api.example.test"],
     });
     const resources = await tessera(["resources", "list", "--json"], env);
+    // Besides the one created here, the resource server Tessera registers for its Shared Signals API.
     expect(JSON.parse(resources.stdout)).toEqual([
+      {
+        audience: "http://localhost:8080/ssf",
+        name: "Tessera Shared Signals transmitter",
+        scopes: ["ssf.manage", "ssf.read"],
+      },
       { audience: "https://api.example.test", name: "API", scopes: ["read", "write"] },
     ]);
     expect((await tessera(["clients", "delete", id], env)).stdout).toBe(`Deleted client ${id}\n`);

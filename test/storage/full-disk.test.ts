@@ -1,7 +1,7 @@
 /**
  * SQLite on a full file system: a write that fails for lack of space answers 503 with Retry-After in the
  * endpoint's format (never a 500), `/readyz` says not ready while writes fail, nothing is half-written, and
- * both recover by themselves once there is space again. Mounts a 2 MB tmpfs of its own (needs root).
+ * both recover by themselves once there is space again. Mounts a small tmpfs of its own (needs root).
  *
  * What happens underneath (WAL mode): a transaction's statements succeed (their pages stay in memory) and its
  * COMMIT fails with SQLITE_FULL, after which SQLite has already rolled the transaction back; reads go on
@@ -80,7 +80,7 @@ describe("SQLite on a full disk, over HTTP", () => {
   let refreshToken: string;
 
   beforeAll(async () => {
-    disk = mountSmallFileSystem("2m");
+    disk = mountSmallFileSystem("4m");
     t = await createTestApp({
       env: { DATABASE_URL: `${disk.dir}/tessera.db`, TESSERA_ISSUER: ISSUER },
     });

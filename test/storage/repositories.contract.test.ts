@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AdminTokenRow,
   type ApiTokenRow,
+  type AuditCheckpointRow,
   type AuditEventRow,
   adminTokensRepository,
   apiTokensRepository,
@@ -52,7 +53,9 @@ import {
   webauthnCredentialsRepository,
 } from "../../src/storage/index.js";
 import { administratorsRepository } from "../../src/storage/repositories/administrators.js";
+import { invitationsContract, pendingSignUpsContract } from "../accounts/sign-up-contracts.js";
 import { DIALECTS, openTestStorage } from "../helpers/databases.js";
+import { ssfStreamsContract } from "./ssf-streams.contract.js";
 
 interface Contract {
   dialect: DialectName;
@@ -78,6 +81,9 @@ const CONTRACTS: Record<string, (t: Contract) => void> = {
   "recovery codes": recoveryCodesContract,
   "WebAuthn credentials": webauthnCredentialsContract,
   "WebAuthn challenges": webauthnChallengesContract,
+  "pending sign-ups": pendingSignUpsContract,
+  invitations: invitationsContract,
+  "SSF streams": ssfStreamsContract,
 };
 
 for (const dialect of DIALECTS) {
@@ -340,7 +346,40 @@ function auditRow(overrides: Partial<AuditEventRow> = {}): AuditEventRow {
     ip: null,
     user_agent: null,
     details: null,
+    chain_id: null,
+    seq: null,
+    prev_hash: null,
+    hash: null,
     ...overrides,
+  };
+}
+
+/** Rows of chain `chainId` at the given seqs (hashes are opaque to storage: any 64 hex digits). */
+function chainedRows(
+  chainId: string,
+  seqs: number[],
+  overrides: Partial<AuditEventRow> = {},
+): AuditEventRow[] {
+  return seqs.map((seq) =>
+    auditRow({
+      chain_id: chainId,
+      seq,
+      prev_hash: String(seq - 1).padStart(64, "0"),
+      hash: String(seq).padStart(64, "0"),
+      ...overrides,
+    }),
+  );
+}
+
+function checkpointRow(chainId: string, seq: number, kid: string, id = randomUUID()): AuditCheckpointRow {
+  return {
+    id,
+    chain_id: chainId,
+    seq,
+    hash: String(seq).padStart(64, "0"),
+    at: 1_700_000_000_000 + seq,
+    kid,
+    jws: `jws-${id}`,
   };
 }
 
@@ -418,6 +457,100 @@ function auditEventsContract(t: Contract): void {
     const writer: BackgroundWriter = { write: () => Promise.reject(new Error("worker busy")) };
     await expect(events(writer).insert([auditRow({ user_id: "ae-u-fail" })])).rejects.toThrow("worker busy");
     expect(await events().list({ userId: "ae-u-fail", limit: 10 })).toEqual([]);
+  });
+
+  it("reads back the chain columns, through the writer too, and a repeat keeps the first version", async () => {
+    const rows = chainedRows("ae-c-cols", [1, 2], { user_id: "ae-u-cols" });
+    await events(t.storage().backgroundWriter).insert(rows);
+    await events().insert([{ ...rows[0]!, hash: "f".repeat(64) }]);
+    expect(await events().list({ userId: "ae-u-cols", limit: 10 })).toEqual([...rows].reverse());
+    expect((await events().chainPage({ chainId: "ae-c-cols", limit: 10 }))[1]).toEqual(rows[1]);
+  });
+
+  it("pages a chain by (seq, id), keeping two rows at one seq, between bounds", async () => {
+    const rows = chainedRows("ae-c-page", [1, 2, 3, 4, 5]);
+    const twin = auditRow({ ...rows[2]!, id: `${rows[2]!.id}z`, actor: "inserted" });
+    await events().insert([...rows.slice().reverse(), twin]);
+    await events().insert(chainedRows("ae-c-page-other", [1, 2, 3]));
+    const all = await events().chainPage({ chainId: "ae-c-page", limit: 100 });
+    expect(all.map((r) => [r.seq, r.id])).toEqual(
+      [...rows.slice(0, 3), twin, ...rows.slice(3)].map((r) => [r.seq, r.id]),
+    );
+    const first = await events().chainPage({ chainId: "ae-c-page", limit: 3 });
+    expect(first.map((r) => r.id)).toEqual([rows[0]!.id, rows[1]!.id, rows[2]!.id]);
+    const last = first[first.length - 1]!;
+    const second = await events().chainPage({
+      chainId: "ae-c-page",
+      after: { seq: last.seq!, id: last.id },
+      limit: 3,
+    });
+    expect(second.map((r) => r.id)).toEqual([twin.id, rows[3]!.id, rows[4]!.id]);
+    const bounded = await events().chainPage({ chainId: "ae-c-page", fromSeq: 2, toSeq: 3, limit: 100 });
+    expect(bounded.map((r) => r.id)).toEqual([rows[1]!.id, rows[2]!.id, twin.id]);
+  });
+
+  it("sums up chains (extent and count) and the rows matching a filter, per chain", async () => {
+    const a = chainedRows("ae-c-sum-a", [1, 2, 3, 4], { type: "signout" });
+    a[1]!.type = "user.created";
+    const b = chainedRows("ae-c-sum-b", [1, 2]);
+    await events().insert([...a, ...b]);
+    const chains = (await events().chains()).filter((c) => c.chain_id.startsWith("ae-c-sum-"));
+    expect(chains).toEqual([
+      { chain_id: "ae-c-sum-a", first_seq: 1, last_seq: 4, count: 4 },
+      { chain_id: "ae-c-sum-b", first_seq: 1, last_seq: 2, count: 2 },
+    ]);
+    const byType = await events().matchingExtents({ types: ["user.created"] });
+    expect(byType.filter((e) => e.chain_id.startsWith("ae-c-sum-"))).toEqual([
+      { chain_id: "ae-c-sum-a", first_seq: 2, last_seq: 2 },
+    ]);
+    const byTime = await events().matchingExtents({ since: a[2]!.at, until: b[0]!.at });
+    expect(
+      byTime
+        .filter((e) => e.chain_id.startsWith("ae-c-sum-"))
+        .sort((x, y) => x.chain_id.localeCompare(y.chain_id)),
+    ).toEqual([
+      { chain_id: "ae-c-sum-a", first_seq: 3, last_seq: 4 },
+      { chain_id: "ae-c-sum-b", first_seq: 1, last_seq: 1 },
+    ]);
+  });
+
+  it("finds unchained rows: how many, the first newer than a chained one, and by filter", async () => {
+    const before = await events().unchained();
+    const legacy = auditRow({ type: "group.created" });
+    const chained = chainedRows("ae-c-unchained", [1]);
+    const late = auditRow({ type: "group.deleted" });
+    await events().insert([legacy, ...chained, late]);
+    const after = await events().unchained();
+    expect(after.count).toBe(before.count + 2);
+    expect(after.newestId! >= late.id).toBe(true);
+    expect((await events().unchainedAfter(chained[0]!.id))?.id).toBe(late.id);
+    expect(await events().unchainedAfter(late.id)).toBeUndefined();
+    expect(await events().firstChainedId()).not.toBeNull();
+    const page = await events().unchainedPage({ types: ["group.created", "group.deleted"] }, undefined, 10);
+    expect(page.map((r) => r.id)).toEqual([legacy.id, late.id]);
+    expect(
+      (await events().unchainedPage({ types: ["group.deleted"] }, undefined, 10)).map((r) => r.id),
+    ).toEqual([late.id]);
+    expect(await events().unchainedPage({ types: ["group.created"] }, legacy.id, 10)).toEqual([]);
+  });
+
+  it("stores checkpoints (through the writer too), lists them by seq, and finds each chain's newest", async () => {
+    const writer = t.storage().backgroundWriter;
+    const first = checkpointRow("ae-k-a", 10, "kid-1");
+    const newest = checkpointRow("ae-k-a", 20, "kid-1");
+    const again = checkpointRow("ae-k-a", 20, "kid-2");
+    const other = checkpointRow("ae-k-b", 5, "kid-1");
+    await events(writer).insertCheckpoint(newest);
+    await events().insertCheckpoint(first);
+    await events().insertCheckpoint(again);
+    await events().insertCheckpoint(other);
+    await events().insertCheckpoint({ ...other, jws: "changed" }); // a repeat is skipped
+    const listed = await events().checkpoints("ae-k-a");
+    expect(listed.map((c) => c.seq)).toEqual([10, 20, 20]);
+    expect(listed.find((c) => c.id === newest.id)).toEqual(newest);
+    const latest = (await events().latestCheckpoints()).filter((c) => c.chain_id.startsWith("ae-k-"));
+    expect(latest.map((c) => c.id).sort()).toEqual([newest.id, again.id, other.id].sort());
+    expect((await events().checkpoints()).find((c) => c.id === other.id)?.jws).toBe(other.jws);
   });
 }
 

@@ -11,10 +11,11 @@
  * - Private keys are sealed with the master key (AES-256-GCM, AAD `signing-key:<kid>`); only the private
  *   keys of `active` keys are ever decrypted, and never leave this module except as KeyObjects.
  * - Rotation steps are conditional updates in one transaction: concurrent rotations on several instances
- *   produce one winner.
+ *   produce one winner, and only the winner's transaction writes the `key.rotated` domain event (src/events).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import type { JWK } from "jose";
+import { type EventOutbox, NO_EVENTS } from "../../events/outbox.js";
 import type { Clock } from "../../lib/clock.js";
 import { KeyError } from "../../lib/errors.js";
 import type { SigningKeyRow, SigningKeyStatus, SigningKeysRepository } from "../../storage/index.js";
@@ -47,6 +48,8 @@ export interface KeyStoreOptions {
   algorithms?: readonly JwsAlgorithm[];
   /** Called once per signed token with its kind (the `typ`, or `jwt`), e.g. to count issuance. */
   onIssue?: (kind: string) => void;
+  /** Where `key.rotated` events are written (absent: none). */
+  events?: EventOutbox;
 }
 
 export interface KeySummary {
@@ -249,6 +252,7 @@ export class KeyStore {
       return { alg, next, actives: rows.filter((r) => r.alg === alg && r.status === "active") };
     });
     const results: RotationResult[] = [];
+    const outbox = this.#options.events ?? NO_EVENTS;
     const retention = (this.#options.jwtMaxLifetime + MAX_CLOCK_TOLERANCE) * 1000;
     for (const { alg, next, actives } of plans) {
       // The keys are made before the transaction: it holds the database's write lock (SQLite) while it runs,
@@ -283,8 +287,16 @@ export class KeyStore {
           if (ok) retired.push(row.kid);
         }
         await trx.insert(nextRow);
+        await trx.insertEvents(
+          outbox.events({
+            type: "key.rotated",
+            userId: null,
+            data: { alg, activated: activated ?? null, retired: retired.join(" "), published: nextRow.kid },
+          }),
+        );
         return { alg, rotated: true, activated, retired, published: nextRow.kid } satisfies RotationResult;
       });
+      if (result.rotated) outbox.committed();
       results.push(result);
     }
     await this.#options.repository.deleteExpired(now);

@@ -18,6 +18,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TooManyAttemptsError } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
 import type { PendingSignIn } from "../../mfa/index.js";
+import { upstreamLogoutPage } from "../../ui/pages/federation.js";
 import { loginPage } from "../../ui/pages/login.js";
 import { messagePage } from "../../ui/pages/message.js";
 import { enrolPage, type FactorChoices, stepUpPage, verifyPage } from "../../ui/pages/mfa-signin.js";
@@ -25,9 +26,16 @@ import type { HttpServices } from "../services.js";
 import { clearPendingCookie, clearSessionCookie, readCookie, setDeviceCookie } from "../web/cookies.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, safeReturnTo, type Web } from "../web/web-context.js";
+import { federationSignInOptions } from "./federation.js";
 
-export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: Web, flow: MfaFlow) {
+export function loginRoutes(
+  ctx: Pick<HttpServices, "accounts" | "federation" | "mfa" | "onboarding">,
+  web: Web,
+  flow: MfaFlow,
+) {
   const { accounts, mfa } = ctx;
+  // Self-service sign-up on: the form links to it.
+  const signUp = ctx.onboarding.signUp.enabled;
   // The sign-in pages run WebAuthn ceremonies (passkeys, security keys) from same-origin script files.
   const sendPage = (reply: FastifyReply, html: string, status = 200, formActions: readonly string[] = []) =>
     web.sendPage(reply, html, status, formActions, { scripts: true });
@@ -70,18 +78,21 @@ export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: We
       const returnTo = safeReturnTo(query.return_to);
       const auth = await web.loadAuth(request, reply);
       if (auth && !query.prompt) return reply.redirect(returnTo ?? "/account", 303);
+      const federation = await federationSignInOptions(ctx.federation);
       return sendPage(
         reply,
         loginPage({
           csrfToken: web.anonymousCsrf(request, reply),
           returnTo,
+          signUp,
+          ...federation.model,
           // OpenID Connect `login_hint`, passed on by the authorization endpoint: the user name to start with.
           ...(typeof query.login_hint === "string" && query.login_hint.length <= 256
             ? { userName: query.login_hint }
             : {}),
         }),
         200,
-        await web.formActionsFor(returnTo),
+        [...(await web.formActionsFor(returnTo)), ...federation.formActions],
       );
     });
 
@@ -89,7 +100,8 @@ export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: We
       const body = request.body;
       const returnTo = safeReturnTo(formField(body, "return_to"));
       const userName = (formField(body, "username") ?? "").slice(0, 256);
-      const formActions = await web.formActionsFor(returnTo);
+      const federation = await federationSignInOptions(ctx.federation);
+      const formActions = [...(await web.formActionsFor(returnTo)), ...federation.formActions];
       const page = (status: number, error: string, retryAfterSeconds?: number) =>
         sendPage(
           reply,
@@ -97,6 +109,8 @@ export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: We
             csrfToken: web.anonymousCsrf(request, reply),
             returnTo,
             userName,
+            signUp,
+            ...federation.model,
             error,
             ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
           }),
@@ -268,12 +282,16 @@ export function loginRoutes(ctx: Pick<HttpServices, "accounts" | "mfa">, web: We
           403,
         );
       }
+      // A session started through a provider with upstream logout also ends there (RP-initiated logout).
+      const upstreamLogout = await ctx.federation.upstreamLogoutUrl(auth.session.id);
       await accounts.access.end(
         { type: "signed_out", userId: auth.user.id, sessionId: auth.session.id },
         { actor: `user:${auth.user.id}` },
       );
       await web.auditUserAction(request, auth, "signout");
       clearSessionCookie(reply, web.names);
+      // A page that moves on by itself: a redirect answering this form would be held to its form-action CSP.
+      if (upstreamLogout) return web.sendPage(reply, upstreamLogoutPage(upstreamLogout));
       return sendPage(
         reply,
         loginPage({ csrfToken: web.anonymousCsrf(request, reply), notice: "You are signed out." }),

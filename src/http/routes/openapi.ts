@@ -27,6 +27,7 @@ const TAGS = [
   { name: "keys", description: "Token signing keys and their rotation." },
   { name: "api-tokens", description: "Personal and service API tokens." },
   { name: "service-accounts", description: "Non-human accounts that hold service tokens." },
+  { name: "invitations", description: "Invitations of e-mail addresses to create an account." },
 ];
 
 /** Includes every `/admin` route (with the bearer requirement), and other routes only when tagged. */

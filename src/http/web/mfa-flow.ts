@@ -40,6 +40,15 @@ export interface MfaFlow {
     reply: FastifyReply,
     input: { user: { id: string }; remember: boolean; returnTo: string | undefined },
   ): Promise<string>;
+  /**
+   * After a sign-in at an upstream identity provider: a session (answers its redirect target, and the new
+   * session's id) or a pending sign-in when a second factor is still due.
+   */
+  afterFederation(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { userId: string; amr: string[]; satisfiesMfa: boolean; returnTo: string | undefined },
+  ): Promise<{ redirect: string; sessionId?: string }>;
   /** The live pending sign-in of this browser, if any. */
   loadPending(request: FastifyRequest): Promise<PendingSignIn | undefined>;
   /** This browser's pending sign-in at the enrolment stage and its active user, if any. */
@@ -120,6 +129,19 @@ export function createMfaFlow(
       if (decision.kind === "session") return startSession(reply, decision);
       if (decision.token) setPendingCookie(reply, web.names, decision.token);
       return decision.redirect;
+    },
+
+    async afterFederation(request, reply, input) {
+      const decision = await signIn.afterUpstream({
+        ...input,
+        previousToken: previousToken(request),
+        client: client(request),
+      });
+      if (decision.kind === "session") {
+        return { redirect: startSession(reply, decision), sessionId: decision.session.id };
+      }
+      if (decision.token) setPendingCookie(reply, web.names, decision.token);
+      return { redirect: decision.redirect };
     },
 
     loadPending: (request) => signIn.loadPending(pendingToken(request)),

@@ -121,7 +121,7 @@ async function retryOrReuse(deps: GrantDeps, row: RefreshTokenRow): Promise<Toke
     }
   }
   await deps.access.end(
-    { type: "refresh_reused", userId: row.user_id, familyId: row.family_id },
+    { type: "refresh_reused", userId: row.user_id, familyId: row.family_id, clientId: row.client_id },
     { actor: `client:${row.client_id}` },
   );
   await deps.audit.record({

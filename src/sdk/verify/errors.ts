@@ -59,6 +59,12 @@ export type RefusalReason =
   /** The proof failed one of RFC 9449 §4.3's checks, or was seen before (`dpop_proof_replayed`). */
   | `dpop_proof_${DpopRefusal}`
   | "ip_not_allowed"
+  /** An encrypted (JWE) access token could not be decrypted with `decryptionKeys`, or is not a nested JWT. */
+  | "decryption_failed"
+  /** An encrypted access token, and the verifier has no `decryptionKeys`. */
+  | "decryption_not_configured"
+  /** A signed access token that was not encrypted, where `requireEncryption` is set. */
+  | "encryption_required"
   | "introspection_not_configured"
   | "scope_missing"
   | "acr_not_accepted"

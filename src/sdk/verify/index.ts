@@ -6,6 +6,7 @@
  *   `authenticate({ authorization, ip, url, method, dpop }, requirements)`, `ready()`, `close()`.
  * - DPoP-bound tokens (RFC 9449) are checked with their proof; `createMemoryDpopReplayCache` is the default
  *   replay cache, `DpopReplayCache` the interface a shared one implements.
+ * - Encrypted access tokens (JWE) are decrypted with the resource server's `decryptionKeys` first.
  * - Refusals are `VerifyError`s (RFC 6750 §3, RFC 9470 §3); docs/sdk.md lists them.
  */
 export {
@@ -21,6 +22,7 @@ export {
   parseAuthorization,
 } from "./authorization.js";
 export type { AccessTokenClaims, Requirements, TokenKind } from "./claims.js";
+export type { DecryptionKeyInput } from "./decrypt.js";
 export { type RefusalReason, VerifyError, type VerifyErrorCode } from "./errors.js";
 export { type RefusalResponse, refusalResponse } from "./response.js";
 export {

@@ -15,6 +15,8 @@
  *   accepts nothing (`revocations_unavailable`, 503). After that a failed poll keeps the last state and is
  *   retried; warnings name the endpoint and status only.
  * - An issuer that advertises no feed: polling stops and nothing is revoked early (a warning says so).
+ * - Without a feed (no client credentials, or turned off) the state starts synced and empty; revocations learned
+ *   another way (Shared Signals events, `tessera/verify/ssf`) are applied with `apply`, with the same meaning.
  */
 import { fetchJsonObject, type HttpContext, UpstreamError } from "./http.js";
 
@@ -27,8 +29,10 @@ export interface RevocationEvent {
 
 export interface RevocationsOptions {
   http: HttpContext;
-  endpoint: () => Promise<string | undefined>;
-  authorization: string;
+  /** Where the feed is; undefined when there is none to poll (no credentials, or turned off). */
+  endpoint?: (() => Promise<string | undefined>) | undefined;
+  /** The `Authorization` of each poll (needed with `endpoint`). */
+  authorization?: string | undefined;
   /** Milliseconds; overrides the feed's `interval_ms`. */
   intervalMs: number | undefined;
   /** Milliseconds. */
@@ -62,6 +66,10 @@ function parseEvent(value: unknown): RevocationEvent | undefined {
 
 export function createRevocations(options: RevocationsOptions) {
   const { http, now } = options;
+  const feed =
+    options.endpoint === undefined
+      ? undefined
+      : { endpoint: options.endpoint, authorization: options.authorization ?? "" };
   /** Event ids seen → local expiry. */
   const seen = new Map<string, number>();
   /** Revoked jti → local expiry. */
@@ -69,8 +77,9 @@ export function createRevocations(options: RevocationsOptions) {
   /** Revoked subject → latest `at` and local expiry. */
   const subjects = new Map<string, { at: number; until: number }>();
   let cursor: string | undefined;
-  let synced = false;
-  let closed = false;
+  // No feed: nothing to wait for, nothing to poll.
+  let synced = feed === undefined;
+  let closed = feed === undefined;
   let failures = 0;
   let intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   let lastError: Error = new UpstreamError("revocations", "not polled yet");
@@ -100,7 +109,8 @@ export function createRevocations(options: RevocationsOptions) {
   }
 
   async function pollOnce(): Promise<void> {
-    const endpoint = await options.endpoint();
+    if (feed === undefined) return;
+    const endpoint = await feed.endpoint();
     if (endpoint === undefined) {
       options.onWarning(
         "the issuer advertises no tessera_revocations_endpoint; revoked tokens are refused only once they are no longer cached",
@@ -114,7 +124,7 @@ export function createRevocations(options: RevocationsOptions) {
     let body: Record<string, unknown>;
     try {
       ({ body } = await fetchJsonObject(http, "revocations", url.href, {
-        headers: { authorization: options.authorization },
+        headers: { authorization: feed.authorization },
       }));
     } catch (error) {
       // 410 Gone: the cursor is too old to continue from; start again from a full read.
@@ -172,6 +182,12 @@ export function createRevocations(options: RevocationsOptions) {
 
     get synced(): boolean {
       return synced;
+    },
+
+    /** Applies an event learned another way (de-duplicated by id like the feed's own). */
+    apply(event: RevocationEvent): void {
+      apply(event);
+      prune();
     },
 
     /** True when the token `{ jti, sub, iat }` was revoked. */

@@ -18,6 +18,10 @@
  *   call and on every request: the caches hold the token's verdict, never a proof's. A bound token sent as a
  *   bearer token is refused (§7.2), so is an unbound one sent with the `DPoP` scheme, and with
  *   `dpop: "required"` every token that is not bound.
+ * - Encrypted access tokens (JWE, `decryptionKeys`): decrypted with this resource server's private key
+ *   (decrypt.ts), then the signed JWT inside is verified as above; the verdict is cached by the encrypted
+ *   token's SHA-256. Without `decryptionKeys` an encrypted token is refused; with `requireEncryption`, so is a
+ *   signed token that was not encrypted.
  * - Tessera unreachable with nothing cached to decide by: 503 `temporarily_unavailable`. Never a pass.
  */
 import { hashToken } from "../../crypto/hash.js";
@@ -41,6 +45,7 @@ import {
   claimsFromJwt,
   type Requirements,
 } from "./claims.js";
+import { type DecryptionKeyInput, decryptAccessToken, decryptionKeysOf, looksEncrypted } from "./decrypt.js";
 import { createDiscovery } from "./discovery.js";
 import { type ChallengeParameters, Refusal, type RefusalReason, VerifyError } from "./errors.js";
 import { basicAuthorization, checkEndpoint, type HttpContext, type Upstream, UpstreamError } from "./http.js";
@@ -111,6 +116,16 @@ export interface VerifierOptions {
    * process's memory, `createMemoryDpopReplayCache`). Pass a shared one when several instances serve the API.
    */
   dpopReplayCache?: DpopReplayCache;
+  /**
+   * Encrypted access tokens (JWE): this resource server's private keys, when Tessera encrypts its access tokens
+   * to it (the admin API's `encryption` of the resource server). A `KeyObject`, `CryptoKey`, private JWK, or
+   * `{ key, kid }`; RSA keys for RSA-OAEP-256, EC (P-256, P-384, P-521) or X25519 keys for ECDH-ES+A256KW. An
+   * encrypted token is decrypted, then verified like any JWT. Without it, encrypted tokens are refused.
+   * @see RFC 7516, docs/sdk.md "Encrypted access tokens"
+   */
+  decryptionKeys?: readonly DecryptionKeyInput[];
+  /** With `decryptionKeys`: refuse signed JWT access tokens that were not encrypted (default false). */
+  requireEncryption?: boolean;
   /** Accepted DPoP proof algorithms, a non-empty subset of `DPOP_ALGORITHMS` (default all of them). */
   dpopAlgorithms?: readonly string[];
   /** How old a DPoP proof's `iat` may be, seconds, 1–300 (default 60). */
@@ -174,6 +189,13 @@ export interface Verifier {
   authenticate(request: RequestInfo, requirements?: Requirements): Promise<AccessTokenClaims>;
   /** Loads discovery and keys and the first revocation state; rejects while Tessera cannot be reached. */
   ready(): Promise<void>;
+  /**
+   * Refuses, from now on, every token of `sub` issued at or before `at` (epoch ms; `iat * 1000 <= at`) and
+   * drops the cached verdicts of the subject's tokens: what a `sub` event of the revocation feed does, for a
+   * revocation learned another way, such as a Shared Signals event (`tessera/verify/ssf` calls it). `id`
+   * de-duplicates: the same id applied twice counts once.
+   */
+  revokeSubject(sub: string, at: number, id?: string): void;
   /** Stops the revocation feed's timer. */
   close(): void;
 }
@@ -297,6 +319,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw new TypeError(`dpopAlgorithms must be a non-empty subset of ${DPOP_ALGORITHMS.join(", ")}`);
   }
   const dpopMaxAge = numberOption(options.dpopMaxAge, DEFAULT_DPOP_MAX_AGE, 1, 300, "dpopMaxAge");
+  const decryptionKeys =
+    options.decryptionKeys === undefined ? undefined : decryptionKeysOf(options.decryptionKeys);
+  if (options.requireEncryption === true && decryptionKeys === undefined) {
+    throw new TypeError("requireEncryption needs decryptionKeys");
+  }
+  const requireEncryption = options.requireEncryption === true;
   const replayCache = options.dpopReplayCache ?? createMemoryDpopReplayCache({ now });
   /** The challenge base of a request answered in the `Bearer` scheme, and in the `DPoP` scheme. */
   const bearerChallenge: ChallengeParameters = Object.freeze({ realm });
@@ -331,28 +359,32 @@ export function createVerifier(options: VerifierOptions): Verifier {
     now,
   });
   const feedOptions = options.revocations === false ? undefined : (options.revocations ?? {});
-  const revocations =
-    credentials === undefined || feedOptions === undefined
-      ? undefined
-      : createRevocations({
-          http,
+  // The revocation state always exists: fed by the feed (with credentials, unless turned off) and by
+  // `revokeSubject` (Shared Signals events, `tessera/verify/ssf`).
+  const polled = credentials !== undefined && feedOptions !== undefined;
+  const revocations = createRevocations({
+    http,
+    ...(polled
+      ? {
           endpoint: async () => (await discovery.get()).revocationsEndpoint,
           authorization: basicAuthorization(credentials.clientId, credentials.clientSecret),
-          intervalMs:
-            feedOptions.intervalMs === undefined
-              ? undefined
-              : numberOption(feedOptions.intervalMs, 500, 50, 60_000, "revocations.intervalMs"),
-          retentionMs: numberOption(feedOptions.retention, 2100, 60, 86_400, "revocations.retention") * 1000,
-          now,
-          onWarning,
-          onEvent: (event) => {
-            const hit = (c: AccessTokenClaims) =>
-              event.type === "jti" ? c.jti === event.value : c.sub === event.value;
-            jwtCache.deleteWhere((entry) => hit(entry.claims));
-            introspection.forget(hit);
-          },
-        });
-  revocations?.start();
+        }
+      : {}),
+    intervalMs:
+      feedOptions?.intervalMs === undefined
+        ? undefined
+        : numberOption(feedOptions.intervalMs, 500, 50, 60_000, "revocations.intervalMs"),
+    retentionMs: numberOption(feedOptions?.retention, 2100, 60, 86_400, "revocations.retention") * 1000,
+    now,
+    onWarning,
+    onEvent: (event) => {
+      const hit = (c: AccessTokenClaims) =>
+        event.type === "jti" ? c.jti === event.value : c.sub === event.value;
+      jwtCache.deleteWhere((entry) => hit(entry.claims));
+      introspection.forget(hit);
+    },
+  });
+  revocations.start();
 
   /** Throws the refusal, answered in the scheme of `challenge` (a base from above, plus any parameters). */
   function refuse(reason: RefusalReason, challenge: ChallengeParameters): never {
@@ -450,19 +482,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return { claims, kid: header.kid, until };
   }
 
-  async function verifyJwtToken(token: string): Promise<AccessTokenClaims> {
+  /** `token` as presented (cached by it); `encrypted`: a JWE, whose signed JWT is verified once decrypted. */
+  async function verifyJwtToken(token: string, encrypted: boolean): Promise<AccessTokenClaims> {
     const hash = hashToken(token);
     const cached = jwtCache.get(hash, now());
     // A key withdrawn from the JWKS takes its tokens with it, cached or not.
     if (cached !== undefined && keys.get(cached.kid) !== undefined) return cached.claims;
+    const signed = encrypted ? await decryptAccessToken(token, decryptionKeys ?? []) : token;
     await keys.ensureLoaded();
     let entry: JwtEntry;
     try {
-      entry = checkJwt(token);
+      entry = checkJwt(signed);
     } catch (error) {
       if (!(error instanceof TokenError && error.reason === "key_unknown")) throw error;
       if (!(await keys.refetchForUnknownKid())) throw error;
-      entry = checkJwt(token);
+      entry = checkJwt(signed);
     }
     jwtCache.set(hash, entry);
     return entry.claims;
@@ -479,7 +513,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (typeof token !== "string" || token === "") refuse("malformed", challenge);
       // Shape first: a token that cannot be one of Tessera's costs no network call and waits for nothing.
       const opaque = classifyOpaqueToken(token);
-      if (opaque === undefined && !JWT_SHAPE.test(token)) refuse("prefix_unknown", challenge);
+      const encrypted = opaque === undefined && looksEncrypted(token);
+      if (opaque === undefined && !encrypted && !JWT_SHAPE.test(token)) refuse("prefix_unknown", challenge);
+      if (encrypted && decryptionKeys === undefined) refuse("decryption_not_configured", challenge);
+      if (opaque === undefined && !encrypted && requireEncryption) refuse("encryption_required", challenge);
       if (opaque !== undefined && !opaque.wellFormed) refuse("checksum_invalid", challenge);
       // A bearer token where DPoP is required: refused whatever it is, and before any network call.
       if (presentation.scheme === "Bearer" && dpopMode === "required") refuse("dpop_required", challenge);
@@ -490,7 +527,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       let claims: AccessTokenClaims;
       if (opaque === undefined) {
-        claims = await verifyJwtToken(token);
+        claims = await verifyJwtToken(token, encrypted);
       } else {
         const entry = await introspection.check(token, hashToken(token), opaque.kind);
         if (!entry.active) refuse(entry.reason, challenge);
@@ -583,8 +620,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
     },
 
+    revokeSubject(sub, at, id) {
+      if (typeof sub !== "string" || sub === "" || !Number.isFinite(at)) {
+        throw new TypeError("revokeSubject needs a subject and a time in epoch milliseconds");
+      }
+      revocations.apply({ id: id ?? `local:${sub}:${at}`, type: "sub", value: sub, at });
+    },
+
     close() {
-      revocations?.close();
+      revocations.close();
     },
   };
 }

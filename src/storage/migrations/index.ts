@@ -11,6 +11,13 @@ import * as m0005 from "./0005_mfa.js";
 import * as m0006 from "./0006_dpop.js";
 import * as m0007 from "./0007_change_marks.js";
 import * as m0008 from "./0008_access_policy.js";
+import * as m0009 from "./0009_audit_chain.js";
+import * as m0010 from "./0010_events.js";
+import * as m0011 from "./0011_ssf.js";
+import * as m0012 from "./0012_token_exchange.js";
+import * as m0013 from "./0013_jwe.js";
+import * as m0014 from "./0014_federation.js";
+import * as m0015 from "./0015_sign_up.js";
 
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
@@ -21,4 +28,11 @@ export const migrations: Record<string, Migration> = {
   "0006_dpop": m0006,
   "0007_change_marks": m0007,
   "0008_access_policy": m0008,
+  "0009_audit_chain": m0009,
+  "0010_events": m0010,
+  "0011_ssf": m0011,
+  "0012_token_exchange": m0012,
+  "0013_jwe": m0013,
+  "0014_federation": m0014,
+  "0015_sign_up": m0015,
 };

@@ -1,6 +1,7 @@
 /**
- * Access tokens at rest (oauth/issuer.ts): opaque access tokens (SHA-256 of the token and its claims; JWTs
- * are not stored), and reads of the revocation list (`revoked_access_tokens`, written by grants.ts).
+ * Access tokens at rest (oauth/issuer.ts): opaque access tokens and encrypted (JWE) ones (SHA-256 of the token
+ * and its claims; signed JWTs are not stored), and reads of the revocation list (`revoked_access_tokens`,
+ * written by grants.ts).
  */
 import type { Kysely } from "kysely";
 import type { AccessTokensTable, Database } from "../database.js";

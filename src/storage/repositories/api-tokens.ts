@@ -3,12 +3,15 @@
  * token's SHA-256 is stored.
  *
  * - Revocation is one conditional UPDATE (`revoked_at IS NULL`): its row count says how many this call revoked.
+ * - Creation and revocation write their domain events (`events`) in their own transaction (event-outbox.ts);
+ *   a revocation's events are built from the tokens it really revoked.
  * - Besides its own table, the token rules read three facts about what a token names, answered here so the
  *   domain needs one repository: a resource server's scopes, a personal token owner's name and `active`, a
  *   service account's name and disabled time.
  */
 import type { Kysely } from "kysely";
 import type { ApiTokensTable, Database, IntBool } from "../database.js";
+import { type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export type ApiTokenRow = ApiTokensTable;
 
@@ -22,15 +25,23 @@ export interface ApiTokenUse {
 }
 
 export interface ApiTokensRepository {
-  insert(row: ApiTokenRow): Promise<void>;
+  insert(row: ApiTokenRow, events?: readonly OutboxEvent[]): Promise<void>;
   findByHash(tokenHash: string): Promise<ApiTokenRow | undefined>;
   findById(id: string): Promise<ApiTokenRow | undefined>;
   /** Tokens of one kind and/or one owner (user or service account), newest first (ties by id). */
   list(filter: { kind?: ApiTokenRow["kind"]; ownerId?: string }): Promise<ApiTokenRow[]>;
   /** Ids of the unrevoked tokens of an owner (user or service account). */
   liveIdsOf(ownerId: string): Promise<string[]>;
-  /** Marks the unrevoked ones among these tokens revoked; how many this call revoked. */
-  revoke(ids: readonly string[], at: number, reason: string): Promise<number>;
+  /**
+   * Marks the unrevoked ones among these tokens revoked; how many this call revoked. `events`: built from
+   * the owners of the tokens this call revoked, written in the same transaction.
+   */
+  revoke(
+    ids: readonly string[],
+    at: number,
+    reason: string,
+    events?: (revoked: readonly ApiTokenOwnerRow[]) => readonly OutboxEvent[],
+  ): Promise<number>;
   /** The owners of these tokens. */
   owners(ids: readonly string[]): Promise<ApiTokenOwnerRow[]>;
   /** Records a last use (the address only when given). */
@@ -45,8 +56,8 @@ export interface ApiTokensRepository {
 
 export function apiTokensRepository(db: Kysely<Database>): ApiTokensRepository {
   return {
-    async insert(row) {
-      await db.insertInto("api_tokens").values(row).execute();
+    async insert(row, events) {
+      await withOutboxEvents(db, events, (db) => db.insertInto("api_tokens").values(row).execute());
     },
 
     findByHash: (tokenHash) =>
@@ -76,8 +87,20 @@ export function apiTokensRepository(db: Kysely<Database>): ApiTokensRepository {
       return rows.map((r) => r.id);
     },
 
-    async revoke(ids, at, reason) {
+    async revoke(ids, at, reason, events) {
       if (ids.length === 0) return 0;
+      if (events) {
+        const revoked = await withOutboxEvents(db, events, (db) =>
+          db
+            .updateTable("api_tokens")
+            .set({ revoked_at: at, revoked_reason: reason })
+            .where("id", "in", [...ids])
+            .where("revoked_at", "is", null)
+            .returning(["id", "user_id", "kind", "service_account_id"])
+            .execute(),
+        );
+        return revoked.length;
+      }
       const result = await db
         .updateTable("api_tokens")
         .set({ revoked_at: at, revoked_reason: reason })

@@ -4,6 +4,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Database } from "../database.js";
+import { type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export interface GrantRow {
   familyId: string;
@@ -34,8 +35,8 @@ export interface GrantsRepository {
   deleteUnredeemedCodesBySessions(sessionIds: readonly string[]): Promise<void>;
   /** Deletes every unredeemed code of the user, and denies their approved, unredeemed device codes. */
   endPendingGrantsOfUser(userId: string): Promise<void>;
-  /** Marks every live member of the family revoked; how many rows changed. */
-  revokeFamilyMembers(familyId: string, at: number): Promise<number>;
+  /** Marks every live member of the family revoked (and writes `events`, in one transaction); how many changed. */
+  revokeFamilyMembers(familyId: string, at: number, events?: readonly OutboxEvent[]): Promise<number>;
   /** Access tokens issued with the family's members (for the revocation list). */
   familyAccessTokens(familyId: string): Promise<{ jti: string; expiresAt: number }[]>;
   /** Moves the user's access-token cut-off forward to `at` (never back). */
@@ -111,15 +112,16 @@ export function grantsRepository(db: Kysely<Database>): GrantsRepository {
         .where("status", "=", "approved")
         .execute();
     },
-    async revokeFamilyMembers(familyId, at) {
-      const result = await db
-        .updateTable("refresh_tokens")
-        .set({ revoked_at: at, successor: null, successor_until: null })
-        .where("family_id", "=", familyId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    },
+    revokeFamilyMembers: (familyId, at, events) =>
+      withOutboxEvents(db, events, async (db) => {
+        const result = await db
+          .updateTable("refresh_tokens")
+          .set({ revoked_at: at, successor: null, successor_until: null })
+          .where("family_id", "=", familyId)
+          .where("revoked_at", "is", null)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      }),
     async familyAccessTokens(familyId) {
       const rows = await db
         .selectFrom("refresh_tokens")

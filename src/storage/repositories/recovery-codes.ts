@@ -5,9 +5,12 @@
  * - `replaceAll` swaps a user's whole set in one transaction that first touches the user's row (a no-op
  *   UPDATE): on PostgreSQL that row lock serialises two regenerations of one user, which would otherwise both
  *   delete the old set and both insert theirs.
+ * - Replacing and deleting write their domain events (`events`) in their own transaction (deleting: only
+ *   when there were codes).
  */
 import type { Kysely } from "kysely";
 import type { Database, RecoveryCodesTable } from "../database.js";
+import { eventsIfChanged, insertOutboxEvents, type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export type RecoveryCodeRow = RecoveryCodesTable;
 
@@ -15,10 +18,14 @@ export interface RecoveryCodesRepository {
   /** How many of the user's codes are unused. */
   countUnused(userId: string): Promise<number>;
   /** Replaces the user's codes with `rows` in one transaction; how many codes were deleted. */
-  replaceAll(userId: string, rows: readonly RecoveryCodeRow[]): Promise<number>;
+  replaceAll(
+    userId: string,
+    rows: readonly RecoveryCodeRow[],
+    events?: readonly OutboxEvent[],
+  ): Promise<number>;
   /** Marks the user's unused code with this digest used at `at`; true when this call did. */
   consume(userId: string, codeHash: string, at: number): Promise<boolean>;
-  deleteAll(userId: string): Promise<void>;
+  deleteAll(userId: string, events?: readonly OutboxEvent[]): Promise<void>;
 }
 
 export function recoveryCodesRepository(db: Kysely<Database>): RecoveryCodesRepository {
@@ -33,7 +40,7 @@ export function recoveryCodesRepository(db: Kysely<Database>): RecoveryCodesRepo
       return Number(row.n);
     },
 
-    replaceAll: (userId, rows) =>
+    replaceAll: (userId, rows, events = []) =>
       db.transaction().execute(async (trx) => {
         // A no-op write that takes the user's row lock (PostgreSQL) until commit: see the module comment.
         await trx
@@ -50,6 +57,7 @@ export function recoveryCodesRepository(db: Kysely<Database>): RecoveryCodesRepo
             .insertInto("recovery_codes")
             .values([...rows])
             .execute();
+        await insertOutboxEvents(trx, events);
         return Number(deleted.numDeletedRows);
       }),
 
@@ -64,8 +72,11 @@ export function recoveryCodesRepository(db: Kysely<Database>): RecoveryCodesRepo
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async deleteAll(userId) {
-      await db.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+    async deleteAll(userId, events) {
+      await withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db.deleteFrom("recovery_codes").where("user_id", "=", userId).executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
     },
   };
 }

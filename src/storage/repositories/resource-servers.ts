@@ -1,9 +1,18 @@
-/** Resource servers at rest (oauth/clients.ts): an audience, a name and the scopes it accepts. */
+/**
+ * Resource servers at rest (oauth/clients.ts): an audience, a name and the scopes it accepts, and, when it asks
+ * for encrypted access tokens, its public keys and the JWE algorithms.
+ */
 import type { Kysely } from "kysely";
 import type { Database, ResourceServersTable } from "../database.js";
 import { isUniqueViolation } from "../errors.js";
 
 export type ResourceServerRow = ResourceServersTable;
+
+/** The columns that say how its access tokens are encrypted (all null: they are not). */
+export type ResourceServerEncryptionFields = Pick<
+  ResourceServerRow,
+  "jwks" | "access_token_encryption_alg" | "access_token_encryption_enc"
+>;
 
 export interface ResourceServersRepository {
   find(audience: string): Promise<ResourceServerRow | undefined>;
@@ -12,6 +21,8 @@ export interface ResourceServersRepository {
   /** Inserts one; false when the audience is taken. */
   insert(row: ResourceServerRow): Promise<boolean>;
   delete(audience: string): Promise<boolean>;
+  /** Sets how its access tokens are encrypted; false when there is no such resource server. */
+  setEncryption(audience: string, fields: ResourceServerEncryptionFields): Promise<boolean>;
 }
 
 export function resourceServersRepository(db: Kysely<Database>): ResourceServersRepository {
@@ -29,6 +40,15 @@ export function resourceServersRepository(db: Kysely<Database>): ResourceServers
         if (isUniqueViolation(error)) return false;
         throw error;
       }
+    },
+
+    async setEncryption(audience, fields) {
+      const result = await db
+        .updateTable("resource_servers")
+        .set(fields)
+        .where("audience", "=", audience)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
     },
 
     async delete(audience) {

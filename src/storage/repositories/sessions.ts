@@ -8,10 +8,13 @@
  * - Token changes and deletions answer whether (how many) rows changed: the caller decides on the count.
  * - `transaction(work)` runs `work` with a repository bound to one transaction (the sessions module's own
  *   revocations, which read the change counter before and after the write inside it).
+ * - Deletions take the domain events they cause (`session.ended` per session, built from the ids actually
+ *   deleted) and write them in their own transaction (event-outbox.ts).
  */
 import type { Kysely } from "kysely";
 import type { Database, SessionsTable } from "../database.js";
 import { createPrepare, type PreparedQuery, type PrepareQuery } from "../prepared.js";
+import { type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export type SessionRow = SessionsTable;
 
@@ -21,6 +24,9 @@ export interface SessionWithUserRow extends SessionRow {
   display_name: string | null;
   active: 0 | 1;
 }
+
+/** The events of deleting sessions: built from the ids of the sessions actually deleted. */
+export type SessionEndedEvents = (sessionIds: readonly string[]) => readonly OutboxEvent[];
 
 export interface SessionsRepository {
   insert(row: SessionRow): Promise<void>;
@@ -36,12 +42,12 @@ export interface SessionsRepository {
   ): Promise<boolean>;
   /** The user's sessions whose absolute end is after `now`, most recently seen first. */
   listUnexpired(userId: string, now: number): Promise<SessionRow[]>;
-  /** Deletes the session `id` of `userId`; false when there was none. */
-  deleteOne(userId: string, id: string): Promise<boolean>;
+  /** Deletes the session `id` of `userId`; false when there was none. `events` are written only if it was. */
+  deleteOne(userId: string, id: string, events?: SessionEndedEvents): Promise<boolean>;
   /** Deletes every session of the user except `keepId`; how many. */
-  deleteOthers(userId: string, keepId: string): Promise<number>;
+  deleteOthers(userId: string, keepId: string, events?: SessionEndedEvents): Promise<number>;
   /** Deletes every session of the user; how many. */
-  deleteAll(userId: string): Promise<number>;
+  deleteAll(userId: string, events?: SessionEndedEvents): Promise<number>;
   /**
    * Writes last-seen times (session id → time) in one transaction; a stored time that is already as late or
    * later is kept.
@@ -71,6 +77,22 @@ const byTokenHash = (db: Kysely<Database>, tokenHash: string) =>
 export function sessionsRepository(db: Kysely<Database>, prepare?: PrepareQuery): SessionsRepository {
   const prepared: PreparedQuery<[string], SessionWithUserRow> = (prepare ?? createPrepare(db))(byTokenHash);
   return bind(db, prepared);
+}
+
+/** Deletes the user's sessions (one, all but one, or all) and writes their events in one transaction; how many. */
+async function deleteReturning(
+  db: Kysely<Database>,
+  userId: string,
+  which: { only?: string; except?: string },
+  events: SessionEndedEvents,
+): Promise<number> {
+  const ids = await withOutboxEvents(db, events, async (trx) => {
+    let query = trx.deleteFrom("sessions").where("user_id", "=", userId);
+    if (which.only !== undefined) query = query.where("id", "=", which.only);
+    if (which.except !== undefined) query = query.where("id", "!=", which.except);
+    return (await query.returning("id").execute()).map((row) => row.id);
+  });
+  return ids.length;
 }
 
 function bind(
@@ -108,7 +130,8 @@ function bind(
         .orderBy("last_seen_at", "desc")
         .execute(),
 
-    async deleteOne(userId, id) {
+    async deleteOne(userId, id, events) {
+      if (events) return (await deleteReturning(db, userId, { only: id }, events)) === 1;
       const result = await db
         .deleteFrom("sessions")
         .where("id", "=", id)
@@ -117,7 +140,8 @@ function bind(
       return result.numDeletedRows === 1n;
     },
 
-    async deleteOthers(userId, keepId) {
+    async deleteOthers(userId, keepId, events) {
+      if (events) return deleteReturning(db, userId, { except: keepId }, events);
       const result = await db
         .deleteFrom("sessions")
         .where("user_id", "=", userId)
@@ -126,7 +150,8 @@ function bind(
       return Number(result.numDeletedRows);
     },
 
-    async deleteAll(userId) {
+    async deleteAll(userId, events) {
+      if (events) return deleteReturning(db, userId, {}, events);
       const result = await db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
       return Number(result.numDeletedRows);
     },

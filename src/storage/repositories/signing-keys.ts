@@ -4,6 +4,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Database, SigningKeyStatus, SigningKeysTable } from "../database.js";
+import { insertOutboxEvents, type OutboxEvent } from "./event-outbox.js";
 
 export type SigningKeyRow = SigningKeysTable;
 
@@ -66,6 +67,8 @@ export interface SigningKeysRepository {
    * already inside a transaction runs `work` in that one). Commits when `work` resolves, rolls back when it throws.
    */
   transaction<T>(work: (keys: SigningKeysRepository) => Promise<T>): Promise<T>;
+  /** Writes domain events (key.rotated) to the outbox, in the transaction this repository is bound to. */
+  insertEvents(events: readonly OutboxEvent[]): Promise<void>;
 }
 
 export function signingKeysRepository(db: Kysely<Database>): SigningKeysRepository {
@@ -78,6 +81,7 @@ export function signingKeysRepository(db: Kysely<Database>): SigningKeysReposito
       db.isTransaction
         ? work(repository)
         : db.transaction().execute((trx) => work(signingKeysRepository(trx))),
+    insertEvents: (events) => insertOutboxEvents(db, events),
   };
   return repository;
 }

@@ -4,9 +4,12 @@
  * - Every change is conditional on what was read: the sealed value (enrolment, confirmation), or the
  *   confirmation time and the last accepted step (verification: `last_step IS NULL OR last_step < step`), so
  *   of two concurrent changes one wins, on either database.
+ * - Confirmation and removal write their domain events (`events`) in their own transaction, only when they
+ *   changed the row.
  */
 import type { Kysely } from "kysely";
 import type { Database, TotpFactorsTable } from "../database.js";
+import { eventsIfChanged, type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export type TotpFactorRow = TotpFactorsTable;
 
@@ -25,6 +28,7 @@ export interface TotpFactorsRepository {
     expectedSealed: string,
     change: Pick<TotpFactorRow, "secret_sealed"> &
       Partial<Pick<TotpFactorRow, "created_at" | "confirmed_at" | "last_step">>,
+    events?: readonly OutboxEvent[],
   ): Promise<boolean>;
   /**
    * Records `step` as the last accepted one, if the factor is still the one confirmed at `confirmedAt` and
@@ -32,7 +36,7 @@ export interface TotpFactorsRepository {
    */
   acceptStep(userId: string, confirmedAt: number, step: number): Promise<boolean>;
   /** True when there was a row to delete. */
-  delete(userId: string): Promise<boolean>;
+  delete(userId: string, events?: readonly OutboxEvent[]): Promise<boolean>;
 }
 
 export function totpFactorsRepository(db: Kysely<Database>): TotpFactorsRepository {
@@ -59,15 +63,16 @@ export function totpFactorsRepository(db: Kysely<Database>): TotpFactorsReposito
       return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
     },
 
-    async replaceSealed(userId, expectedSealed, change) {
-      const result = await db
-        .updateTable("totp_factors")
-        .set(change)
-        .where("user_id", "=", userId)
-        .where("secret_sealed", "=", expectedSealed)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
-    },
+    replaceSealed: (userId, expectedSealed, change, events) =>
+      withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db
+          .updateTable("totp_factors")
+          .set(change)
+          .where("user_id", "=", userId)
+          .where("secret_sealed", "=", expectedSealed)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) === 1;
+      }),
 
     async acceptStep(userId, confirmedAt, step) {
       const result = await db
@@ -80,9 +85,10 @@ export function totpFactorsRepository(db: Kysely<Database>): TotpFactorsReposito
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async delete(userId) {
-      const result = await db.deleteFrom("totp_factors").where("user_id", "=", userId).executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
-    },
+    delete: (userId, events) =>
+      withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db.deleteFrom("totp_factors").where("user_id", "=", userId).executeTakeFirst();
+        return Number(result.numDeletedRows) === 1;
+      }),
   };
 }

@@ -10,11 +10,14 @@
  * - `delete` removes the user and everything that points at it (administrator right, memberships, e-mails,
  *   sessions, reset links) in one transaction.
  * - Unique violations (`user_name_key`) reach the caller as the driver reports them (`isUniqueViolation`).
+ * - Changes take the domain events that describe them (`events`) and write them to the outbox in their own
+ *   transaction (event-outbox.ts): a change that fails or loses its condition writes none.
  */
 import type { Kysely, Selectable } from "kysely";
 import type { DialectName } from "../connect.js";
 import type { Database, IntBool, UserEmailsTable, UsersTable } from "../database.js";
 import { createPrepare, type PreparedQuery, type PrepareQuery } from "../prepared.js";
+import { eventsIfChanged, insertOutboxEvents, type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 import { type Page, type PageQuery, pageOf } from "./paging.js";
 
 export type UserRow = Selectable<UsersTable>;
@@ -66,24 +69,25 @@ export interface UsersRepository {
   details(userIds: readonly string[]): Promise<{ emails: UserEmailRow[]; groups: UserGroupRow[] }>;
   /** One page in creation order (`created_at, id`) and the matching total. */
   page(query: PageQuery): Promise<Page<UserRow>>;
-  /** Inserts the user and its e-mails in one transaction. */
-  insert(user: NewUserRow, emails: readonly UserEmailRow[]): Promise<void>;
+  /** Inserts the user and its e-mails (and `events`) in one transaction. */
+  insert(user: NewUserRow, emails: readonly UserEmailRow[], events?: readonly OutboxEvent[]): Promise<void>;
   /**
    * Replaces the user's attributes and e-mails in one transaction, if its version is still `expectedVersion`;
-   * false (nothing written) when it is not, or the user is gone.
+   * false (nothing written, `events` neither) when it is not, or the user is gone.
    */
   replace(
     id: string,
     expectedVersion: number,
     changes: UserReplacement,
     emails: readonly UserEmailRow[],
+    events?: readonly OutboxEvent[],
   ): Promise<boolean>;
   /** Deletes the user, its administrator right, memberships, e-mails, sessions and reset links together. */
-  delete(id: string): Promise<void>;
+  delete(id: string, events?: readonly OutboxEvent[]): Promise<void>;
   /** Sets `active`, `updated_at` and increments `version`. */
-  setActive(id: string, active: boolean, at: number): Promise<void>;
+  setActive(id: string, active: boolean, at: number, events?: readonly OutboxEvent[]): Promise<void>;
   /** Sets the password hash and its time, `updated_at`, and increments `version`. */
-  setPasswordHash(id: string, hash: string, at: number): Promise<void>;
+  setPasswordHash(id: string, hash: string, at: number, events?: readonly OutboxEvent[]): Promise<void>;
   /** The stored hash (null: no password, or no such user). */
   passwordHash(id: string): Promise<string | null>;
   /** Replaces the hash only if it still is `oldHash` (a password change racing with it wins); true if it did. */
@@ -144,7 +148,7 @@ export function usersRepository(
 
     page: (query) => pageOf(db, dialect, "users", query),
 
-    async insert(user, emails) {
+    async insert(user, emails, events = []) {
       await db.transaction().execute(async (trx) => {
         await trx.insertInto("users").values(user).execute();
         if (emails.length > 0)
@@ -152,10 +156,11 @@ export function usersRepository(
             .insertInto("user_emails")
             .values([...emails])
             .execute();
+        await insertOutboxEvents(trx, events);
       });
     },
 
-    async replace(id, expectedVersion, changes, emails) {
+    async replace(id, expectedVersion, changes, emails, events = []) {
       return db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable("users")
@@ -170,11 +175,12 @@ export function usersRepository(
             .insertInto("user_emails")
             .values([...emails])
             .execute();
+        await insertOutboxEvents(trx, events);
         return true;
       });
     },
 
-    async delete(id) {
+    async delete(id, events = []) {
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom("administrators").where("user_id", "=", id).execute();
         await trx.deleteFrom("group_members").where("user_id", "=", id).execute();
@@ -182,28 +188,35 @@ export function usersRepository(
         await trx.deleteFrom("sessions").where("user_id", "=", id).execute();
         await trx.deleteFrom("password_reset_tokens").where("user_id", "=", id).execute();
         await trx.deleteFrom("users").where("id", "=", id).execute();
+        await insertOutboxEvents(trx, events);
       });
     },
 
-    async setActive(id, active, at) {
-      await db
-        .updateTable("users")
-        .set((eb) => ({ active: active ? 1 : 0, updated_at: at, version: eb("version", "+", 1) }))
-        .where("id", "=", id)
-        .execute();
+    async setActive(id, active, at, events) {
+      await withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db
+          .updateTable("users")
+          .set((eb) => ({ active: active ? 1 : 0, updated_at: at, version: eb("version", "+", 1) }))
+          .where("id", "=", id)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      });
     },
 
-    async setPasswordHash(id, hash, at) {
-      await db
-        .updateTable("users")
-        .set((eb) => ({
-          password_hash: hash,
-          password_updated_at: at,
-          updated_at: at,
-          version: eb("version", "+", 1),
-        }))
-        .where("id", "=", id)
-        .execute();
+    async setPasswordHash(id, hash, at, events) {
+      await withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db
+          .updateTable("users")
+          .set((eb) => ({
+            password_hash: hash,
+            password_updated_at: at,
+            updated_at: at,
+            version: eb("version", "+", 1),
+          }))
+          .where("id", "=", id)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      });
     },
 
     async passwordHash(id) {

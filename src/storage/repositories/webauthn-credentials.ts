@@ -4,9 +4,11 @@
  * - The signature counter advances in one conditional UPDATE (`counter < new`, or `counter = 0` for
  *   authenticators that do not count): two assertions carrying the same count cannot both pass.
  * - Renaming and removal are scoped to the owner: another user's credential id changes nothing.
+ * - Registration and removal write their domain events (`events`) in their own transaction.
  */
 import type { Kysely } from "kysely";
 import type { Database, IntBool, WebAuthnCredentialsTable } from "../database.js";
+import { eventsIfChanged, type OutboxEvent, withOutboxEvents } from "./event-outbox.js";
 
 export type WebAuthnCredentialRow = WebAuthnCredentialsTable;
 
@@ -18,7 +20,7 @@ export interface WebAuthnCredentialsRepository {
   findById(id: string): Promise<WebAuthnCredentialRow | undefined>;
   exists(id: string): Promise<boolean>;
   /** Rejects (primary key) when the id is already stored. */
-  insert(row: WebAuthnCredentialRow): Promise<void>;
+  insert(row: WebAuthnCredentialRow, events?: readonly OutboxEvent[]): Promise<void>;
   /**
    * Records an assertion: the new counter, last use and backup state. `counted`: only if the stored counter
    * is below `counter`; otherwise only if the stored counter is 0. True when it did.
@@ -30,7 +32,7 @@ export interface WebAuthnCredentialsRepository {
   /** Renames the user's credential; false when the user has no credential with this id. */
   rename(userId: string, id: string, name: string): Promise<boolean>;
   /** Deletes the user's credential; false when the user has no credential with this id. */
-  delete(userId: string, id: string): Promise<boolean>;
+  delete(userId: string, id: string, events?: readonly OutboxEvent[]): Promise<boolean>;
 }
 
 export function webauthnCredentialsRepository(db: Kysely<Database>): WebAuthnCredentialsRepository {
@@ -65,8 +67,8 @@ export function webauthnCredentialsRepository(db: Kysely<Database>): WebAuthnCre
       return row !== undefined;
     },
 
-    async insert(row) {
-      await db.insertInto("webauthn_credentials").values(row).execute();
+    async insert(row, events) {
+      await withOutboxEvents(db, events, (db) => db.insertInto("webauthn_credentials").values(row).execute());
     },
 
     async recordAssertion(id, assertion) {
@@ -89,13 +91,14 @@ export function webauthnCredentialsRepository(db: Kysely<Database>): WebAuthnCre
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async delete(userId, id) {
-      const result = await db
-        .deleteFrom("webauthn_credentials")
-        .where("id", "=", id)
-        .where("user_id", "=", userId)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
-    },
+    delete: (userId, id, events) =>
+      withOutboxEvents(db, eventsIfChanged(events), async (db) => {
+        const result = await db
+          .deleteFrom("webauthn_credentials")
+          .where("id", "=", id)
+          .where("user_id", "=", userId)
+          .executeTakeFirst();
+        return Number(result.numDeletedRows) === 1;
+      }),
   };
 }

@@ -66,6 +66,8 @@ ${emails.map(
       ? "No password set."
       : html`Last changed ${timeElement(user.passwordUpdatedAt, { format: "date" })}.`
   }</span></li>
+<li><a href="/account/linked">Linked sign-in providers</a>
+<span class="muted">Accounts elsewhere (your organisation, Google, GitHub …) that sign you in here.</span></li>
 <li><a href="/account/sessions">Review where you are signed in</a>
 <span class="muted">See your devices and sign out the ones you do not use.</span></li>
 </ul>

@@ -22,6 +22,7 @@ import {
 } from "../components.js";
 import { html } from "../html.js";
 import { layout } from "../layout.js";
+import { type ProviderButton, providerButtons } from "./federation.js";
 
 export interface LoginPageModel {
   csrfToken: string;
@@ -36,6 +37,12 @@ export interface LoginPageModel {
   notice?: string;
   /** Keeps the "Keep me signed in" box ticked after a failed attempt. */
   remember?: boolean;
+  /** Self-service sign-up is on: a "Create account" link (keeping `returnTo`). */
+  signUp?: boolean;
+  /** Enabled upstream identity providers: a "Continue with …" button each (ui/pages/federation.ts). */
+  providers?: readonly ProviderButton[];
+  /** A provider offers home-realm discovery: a "work e-mail" form. */
+  homeRealm?: boolean;
 }
 
 /** "30 seconds", "1 minute", "5 minutes": the wait, rounded up. */
@@ -99,10 +106,18 @@ ${checkboxField({
 <div class="actions"><button class="button button--secondary" type="button" id="passkey-sign-in">Sign in with a passkey</button></div>
 <p class="hint" id="passkey-sign-in-status" role="status"></p>
 </div>
+${providerButtons(model)}
 <script src="${SCRIPT_PATHS.simpleWebAuthn}" defer></script>
 <script src="${SCRIPT_PATHS.common}" defer></script>
 <script src="${SCRIPT_PATHS.passkey}" defer></script>
 </div>
-<p class="card-footer"><a href="/password/forgot">Forgot your password?</a></p>`;
+<p class="card-footer"><a href="/password/forgot">Forgot your password?</a></p>
+${
+  model.signUp
+    ? html`<p class="card-footer">New here? <a href="${
+        model.returnTo === undefined ? "/signup" : `/signup?return_to=${encodeURIComponent(model.returnTo)}`
+      }">Create account</a></p>`
+    : null
+}`;
   return layout({ title: "Sign in", body, csrfToken: model.csrfToken });
 }

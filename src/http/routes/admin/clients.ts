@@ -13,6 +13,7 @@
 import type { JsonWebKey } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { JWS_ALGORITHMS } from "../../../crypto/index.js";
+import { JWE_ALGORITHMS, JWE_ENCRYPTIONS } from "../../../crypto/jwe.js";
 import {
   AUTH_METHODS,
   type Client,
@@ -42,6 +43,25 @@ const JWKS = {
   },
 } as const;
 
+/** How tokens are encrypted to the client (JWE, RFC 7516 / RFC 7518). */
+const JWE_SETTINGS = {
+  type: "object",
+  required: ["alg", "enc"],
+  properties: {
+    alg: { type: "string", enum: [...JWE_ALGORITHMS], description: "Key management algorithm." },
+    enc: { type: "string", enum: [...JWE_ENCRYPTIONS], description: "Content encryption algorithm." },
+  },
+} as const;
+const JWE_SETTINGS_INPUT = {
+  type: "object",
+  required: ["alg"],
+  additionalProperties: false,
+  properties: {
+    alg: { type: "string", enum: [...JWE_ALGORITHMS] },
+    enc: { type: "string", enum: [...JWE_ENCRYPTIONS], description: "Default A128CBC-HS256." },
+  },
+} as const;
+
 const CLIENT = {
   type: "object",
   required: [
@@ -61,6 +81,12 @@ const CLIENT = {
     "dpopBound",
     "backchannelLogoutUri",
     "jwks",
+    "jwksUri",
+    "idTokenEncryption",
+    "userinfoSignedAlg",
+    "userinfoEncryption",
+    "tokenExchangeAudiences",
+    "tokenExchangeImpersonation",
     "createdAt",
   ],
   properties: {
@@ -92,6 +118,35 @@ const CLIENT = {
     },
     backchannelLogoutUri: { type: ["string", "null"] },
     jwks: { anyOf: [JWKS, { type: "null" }] },
+    jwksUri: {
+      type: ["string", "null"],
+      description: "Where the client publishes its encryption keys (OpenID Connect Registration jwks_uri).",
+    },
+    idTokenEncryption: {
+      anyOf: [JWE_SETTINGS, { type: "null" }],
+      description:
+        "ID tokens are signed, then encrypted to the client (id_token_encrypted_response_alg/enc).",
+    },
+    userinfoSignedAlg: {
+      type: ["string", "null"],
+      enum: [...JWS_ALGORITHMS, null],
+      description: "Userinfo answers a JWT signed with this algorithm (userinfo_signed_response_alg).",
+    },
+    userinfoEncryption: {
+      anyOf: [JWE_SETTINGS, { type: "null" }],
+      description: "Userinfo answers a signed, then encrypted JWT (userinfo_encrypted_response_alg/enc).",
+    },
+    tokenExchangeAudiences: {
+      type: ["array", "null"],
+      items: { type: "string" },
+      description:
+        "Token exchange (RFC 8693): the resource servers exchanged tokens may be asked for; null means `resources`.",
+    },
+    tokenExchangeImpersonation: {
+      type: "boolean",
+      description:
+        "Token exchange: may ask for tokens without `act` (impersonation); false allows delegation only.",
+    },
     createdAt: EPOCH_MS,
   },
 } as const;
@@ -121,7 +176,45 @@ const METADATA = {
   requirePar: { type: "boolean" },
   dpopBound: { type: "boolean" },
   backchannelLogoutUri: NULLABLE_TEXT,
-  jwks: { ...JWKS, description: "Required for private_key_jwt: the client's public keys." },
+  jwks: {
+    ...JWKS,
+    description:
+      "The client's public keys: required for private_key_jwt (signing keys) and, without jwksUri, for " +
+      "encryption (keys with use `enc` or no use).",
+  },
+  jwksUri: {
+    ...NULLABLE_TEXT,
+    description:
+      "Instead of jwks, for encryption keys only: an https URL Tessera fetches (through the outbound guard) " +
+      "at once to check it, then as its Cache-Control says.",
+  },
+  idTokenEncryption: {
+    anyOf: [JWE_SETTINGS_INPUT, { type: "null" }],
+    description: "Encrypt ID tokens to the client (null: signed only).",
+  },
+  userinfoSignedAlg: {
+    type: ["string", "null"],
+    enum: [...JWS_ALGORITHMS, null],
+    description: "Userinfo answers a signed JWT (null: JSON, unless userinfoEncryption is set).",
+  },
+  userinfoEncryption: {
+    anyOf: [JWE_SETTINGS_INPUT, { type: "null" }],
+    description: "Userinfo answers a signed, then encrypted JWT (null: not encrypted).",
+  },
+  tokenExchangeAudiences: {
+    type: ["array", "null"],
+    maxItems: 100,
+    items: TEXT,
+    description:
+      "Token exchange (RFC 8693, grant type urn:ietf:params:oauth:grant-type:token-exchange): the resource " +
+      "servers (audiences) exchanged tokens may be asked for; null (the default) means the client's `resources`.",
+  },
+  tokenExchangeImpersonation: {
+    type: "boolean",
+    description:
+      "Token exchange: the client may ask for tokens that name no new actor (`tessera_impersonate=true`). " +
+      "Default false: exchanged tokens carry `act` naming the client or the actor token's subject.",
+  },
 } as const;
 
 interface MetadataBody {
@@ -140,6 +233,12 @@ interface MetadataBody {
   dpopBound?: boolean;
   backchannelLogoutUri?: string | null;
   jwks?: { keys: JsonWebKey[] };
+  jwksUri?: string | null;
+  idTokenEncryption?: { alg: string; enc?: string } | null;
+  userinfoSignedAlg?: ClientInput["idTokenAlg"] | null;
+  userinfoEncryption?: { alg: string; enc?: string } | null;
+  tokenExchangeAudiences?: string[] | null;
+  tokenExchangeImpersonation?: boolean;
 }
 
 type CreateBody = MetadataBody & { name: string; id?: string };
@@ -168,6 +267,12 @@ function inputOf(client: Client): ClientInput {
     dpopBound: client.dpopBound,
     backchannelLogoutUri: client.backchannelLogoutUri,
     ...(client.jwks ? { jwks: client.jwks } : {}),
+    jwksUri: client.jwksUri,
+    idTokenEncryption: client.idTokenEncryption,
+    userinfoSignedAlg: client.userinfoSignedAlg,
+    userinfoEncryption: client.userinfoEncryption,
+    tokenExchangeAudiences: client.tokenExchangeAudiences ? [...client.tokenExchangeAudiences] : null,
+    tokenExchangeImpersonation: client.tokenExchangeImpersonation,
   };
 }
 
@@ -296,8 +401,14 @@ export function adminClientRoutes(ctx: Pick<HttpServices, "oauth">) {
       async (request) => {
         const current = await existing(request.params.id);
         const input: ClientInput = { ...inputOf(current), ...toInput(request.body) };
-        // Keys belong to private_key_jwt only: moving away from it drops them unless new ones are sent.
-        if (request.body.jwks === undefined && input.authMethod !== "private_key_jwt") delete input.jwks;
+        // Keys belong to private_key_jwt and to encryption: moving away from both drops them unless new ones
+        // are sent; sending a jwksUri replaces them (and sending jwks replaces a jwksUri).
+        const encrypted = Boolean(input.idTokenEncryption || input.userinfoEncryption);
+        if (request.body.jwks === undefined && input.authMethod !== "private_key_jwt" && !encrypted)
+          delete input.jwks;
+        if (request.body.jwks === undefined && request.body.jwksUri) delete input.jwks;
+        if (request.body.jwks !== undefined && request.body.jwksUri === undefined) input.jwksUri = null;
+        if (!encrypted && request.body.jwksUri === undefined) input.jwksUri = null;
         const client = await clients.replace(current.id, input);
         request.log.info({ clientId: client.id, admin: request.admin?.tokenId }, "client changed");
         return client;

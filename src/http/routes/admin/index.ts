@@ -17,16 +17,29 @@ import type { HttpServices } from "../../services.js";
 import { adminApiTokenRoutes } from "./api-tokens.js";
 import { adminClientRoutes } from "./clients.js";
 import { adminGroupRoutes } from "./groups.js";
+import { adminIdentityProviderRoutes } from "./identity-providers.js";
+import { adminInvitationRoutes } from "./invitations.js";
 import { adminKeyRoutes } from "./keys.js";
 import { adminMfaRoutes } from "./mfa.js";
 import { adminResourceServerRoutes } from "./resource-servers.js";
 import { adminSessionRoutes } from "./sessions.js";
 import { adminUserRoutes } from "./users.js";
+import { adminWebhookRoutes } from "./webhooks.js";
 
 export function adminRoutes(
   ctx: Pick<
     HttpServices,
-    "accounts" | "adminTokens" | "apiTokens" | "config" | "keys" | "mfa" | "oauth" | "serviceAccounts"
+    | "accounts"
+    | "adminTokens"
+    | "apiTokens"
+    | "config"
+    | "federation"
+    | "keys"
+    | "mfa"
+    | "oauth"
+    | "onboarding"
+    | "serviceAccounts"
+    | "webhooks"
   >,
 ) {
   return async (app: FastifyInstance) => {
@@ -35,11 +48,14 @@ export function adminRoutes(
     await app.register(adminUserRoutes(ctx));
     await app.register(adminSessionRoutes(ctx));
     await app.register(adminGroupRoutes(ctx));
+    await app.register(adminIdentityProviderRoutes(ctx));
     await app.register(adminClientRoutes(ctx));
     await app.register(adminResourceServerRoutes(ctx));
     await app.register(adminKeyRoutes(ctx));
 
     await app.register(adminApiTokenRoutes(ctx));
     await app.register(adminMfaRoutes(ctx));
+    await app.register(adminInvitationRoutes(ctx));
+    await app.register(adminWebhookRoutes(ctx));
   };
 }

@@ -4,8 +4,12 @@
  * - A resource server is named by its audience, an absolute URI (RFC 8707); in a path it is percent-encoded
  *   whole: `/admin/resource-servers/https%3A%2F%2Fapi.example.com`.
  * - Its scopes are the ones it accepts; a token for it carries only those.
+ * - It may ask for encrypted access tokens (JWE, docs/oauth.md "Encrypted tokens"): its public keys and the
+ *   algorithms, at creation or later (`PUT`/`DELETE …/encryption`). The domain checks the keys.
  */
 import type { FastifyInstance } from "fastify";
+import { JWE_ALGORITHMS, JWE_ENCRYPTIONS } from "../../../crypto/jwe.js";
+import type { ResourceServerEncryptionInput } from "../../../oauth/clients.js";
 import type { HttpServices } from "../../services.js";
 import { resourceServerExists, resourceServerNotFound } from "./errors.js";
 import { adminResponses, NO_CONTENT, TEXT } from "./schemas.js";
@@ -19,6 +23,36 @@ const AUDIENCE = {
   description: "The audience: an absolute URI without a fragment (RFC 8707).",
 } as const;
 
+const JWKS = {
+  type: "object",
+  required: ["keys"],
+  additionalProperties: false,
+  description: "A JWK Set (RFC 7517 §5) of the API's public encryption keys (use `enc` or no use).",
+  properties: {
+    keys: {
+      type: "array",
+      items: { type: "object", additionalProperties: true, description: "A public JWK (RFC 7517)." },
+    },
+  },
+} as const;
+
+/** What makes the API's access tokens encrypted (the request body). */
+const ENCRYPTION_INPUT = {
+  type: "object",
+  required: ["jwks", "alg"],
+  additionalProperties: false,
+  description: "Access tokens for this API are signed, then encrypted to one of these keys (RFC 7516).",
+  properties: {
+    jwks: JWKS,
+    alg: { type: "string", enum: [...JWE_ALGORITHMS], description: "Key management algorithm." },
+    enc: {
+      type: "string",
+      enum: [...JWE_ENCRYPTIONS],
+      description: "Content encryption algorithm (default A128CBC-HS256).",
+    },
+  },
+} as const;
+
 const RESOURCE_SERVER = {
   type: "object",
   required: ["audience", "name", "scopes"],
@@ -26,6 +60,16 @@ const RESOURCE_SERVER = {
     audience: { type: "string" },
     name: { type: "string" },
     scopes: { type: "array", items: { type: "string" }, description: "Scopes this API accepts." },
+    accessTokenEncryption: {
+      type: "object",
+      required: ["alg", "enc"],
+      properties: {
+        alg: { type: "string", enum: [...JWE_ALGORITHMS] },
+        enc: { type: "string", enum: [...JWE_ENCRYPTIONS] },
+      },
+      description: "How its access tokens are encrypted; absent: they are signed JWTs as usual.",
+    },
+    jwks: { ...JWKS, description: "Its public encryption keys; present with accessTokenEncryption." },
   },
 } as const;
 
@@ -42,6 +86,7 @@ interface CreateBody {
   audience: string;
   name?: string;
   scopes?: string[];
+  encryption?: ResourceServerEncryptionInput;
 }
 
 export function adminResourceServerRoutes(ctx: Pick<HttpServices, "oauth">) {
@@ -85,6 +130,7 @@ export function adminResourceServerRoutes(ctx: Pick<HttpServices, "oauth">) {
                 items: { type: "string", pattern: "^\\S+$" },
                 description: "Scopes this API accepts.",
               },
+              encryption: ENCRYPTION_INPUT,
             },
           },
           response: adminResponses(
@@ -94,12 +140,13 @@ export function adminResourceServerRoutes(ctx: Pick<HttpServices, "oauth">) {
         },
       },
       async (request, reply) => {
-        const { audience, name, scopes } = request.body;
+        const { audience, name, scopes, encryption } = request.body;
         if (await clients.getResourceServer(audience)) throw resourceServerExists();
         const server = await clients.createResourceServer({
           audience,
           name: name ?? audience,
           scope: (scopes ?? []).join(" "),
+          ...(encryption === undefined ? {} : { encryption }),
         });
         request.log.info({ audience, admin: request.admin?.tokenId }, "resource server registered");
         return reply
@@ -122,6 +169,51 @@ export function adminResourceServerRoutes(ctx: Pick<HttpServices, "oauth">) {
       async (request) => {
         const server = await clients.getResourceServer(request.params.audience);
         if (!server) throw resourceServerNotFound();
+        return server;
+      },
+    );
+
+    app.put<{ Params: { audience: string }; Body: ResourceServerEncryptionInput }>(
+      "/admin/resource-servers/:audience/encryption",
+      {
+        schema: {
+          tags: TAGS,
+          summary: "Encrypt a resource server's access tokens",
+          description:
+            "From now on, access tokens whose only audience is this API are signed, then encrypted to one of " +
+            "these keys (JWE); replaces earlier keys and algorithms (key rotation). Tessera still introspects " +
+            "them: it records each one's hash and claims.",
+          params: AUDIENCE_PARAMS,
+          body: ENCRYPTION_INPUT,
+          response: adminResponses({ 200: RESOURCE_SERVER }, [404]),
+        },
+      },
+      async (request) => {
+        const { audience } = request.params;
+        const server = await clients.setResourceServerEncryption(audience, request.body);
+        if (!server) throw resourceServerNotFound();
+        request.log.info({ audience, admin: request.admin?.tokenId }, "resource server encryption set");
+        return server;
+      },
+    );
+
+    app.delete<{ Params: { audience: string } }>(
+      "/admin/resource-servers/:audience/encryption",
+      {
+        schema: {
+          tags: TAGS,
+          summary: "Stop encrypting a resource server's access tokens",
+          description:
+            "New access tokens for this API are signed JWTs again; tokens already issued stay as they are.",
+          params: AUDIENCE_PARAMS,
+          response: adminResponses({ 200: RESOURCE_SERVER }, [404]),
+        },
+      },
+      async (request) => {
+        const { audience } = request.params;
+        const server = await clients.setResourceServerEncryption(audience, null);
+        if (!server) throw resourceServerNotFound();
+        request.log.info({ audience, admin: request.admin?.tokenId }, "resource server encryption removed");
         return server;
       },
     );

@@ -5,9 +5,11 @@
  */
 
 import type { FastifyInstance } from "fastify";
+import { JWE_ALGORITHMS, JWE_ENCRYPTIONS } from "../../../crypto/jwe.js";
 import { JWS_ALGORITHMS } from "../../../crypto/jwt/policy.js";
 import { PROMPT_VALUES } from "../../../oauth/authorize.js";
 import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
+import { TOKEN_EXCHANGE_GRANT } from "../../../oauth/grants/token-exchange.js";
 import { ACR_VALUES } from "../../../oauth/issuer.js";
 import { OIDC_SCOPES } from "../../../oauth/scopes.js";
 import type { HttpServices } from "../../services.js";
@@ -38,9 +40,16 @@ export function discoveryDocument(issuer: string): Record<string, unknown> {
       "refresh_token",
       "client_credentials",
       "urn:ietf:params:oauth:grant-type:device_code",
+      TOKEN_EXCHANGE_GRANT,
     ],
     subject_types_supported: ["public"],
     id_token_signing_alg_values_supported: [...JWS_ALGORITHMS],
+    // Encrypted tokens (JWE, docs/oauth.md "Encrypted tokens"): what clients may register.
+    id_token_encryption_alg_values_supported: [...JWE_ALGORITHMS],
+    id_token_encryption_enc_values_supported: [...JWE_ENCRYPTIONS],
+    userinfo_signing_alg_values_supported: [...JWS_ALGORITHMS],
+    userinfo_encryption_alg_values_supported: [...JWE_ALGORITHMS],
+    userinfo_encryption_enc_values_supported: [...JWE_ENCRYPTIONS],
     token_endpoint_auth_methods_supported: [
       "client_secret_basic",
       "client_secret_post",

@@ -2,7 +2,7 @@
  * `GET`/`POST /userinfo` (OpenID Connect Core §5.3). This file finds the access token (the Authorization
  * header, `Bearer` or `DPoP`, or for POST the form body; never the query string, and only one of them, RFC 6750
  * §2) and writes the decision of src/oauth/userinfo.ts: the claims, or the refusal with its RFC 6750 §3 /
- * RFC 9449 §7.1 challenge.
+ * RFC 9449 §7.1 challenge. A client registered for signed or encrypted userinfo gets `application/jwt`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DPOP_SIGNING_ALGS } from "../../../oauth/dpop.js";
@@ -60,6 +60,8 @@ export function userinfoRoutes(ctx: Pick<HttpServices, "oauth">) {
         .send({ error: refuse.error, error_description: refuse.description });
     }
     reply.header("cache-control", "no-store");
+    // OpenID Connect Core §5.3.2: a client registered for signed or encrypted answers gets a JWT.
+    if (decision.jwt !== undefined) return reply.type("application/jwt").send(decision.jwt);
     return decision.claims;
   };
 
