@@ -140,7 +140,7 @@ export const CONFIG_DEFINITIONS: readonly ConfigDefinition[] = [
     flag: "--outbound-allow-private",
     kind: "addressAllowList",
     default: "false",
-    doc: "Non-public addresses that requests Tessera makes (back-channel logout) may reach. By default only public addresses are, checked after DNS resolution and on every redirect; loopback, private, shared (100.64.0.0/10), link-local and reserved destinations are refused. A comma-separated list of addresses/CIDRs (e.g. `10.1.0.0/16,fd00::/8`) allows those ranges; `true` allows every loopback, private and shared address (link-local ones, where cloud metadata services live, only when listed). Unspecified, multicast and broadcast addresses are never reached. With `NODE_ENV=development`, loopback is allowed too. Plain `http://` reaches only allowed loopback addresses. Rules: docs/security.md, section Requests Tessera makes.",
+    doc: "Non-public addresses that requests Tessera makes (back-channel logout, webhooks, Shared Signals push, clients' `jwks_uri`; upstream identity providers have their own per-provider setting) may reach. By default only public addresses are, checked after DNS resolution and on every redirect; loopback, private, shared (100.64.0.0/10), link-local and reserved destinations are refused. A comma-separated list of addresses/CIDRs (e.g. `10.1.0.0/16,fd00::/8`) allows those ranges; `true` allows every loopback, private and shared address (link-local ones, where cloud metadata services live, only when listed). Unspecified, multicast and broadcast addresses are never reached. With `NODE_ENV=development`, loopback is allowed too. Plain `http://` reaches only allowed loopback addresses. Rules: docs/security.md, section Requests Tessera makes.",
   },
   {
     key: "logLevel",

@@ -38,7 +38,10 @@ export type FederationSignInReason =
   | "already_linked"
   | "link_user_mismatch"
   | "pending_link_gone"
-  | "jit_disabled";
+  | "jit_disabled"
+  | "invitation_invalid"
+  | "invitation_already_linked"
+  | "invitation_email_taken";
 
 const MESSAGES: Partial<Record<FederationSignInReason, string>> = {
   upstream_error: "The sign-in at the other provider did not complete.",
@@ -50,6 +53,12 @@ const MESSAGES: Partial<Record<FederationSignInReason, string>> = {
   link_user_mismatch: "You signed in as someone else meanwhile. Start linking again.",
   pending_link_gone: "This step expired. Sign in again.",
   jit_disabled: "New accounts cannot be created through this provider.",
+  invitation_invalid:
+    "This invitation link is invalid, was already used, was withdrawn or has expired. Ask the person who invited you for a new one.",
+  invitation_already_linked:
+    "That account at the other provider already signs in to another account here, so it cannot accept this invitation. Your invitation is still open: open its link again to choose a password or another provider account.",
+  invitation_email_taken:
+    "An account with the invited e-mail address exists already, so the invitation cannot create another. Sign in to that account instead.",
 };
 
 export class FederationSignInError extends TesseraError {

@@ -6,6 +6,8 @@
  * - `signIn`: the upstream round trip and what an upstream account leads to (linked user, link after proof,
  *   just-in-time account); see sign-in.ts for the rules against account takeover.
  * - `linking`: users' linked providers, and removing one (never the last way to sign in).
+ * - Invitations (src/onboarding) can be accepted through a provider: the round trip carries the invitation and
+ *   ends in `invitations.acceptWithUpstream` (invitations.ts).
  * - Every upstream request goes through the outbound guard (upstream.ts).
  */
 import type { Accounts } from "../accounts/index.js";
@@ -13,6 +15,7 @@ import type { AuditLog } from "../audit/index.js";
 import type { MasterKey } from "../crypto/index.js";
 import type { Clock } from "../lib/clock.js";
 import type { IdentityProvidersRepository, LinkedIdentitiesRepository } from "../storage/index.js";
+import type { InvitationPort } from "./invitations.js";
 import { createLinking, type Linking } from "./linking.js";
 import { createProviderAdmin, type IdentityProvider, type ProviderAdmin } from "./providers.js";
 import { createFederatedSignIn, type FederatedSignIn } from "./sign-in.js";
@@ -20,6 +23,7 @@ import { createUpstreams, type OutboundSettings } from "./upstream.js";
 
 export { type FederatedProfile, mapClaims } from "./claims.js";
 export { FederationError, FederationSignInError, type FederationSignInReason } from "./errors.js";
+export type { InvitationPort } from "./invitations.js";
 export type { LinkedProvider, Linking } from "./linking.js";
 export {
   CLIENT_AUTH_METHODS,
@@ -78,6 +82,8 @@ export interface FederationDeps {
   outbound: OutboundSettings;
   /** How many passkeys a user has (a way to sign in besides a password and linked providers). */
   countPasskeys(userId: string): Promise<number>;
+  /** Invitations, which a round trip through a provider may accept (`onboarding.invitations`). */
+  invitations: InvitationPort;
 }
 
 export function createFederation(deps: FederationDeps): Federation {
@@ -107,6 +113,7 @@ export function createFederation(deps: FederationDeps): Federation {
     audit: deps.audit,
     masterKey: deps.masterKey,
     clock: deps.clock,
+    invitations: deps.invitations,
   });
 
   const enabled = async () => (await providers.list()).filter((p) => p.enabled);

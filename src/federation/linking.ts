@@ -6,7 +6,8 @@
  * - Linking never happens on a name or an unverified address: the callers link only (a) the signed-in user who
  *   asked to link from their account page, (b) a user who proved they own the account by signing in to it in
  *   the same flow, (c) a user whose e-mail the upstream says is verified, for a provider the administrator
- *   trusts for e-mail, or (d) the account just provisioned for this upstream account.
+ *   trusts for e-mail, (d) the account just provisioned for this upstream account, or (e) the account an
+ *   invitation just created for the person who followed the invitation's link to this provider.
  * - Removing a link is refused when it is the user's last way to sign in: no password, no passkey, no other
  *   link (`forbidden_change`, 409). Two racing removals cannot both pass (the repository locks the user's links).
  * - Audited: `federation.linked` (with how), `federation.unlinked`.
@@ -18,7 +19,7 @@ import type { Clock } from "../lib/clock.js";
 import { isUniqueViolation, type LinkedIdentitiesRepository } from "../storage/index.js";
 import { FederationError, FederationSignInError } from "./errors.js";
 
-export type LinkedVia = "account_page" | "signed_in" | "verified_email" | "provisioned";
+export type LinkedVia = "account_page" | "signed_in" | "verified_email" | "provisioned" | "invitation";
 
 export interface LinkedProvider {
   providerId: string;

@@ -8,6 +8,8 @@
  * - `callback` takes the state once (a replayed or forged `state` finds nothing), requires the same browser and
  *   provider, refuses an upstream error, a wrong or (where advertised) missing `iss`, and has openid-client
  *   validate the code exchange and ID token (upstream.ts). Upstream tokens end there.
+ * - A round trip started from an invitation (`intent: invitation`) keeps the invitation's token sealed with the
+ *   verifier, and ends by accepting the invitation instead of the rules below (invitations.ts).
  *
  * What the upstream account leads to (no takeover)
  * 1. Linked already: that user (active only), with the mapped groups refreshed.
@@ -41,6 +43,13 @@ import type { IdentityProvidersRepository, LinkedIdentitiesRepository } from "..
 import { type FederatedProfile, mapClaims } from "./claims.js";
 import { FederationSignInError } from "./errors.js";
 import { applyGroupMapping } from "./group-mapping.js";
+import {
+  acceptInvitationUpstream,
+  checkInvitationLive,
+  decodeRoundTripSecrets,
+  encodeRoundTripSecrets,
+  type InvitationPort,
+} from "./invitations.js";
 import type { LinkedVia, Linking } from "./linking.js";
 import type { IdentityProvider, ProviderAdmin } from "./providers.js";
 import type { Upstreams } from "./upstream.js";
@@ -92,9 +101,11 @@ export interface FederatedSignIn {
   /** Starts a round trip; answers the upstream authorization URL to send the browser to. */
   start(input: {
     providerId: string;
-    intent: "signin" | "link";
+    intent: "signin" | "link" | "invitation";
     /** For `link`: the signed-in user. */
     userId?: string;
+    /** For `invitation`: the token of the invitation link being accepted (it must be live). */
+    invitation?: string;
     returnTo: string | null;
     browserBinding: string;
     loginHint?: string;
@@ -134,6 +145,8 @@ export interface FederatedSignInDeps {
   audit: AuditLog;
   masterKey: MasterKey;
   clock: Clock;
+  /** Invitations a round trip may accept (src/onboarding). */
+  invitations: InvitationPort;
 }
 
 function amrFor(provider: IdentityProvider, profile: FederatedProfile): string[] {
@@ -217,7 +230,11 @@ export function createFederatedSignIn(deps: FederatedSignInDeps): FederatedSignI
       subject: profile.subject,
       email: profile.email,
       via,
-      actor: via === "account_page" || via === "signed_in" ? `user:${userId}` : `idp:${provider.id}`,
+      // The person acted (linking on their account page, proving ownership, following their invitation).
+      actor:
+        via === "account_page" || via === "signed_in" || via === "invitation"
+          ? `user:${userId}`
+          : `idp:${provider.id}`,
       ip: client.ip,
       userAgent: client.userAgent,
     });
@@ -343,6 +360,7 @@ export function createFederatedSignIn(deps: FederatedSignInDeps): FederatedSignI
       if (!isWellFormedOpaqueToken(input.browserBinding, BROWSER_BINDING_FORMAT)) {
         throw new FederationSignInError("browser_mismatch", "malformed binding");
       }
+      if (input.intent === "invitation") await checkInvitationLive(deps.invitations, input.invitation);
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
       const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -359,7 +377,16 @@ export function createFederatedSignIn(deps: FederatedSignInDeps): FederatedSignI
         browser_hash: hashToken(input.browserBinding),
         provider_id: provider.id,
         nonce,
-        code_verifier_sealed: masterKey.seal(Buffer.from(codeVerifier, "utf8"), verifierAad(stateHash)),
+        code_verifier_sealed: masterKey.seal(
+          Buffer.from(
+            encodeRoundTripSecrets(input.intent, {
+              codeVerifier,
+              ...(input.intent === "invitation" ? { invitation: input.invitation } : {}),
+            }),
+            "utf8",
+          ),
+          verifierAad(stateHash),
+        ),
         intent: input.intent,
         user_id: input.intent === "link" ? (input.userId ?? null) : null,
         return_to: input.returnTo,
@@ -394,7 +421,11 @@ export function createFederatedSignIn(deps: FederatedSignInDeps): FederatedSignI
       if (!found?.provider.enabled) return refuse("provider_disabled");
       const { provider, secrets } = found;
       if (params.has("error")) return refuse("upstream_error", params.get("error")?.slice(0, 64));
-      const codeVerifier = masterKey.open(row.code_verifier_sealed, verifierAad(row.state_hash)).toString();
+      const sealed = decodeRoundTripSecrets(
+        row.intent,
+        masterKey.open(row.code_verifier_sealed, verifierAad(row.state_hash)).toString(),
+      );
+      const codeVerifier = sealed.codeVerifier;
       let profile: FederatedProfile;
       try {
         const account = await upstreams.exchange(
@@ -409,6 +440,24 @@ export function createFederatedSignIn(deps: FederatedSignInDeps): FederatedSignI
         throw error;
       }
       const returnTo = row.return_to;
+      if (row.intent === "invitation") {
+        let user: User;
+        try {
+          user = await acceptInvitationUpstream({
+            invitations: deps.invitations,
+            links,
+            providerId: provider.id,
+            profile,
+            token: sealed.invitation ?? "",
+            client: input.client,
+            link: (userId) => doLink(provider, userId, profile, "invitation", input.client),
+          });
+        } catch (error) {
+          if (error instanceof FederationSignInError) return refuse(error.reason, error.detail);
+          throw error;
+        }
+        return signedIn(provider, user, profile, null, input.client, "invitation");
+      }
       if (row.intent === "link") {
         if (!row.user_id || row.user_id !== input.currentUserId) return refuse("link_user_mismatch");
         const existing = await links.find(provider.id, profile.subject);

@@ -337,7 +337,19 @@ export async function createServices(config: Config, options: CreateServicesOpti
       config,
       events: outbox,
     });
-    // Sign-in with upstream identity providers; their requests go through the outbound guard.
+    // Sign-up and invitations create accounts only through the accounts domain (src/onboarding).
+    const onboarding = createOnboarding({
+      accounts,
+      storage,
+      mailer,
+      clock,
+      log,
+      limiter: createRateLimiter({ clock, redis }),
+      issuer: config.issuer,
+      settings: config,
+    });
+    // Sign-in with upstream identity providers; their requests go through the outbound guard. An invitation
+    // can be accepted through a provider, so federation comes after onboarding.
     const federation = createFederation({
       repositories: {
         providers: identityProvidersRepository(storage.db),
@@ -350,17 +362,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       issuer: config.issuer,
       outbound: { policy: outboundPolicy(config), log },
       countPasskeys: async (userId) => (await mfa.webauthn.list(userId)).filter((c) => c.discoverable).length,
-    });
-    // Sign-up and invitations create accounts only through the accounts domain (src/onboarding).
-    const onboarding = createOnboarding({
-      accounts,
-      storage,
-      mailer,
-      clock,
-      log,
-      limiter: createRateLimiter({ clock, redis }),
-      issuer: config.issuer,
-      settings: config,
+      invitations: onboarding.invitations,
     });
     // Each domain revokes its own kind of leaked secret.
     const leakReports = createLeakReports({

@@ -650,9 +650,13 @@ export interface FederationStatesTable {
   browser_hash: string;
   provider_id: string;
   nonce: string;
-  /** The PKCE code_verifier, sealed with the master key. */
+  /**
+   * The PKCE code_verifier, sealed with the master key; for `invitation`, JSON of the verifier and the token of
+   * the invitation link being accepted (src/federation/invitations.ts), sealed the same way.
+   */
   code_verifier_sealed: string;
-  intent: "signin" | "link";
+  /** `signin`, `link` (from the account page) or `invitation` (accepting an invitation through the provider). */
+  intent: "signin" | "link" | "invitation";
   /** For `link`: the signed-in user who asked to link. */
   user_id: string | null;
   return_to: string | null;

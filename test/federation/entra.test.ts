@@ -127,6 +127,7 @@ describe("Entra ID multi-tenant sign-in (simulated login.microsoftonline.com)", 
         ca,
       },
       countPasskeys: async () => 0,
+      invitations: t.ctx.onboarding.invitations,
     });
   });
 

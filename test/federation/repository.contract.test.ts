@@ -5,6 +5,8 @@
  * unique links, the last-link guard, and cascades when a provider goes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMasterKey } from "../../src/crypto/index.js";
+import { decodeRoundTripSecrets, encodeRoundTripSecrets } from "../../src/federation/invitations.js";
 import {
   type IdentityProviderRow,
   identityProvidersRepository,
@@ -126,6 +128,37 @@ describe.each(DIALECTS)("federation repositories on %s", (dialect) => {
     await providers().insertState(state("s3", 9_000));
     expect(await providers().deleteExpired(5_000)).toBe(1);
     expect(await providers().takeState("s3", 5_000)).toBeDefined();
+  });
+
+  it("keeps an invitation round trip's sealed secrets whole", async () => {
+    await providers().insert(providerRow("p-invite"));
+    const masterKey = createMasterKey(Buffer.alloc(32, 3));
+    const secrets = { codeVerifier: "v".repeat(43), invitation: `tsr_inv_${"A".repeat(50)}` };
+    const sealed = masterKey.seal(
+      Buffer.from(encodeRoundTripSecrets("invitation", secrets), "utf8"),
+      "federation-state:inv",
+    );
+    await providers().insertState({
+      state_hash: "inv",
+      browser_hash: "b".repeat(64),
+      provider_id: "p-invite",
+      nonce: "n",
+      code_verifier_sealed: sealed,
+      intent: "invitation",
+      user_id: null,
+      return_to: null,
+      created_at: 1_000,
+      expires_at: 5_000,
+    });
+    const taken = await providers().takeState("inv", 4_999);
+    expect(taken?.intent).toBe("invitation");
+    expect(taken?.code_verifier_sealed).not.toContain(secrets.invitation);
+    const opened = masterKey.open(taken!.code_verifier_sealed, "federation-state:inv").toString();
+    expect(decodeRoundTripSecrets("invitation", opened)).toEqual(secrets);
+    // Sign-in and link rows keep the bare verifier they always had.
+    expect(decodeRoundTripSecrets("signin", secrets.codeVerifier)).toEqual({
+      codeVerifier: secrets.codeVerifier,
+    });
   });
 
   it("keeps a pending link until taken once", async () => {

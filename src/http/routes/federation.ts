@@ -2,7 +2,8 @@
  * Sign-in with other identity providers: the browser's side of src/federation.
  *
  * - `POST /federation/:id/start` (CSRF-checked; from the sign-in page, or with `intent=link` from the account
- *   page by a recently signed-in user) starts a round trip and answers 303 to the upstream. The round trip is
+ *   page by a recently signed-in user, or with `intent=invitation` and the link's token from the invitation page)
+ *   starts a round trip and answers 303 to the upstream. The round trip is
  *   bound to this browser by an HttpOnly, SameSite=Lax cookie (`__Host-tessera_fed`, 10 minutes) whose SHA-256
  *   the server keeps with `state`; the pending authorization request (`return_to`) rides along server-side.
  * - `POST /federation/discover`: home-realm discovery — a work e-mail whose domain a provider lists goes to it.
@@ -10,6 +11,7 @@
  *   (web/mfa-flow.ts: a session, or the second factor when still due); one linked to nobody waits in a pending
  *   link (cookie `__Host-tessera_fedlink`) at `/federation/link`, where the person signs in to their existing
  *   account to link it (`/federation/link/complete`, confirmed with a POST) or creates one where allowed.
+ *   A round trip from an invitation ends with the invited account created, linked and signed in.
  *   Every refusal is a page with a generic message (the reason goes to the log and the audit trail).
  * - `GET /account/linked`: the user's linked providers; `POST /account/linked/:id/remove` unlinks (refused for
  *   the last way to sign in).
@@ -103,7 +105,9 @@ export function federationRoutes(ctx: Pick<HttpServices, "federation">, web: Web
 
   function failedPage(reply: FastifyReply, error: FederationSignInError | FederationError, auth?: WebAuth) {
     const status = error.status;
-    const common = { title: "Sign-in failed", message: error.message, status };
+    const invitation = error instanceof FederationSignInError && error.reason.startsWith("invitation_");
+    const title = invitation ? "Invitation not accepted" : "Sign-in failed";
+    const common = { title, message: error.message, status };
     return web.sendPage(
       reply,
       messagePage(
@@ -204,7 +208,23 @@ export function federationRoutes(ctx: Pick<HttpServices, "federation">, web: Web
   return async (app: FastifyInstance) => {
     app.post<{ Params: { id: string } }>("/federation/:id/start", async (request, reply) => {
       const body = request.body;
-      const intent = formField(body, "intent") === "link" ? "link" : "signin";
+      const requested = formField(body, "intent");
+      const intent = requested === "link" || requested === "invitation" ? requested : "signin";
+      if (intent === "invitation") {
+        // From the invitation page: anyone holding the link may accept it (the invitation authorises the
+        // account); the token stays in this POST and, sealed, in the server-side round-trip state.
+        if (!web.verifyAnonymousCsrf(request, formField(body, "csrf"))) return refusedForm(reply);
+        return guarded(request, reply, async () => {
+          const url = await federation.signIn.start({
+            providerId: request.params.id,
+            intent,
+            invitation: (formField(body, "invitation") ?? "").slice(0, 256),
+            returnTo: null,
+            browserBinding: binding(request, reply),
+          });
+          return reply.redirect(url.href, 303);
+        });
+      }
       if (intent === "link") {
         const auth = await web.loadAuth(request, reply);
         if (!auth) return reply.redirect("/login?return_to=%2Faccount%2Flinked", 303);

@@ -7,6 +7,9 @@
  *   password and signs the user in through the sign-in flow (a second factor when the organisation requires
  *   one). Refusals are shown next to their fields.
  * - Works whether or not self-service sign-up is on.
+ * - The page also offers the enabled identity providers ("Continue with …", `intent=invitation`): accepting by
+ *   signing in there is federation's round trip (routes/federation.ts, src/federation/invitations.ts). The
+ *   page's CSP `form-action` allows their authorization endpoints, as the sign-in page's does.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TesseraError } from "../../lib/errors.js";
@@ -17,10 +20,11 @@ import type { FieldErrors } from "../../ui/pages/sign-up.js";
 import type { HttpServices } from "../services.js";
 import type { MfaFlow } from "../web/mfa-flow.js";
 import { formField, type Web } from "../web/web-context.js";
+import { federationSignInOptions } from "./federation.js";
 import { EXPIRED_FORM, fieldErrorsOf } from "./sign-up.js";
 
 export function invitationRoutes(
-  ctx: Pick<HttpServices, "accounts" | "onboarding">,
+  ctx: Pick<HttpServices, "accounts" | "federation" | "onboarding">,
   web: Web,
   flow: MfaFlow,
 ) {
@@ -52,6 +56,7 @@ export function invitationRoutes(
       const token = (request.query as Record<string, unknown>).token;
       const pending = typeof token === "string" ? await invitations.pending(token) : undefined;
       if (typeof token !== "string" || !pending) return invalidPage(reply);
+      const federation = await federationSignInOptions(ctx.federation);
       return web.sendPage(
         reply,
         invitationAcceptPage({
@@ -62,7 +67,10 @@ export function invitationRoutes(
           expiresAt: pending.expiresAt,
           minLength,
           maxLength,
+          providers: federation.model.providers,
         }),
+        200,
+        federation.formActions,
       );
     });
 
@@ -72,6 +80,7 @@ export function invitationRoutes(
       const pending = await invitations.pending(token);
       if (!pending) return invalidPage(reply);
       const userName = (formField(body, "username") ?? "").slice(0, 256);
+      const federation = await federationSignInOptions(ctx.federation);
       const again = (status: number, extra: { errors?: FieldErrors; error?: string }) =>
         web.sendPage(
           reply,
@@ -84,9 +93,11 @@ export function invitationRoutes(
             values: { userName },
             minLength,
             maxLength,
+            providers: federation.model.providers,
             ...extra,
           }),
           status,
+          federation.formActions,
         );
       if (!web.verifyAnonymousCsrf(request, formField(body, "csrf")))
         return again(403, { error: EXPIRED_FORM });

@@ -3,7 +3,8 @@
  *
  * - `providerButtons`: on the sign-in page, one form per enabled provider whose button reads "Continue with
  *   {displayName}" (a POST with the CSRF token and the pending `return_to`), and, when a provider offers
- *   home-realm discovery, a "work e-mail" form that sends the person to their organisation's provider.
+ *   home-realm discovery, a "work e-mail" form that sends the person to their organisation's provider. The
+ *   invitation page reuses it with its own heading and hidden fields (the invitation being accepted).
  * - `linkChoicePage`: an upstream account linked to nobody: sign in to link it to an existing account (proof of
  *   ownership), or create a new account where the provider allows it.
  * - `linkConfirmPage`: the signed-in user confirms linking.
@@ -25,6 +26,10 @@ export function providerButtons(model: {
   returnTo?: string | undefined;
   providers?: readonly ProviderButton[] | undefined;
   homeRealm?: boolean | undefined;
+  /** The section's heading; the sign-in page's by default. */
+  heading?: string | undefined;
+  /** More hidden fields each provider's form sends (`intent`, the invitation being accepted). */
+  hidden?: Readonly<Record<string, string>> | undefined;
 }): SafeHtml | null {
   const providers = model.providers ?? [];
   if (providers.length === 0) return null;
@@ -32,13 +37,17 @@ export function providerButtons(model: {
     model.returnTo !== undefined
       ? html`<input type="hidden" name="return_to" value="${model.returnTo}">`
       : null;
+  const hidden = Object.entries(model.hidden ?? {}).map(
+    ([name, value]) => html`<input type="hidden" name="${name}" value="${value}">
+`,
+  );
   return html`<section class="federation" aria-labelledby="federation-heading">
-<h2 id="federation-heading" class="hint">Or sign in with another account</h2>
+<h2 id="federation-heading" class="hint">${model.heading ?? "Or sign in with another account"}</h2>
 ${providers.map(
   (p) => html`<form method="post" action="/federation/${encodeURIComponent(p.id)}/start" class="actions">
 ${csrfField(model.csrfToken)}
 ${returnTo}
-<button class="button button--secondary button--block" type="submit">Continue with ${p.displayName}</button>
+${hidden}<button class="button button--secondary button--block" type="submit">Continue with ${p.displayName}</button>
 </form>
 `,
 )}${

@@ -6,10 +6,14 @@
  *   `new_password` and `confirm_password` (`autocomplete="new-password"`), never pre-filled.
  * - Errors as on the sign-up page: a summary linking to each field, each message next to its field
  *   (`aria-invalid`, `aria-describedby`), focus on the first field in error.
+ * - Below the form, one "Continue with {displayName}" button per enabled identity provider (the sign-in page's
+ *   buttons, src/ui/pages/federation.ts): a POST to `/federation/{id}/start` with `intent=invitation` and the
+ *   link's token, to accept by signing in there instead of choosing a password.
  */
 import { csrfField, formatUtc, pageIntro } from "../components.js";
 import { html } from "../html.js";
 import { layout } from "../layout.js";
+import { type ProviderButton, providerButtons } from "./federation.js";
 import {
   errorSummaryList,
   FIELD_IDS,
@@ -30,6 +34,8 @@ export interface InvitationAcceptPageModel {
   error?: string;
   minLength: number;
   maxLength?: number;
+  /** Enabled identity providers the invitation can be accepted through. */
+  providers?: readonly ProviderButton[];
 }
 
 export function invitationAcceptPage(model: InvitationAcceptPageModel): string {
@@ -63,6 +69,12 @@ ${newPasswordPair({
 })}
 <button class="button button--block" type="submit">Create account</button>
 </form>
+${providerButtons({
+  csrfToken: model.csrfToken,
+  providers: model.providers,
+  heading: "Or accept with an account you have elsewhere",
+  hidden: { intent: "invitation", invitation: model.token },
+})}
 </div>
 <p class="card-footer"><a href="/login">Back to sign in</a></p>`;
   return layout({ title: "Accept your invitation", body, csrfToken: model.csrfToken });
