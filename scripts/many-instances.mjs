@@ -747,11 +747,13 @@ ${instances.map((i) => `  server ${i.name} 127.0.0.1:${i.port} check`).join("\n"
     log(
       `kill -9 instance ${victim.name} (pid ${victim.child.pid}) at ${((killAt - start) / 1000).toFixed(1)} s`,
     );
-    await sleep(Math.max(0, start + (2 * DURATION_MS) / 3 - now()));
     // Access tokens are signed with one algorithm (the JWT header says which); its key is the one that matters.
+    // The keys are listed now, not just before the rotation: a CLI command takes seconds on a loaded machine,
+    // and the rotation must land while the load still runs.
     const alg = jwtHeader(minted.at(-1)?.token ?? "").alg;
     const activeKid = (keys) => keys.find((k) => k.status === "active" && k.alg === alg)?.kid;
     const before = JSON.parse(await tessera(env, ["keys", "list", "--json"]));
+    await sleep(Math.max(0, start + (2 * DURATION_MS) / 3 - now()));
     const rotatedAt = now();
     const out = await tessera(env, ["keys", "rotate", "--force"]);
     const after = JSON.parse(await tessera(env, ["keys", "list", "--json"]));

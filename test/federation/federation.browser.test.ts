@@ -223,6 +223,41 @@ describe("federated sign-in in Chromium", () => {
     }
   });
 
+  it("routes a work e-mail to the provider that holds its domain (home-realm discovery)", async () => {
+    await tessera.ctx.federation.providers.update(corp.id, { allowedDomains: ["hrd.example"] }, ADMIN);
+    try {
+      upstream.accounts.set("hollis-upstream", {
+        email: "hollis@hrd.example",
+        email_verified: true,
+        name: "Hollis Upstream",
+        preferred_username: "hollis",
+      });
+      const { page } = await newPage();
+      await page.goto(`${tessera.origin}/login`);
+      await page.getByLabel("Work e-mail").fill("Hollis@HRD.example");
+      await page.getByRole("button", { name: "Continue with work e-mail" }).click();
+      // Straight to the upstream that holds the domain, then back signed in.
+      await signInUpstream(page, "hollis-upstream");
+      expect(new URL(page.url()).pathname).toBe("/account");
+      const hollis = await tessera.ctx.accounts.users.findByUserName("hollis");
+      expect(hollis).toBeDefined();
+      expect((await linksOf(hollis!.id)).map((l) => [l.provider_id, l.subject])).toEqual([
+        [corp.id, "hollis-upstream"],
+      ]);
+
+      // A domain no provider holds: the password form, with the address as the user name, no upstream visit.
+      const other = await newPage();
+      await other.page.goto(`${tessera.origin}/login`);
+      await other.page.getByLabel("Work e-mail").fill("erin@elsewhere.example");
+      await other.page.getByRole("button", { name: "Continue with work e-mail" }).click();
+      await other.page.waitForURL((u) => u.pathname === "/login" && u.searchParams.has("login_hint"));
+      expect(new URL(other.page.url()).origin).toBe(tessera.origin);
+      await expect(other.page.getByLabel("User name").inputValue()).resolves.toBe("erin@elsewhere.example");
+    } finally {
+      await tessera.ctx.federation.providers.update(corp.id, { allowedDomains: [] }, ADMIN);
+    }
+  });
+
   it("provisions an account just in time, maps groups, and never confers the administrator right", async () => {
     // A local "alice" already exists: the new account must not become hers.
     const local = await tessera.ctx.accounts.users.create({ userName: "alice", password: PASSWORD }, ADMIN);
