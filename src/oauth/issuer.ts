@@ -335,11 +335,10 @@ export function createIssuer(deps: {
       if (input.dpopJkt !== undefined) claims.cnf = { jkt: input.dpopJkt };
       if (input.act !== undefined) claims.act = input.act;
       if (input.exchangedFrom !== undefined) claims.tessera_exchanged_from = input.exchangedFrom;
-      if (input.format === "opaque") {
-        if (input.act !== undefined || input.exchangedFrom !== undefined)
-          throw new Error("exchanged access tokens are JWTs");
-        const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
-        await accessTokens.insertOpaque({
+      // An opaque or encrypted token is recorded by its hash: what introspection answers from. An encrypted
+      // one keeps the claims of the JWT inside too (Tessera cannot decrypt what it encrypted to an API).
+      const record = (token: string, storedClaims: string | null) =>
+        accessTokens.insertOpaque({
           token_hash: hashToken(token),
           jti,
           client_id: input.clientId,
@@ -352,8 +351,13 @@ export function createIssuer(deps: {
           created_at: now,
           expires_at: exp * 1000,
           dpop_jkt: input.dpopJkt ?? null,
-          claims: null,
+          claims: storedClaims,
         });
+      if (input.format === "opaque") {
+        if (input.act !== undefined || input.exchangedFrom !== undefined)
+          throw new Error("exchanged access tokens are JWTs");
+        const token = generateOpaqueToken(OPAQUE_ACCESS_TOKEN);
+        await record(token, null);
         return { token, jti, expiresAt: exp * 1000 };
       }
       const signed = keys.sign(claims, { typ: "at+jwt", alg: "EdDSA" });
@@ -361,21 +365,7 @@ export function createIssuer(deps: {
       if (recipient === undefined) return { token: signed, jti, expiresAt: exp * 1000 };
       // Signed, then encrypted to the resource server; recorded (hash and claims) for introspection.
       const token = await deps.encryption.encrypt(signed, recipient);
-      await accessTokens.insertOpaque({
-        token_hash: hashToken(token),
-        jti,
-        client_id: input.clientId,
-        subject: claims.sub,
-        scope: claims.scope,
-        audience: JSON.stringify(input.audience),
-        auth_time: input.subject ? input.subject.authTime : null,
-        acr: input.subject?.acr ?? null,
-        amr: input.subject ? input.subject.amr.join(" ") : null,
-        created_at: now,
-        expires_at: exp * 1000,
-        dpop_jkt: input.dpopJkt ?? null,
-        claims: JSON.stringify(claims),
-      });
+      await record(token, JSON.stringify(claims));
       return { token, jti, expiresAt: exp * 1000 };
     },
 

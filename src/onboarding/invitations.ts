@@ -30,9 +30,15 @@ import type { Mailer } from "../mail/index.js";
 import type { Logger } from "../observability/log.js";
 import type { InvitationRow, InvitationStatus, InvitationsRepository } from "../storage/index.js";
 import { cleanAddress } from "./addresses.js";
-import { type FormField, fieldErrors, OnboardingError } from "./errors.js";
+import { fieldErrors, OnboardingError } from "./errors.js";
 import { invitationMessage } from "./messages.js";
-import { accountRefusal, cleanChosenUserName, type RequestContext } from "./shared.js";
+import {
+  accountRefusal,
+  checkChosenPassword,
+  cleanChosenUserName,
+  type FieldRefusal,
+  type RequestContext,
+} from "./shared.js";
 
 export const INVITATION_TOKEN_PREFIX = "tsr_inv_";
 const FORMAT = { prefix: INVITATION_TOKEN_PREFIX, checksum: true } as const;
@@ -235,23 +241,16 @@ export function createInvitations(deps: InvitationsDeps): Invitations {
   ): Promise<User> {
     const row = await liveRow(token);
     if (!row) throw invalidLink();
-    const refusals: { field: FormField; code: "invalid_request" | "password_rejected"; message: string }[] =
-      [];
+    const refusals: FieldRefusal[] = [];
     const chosen = cleanChosenUserName(attributes.userName);
     if (!chosen.ok) refusals.push({ field: "userName", code: "invalid_request", message: chosen.message });
     const userName = (chosen.ok ? chosen.userName : undefined) ?? row.email;
     const emails = [{ value: row.email, type: null, primary: true }];
     if (attributes.password !== undefined) {
-      const verdict = users.checkPolicy(attributes.password, { userName, emails });
-      if (!verdict.ok)
-        refusals.push({ field: "password", code: "password_rejected", message: verdict.message });
-      if (attributes.confirmPassword !== undefined && attributes.confirmPassword !== attributes.password) {
-        refusals.push({
-          field: "confirmPassword",
-          code: "invalid_request",
-          message: "The two passwords do not match.",
-        });
-      }
+      refusals.push(
+        ...checkChosenPassword(users, attributes.password, attributes.confirmPassword, { userName, emails })
+          .refusals,
+      );
     }
     const refused = fieldErrors(refusals);
     if (refused) throw refused;

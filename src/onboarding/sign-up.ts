@@ -37,7 +37,7 @@ import { addressKey, cleanAddress, domainOf } from "./addresses.js";
 import type { Background } from "./background.js";
 import { type FormField, fieldErrors, OnboardingError, OnboardingThrottledError } from "./errors.js";
 import { addressTakenMessage, signUpLinkMessage } from "./messages.js";
-import { accountRefusal, cleanChosenUserName, type RequestContext } from "./shared.js";
+import { accountRefusal, checkChosenPassword, cleanChosenUserName, type RequestContext } from "./shared.js";
 
 export const SIGN_UP_TOKEN_PREFIX = "tsr_sup_";
 const FORMAT = { prefix: SIGN_UP_TOKEN_PREFIX, checksum: true } as const;
@@ -145,24 +145,19 @@ export function createSignUp(deps: SignUpDeps): SignUp {
     const chosen = cleanChosenUserName(input.userName);
     if (!chosen.ok) refusals.push({ field: "userName", code: "invalid_request", message: chosen.message });
     const userName = chosen.ok && chosen.userName !== undefined ? chosen.userName : (email ?? "");
-    const verdict = users.checkPolicy(typeof input.password === "string" ? input.password : "", {
-      userName,
-      emails: email === undefined ? [] : [{ value: email, type: null, primary: true }],
-    });
-    if (!verdict.ok)
-      refusals.push({ field: "password", code: "password_rejected", message: verdict.message });
-    if (input.confirmPassword !== undefined && input.confirmPassword !== input.password) {
-      refusals.push({
-        field: "confirmPassword",
-        code: "invalid_request",
-        message: "The two passwords do not match.",
-      });
-    }
+    const password = checkChosenPassword(
+      users,
+      typeof input.password === "string" ? input.password : "",
+      input.confirmPassword,
+      { userName, emails: email === undefined ? [] : [{ value: email, type: null, primary: true }] },
+    );
+    refusals.push(...password.refusals);
     const refused = fieldErrors(refusals);
     if (refused) throw refused;
     // Both refused above when missing; narrowed here for the compiler.
-    if (!verdict.ok || email === undefined) throw new OnboardingError("invalid_request", "Invalid sign-up.");
-    return { email, userName, normalized: verdict.normalized };
+    if (password.normalized === undefined || email === undefined)
+      throw new OnboardingError("invalid_request", "Invalid sign-up.");
+    return { email, userName, normalized: password.normalized };
   }
 
   async function spendBudgets(email: string, context: RequestContext): Promise<void> {

@@ -422,6 +422,12 @@ export async function openStorage(url: string): Promise<Storage> {
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
+  // Nor may a checked-out client's between two queries (a transaction awaiting its next statement when the
+  // server goes down): pg emits that on the client itself, where no listener would make it an uncaught
+  // exception. The next query on that client fails, and the pool drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   // With a named schema, introspection (which Kysely's migrator runs) looks at that schema only: see
   // scoped-introspector.ts for the failure that avoids.
   const dialect = location.schema
