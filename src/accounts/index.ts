@@ -55,7 +55,7 @@ export {
   type PasswordHasher,
   parseArgon2Parameters,
 } from "./passwords/hasher.js";
-export { checkPassword, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
+export { checkPassword, minimumLength, normalizePassword, type PasswordPolicy } from "./passwords/policy.js";
 export {
   createPasswordSignIn,
   INVALID_CREDENTIALS_MESSAGE,

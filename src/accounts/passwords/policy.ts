@@ -88,12 +88,15 @@ function contextWords(context: readonly string[]): string[] {
   return [...words];
 }
 
+/** The shortest password the policy accepts, for an account with or without a second factor. */
+export function minimumLength(policy: PasswordPolicy, hasSecondFactor: boolean): number {
+  return hasSecondFactor ? policy.minLength : Math.max(policy.minLength, policy.minLengthWithoutSecondFactor);
+}
+
 /** Checks a new password against the policy; on success returns the normalised form to hash. */
 export function checkPassword(password: string, options: PasswordCheckOptions): PasswordCheck {
   const { policy, hasSecondFactor } = options;
-  const min = hasSecondFactor
-    ? policy.minLength
-    : Math.max(policy.minLength, policy.minLengthWithoutSecondFactor);
+  const min = minimumLength(policy, hasSecondFactor);
   const tooLong = () => refuse("too_long", `Use at most ${policy.maxLength} characters.`);
 
   if (password.length > policy.maxLength * RAW_UNITS_PER_CODE_POINT) return tooLong();

@@ -72,10 +72,7 @@ export function federationRoutes(ctx: Pick<HttpServices, "federation">, web: Web
   };
   const cookieOptions = { secure, sameSite: "Lax" as const };
 
-  const client = (request: FastifyRequest) => ({
-    ip: web.clientIp(request),
-    userAgent: web.userAgent(request),
-  });
+  const client = web.client;
 
   /** This browser's binding value, made (and set) when missing. */
   function binding(request: FastifyRequest, reply: FastifyReply): string {

@@ -11,7 +11,9 @@
  *   signing in there is federation's round trip (routes/federation.ts, src/federation/invitations.ts). The
  *   page's CSP `form-action` allows their authorization endpoints, as the sign-in page's does.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { minimumLength } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
 import { OnboardingError } from "../../onboarding/index.js";
 import { invitationAcceptPage } from "../../ui/pages/invitation-accept.js";
@@ -30,13 +32,10 @@ export function invitationRoutes(
 ) {
   const { invitations } = ctx.onboarding;
   const policy = ctx.accounts.passwordPolicy;
-  const minLength = Math.max(policy.minLength, policy.minLengthWithoutSecondFactor);
+  const minLength = minimumLength(policy, false);
   const maxLength = policy.maxLength;
 
-  const context = (request: FastifyRequest) => ({
-    ip: web.clientIp(request),
-    userAgent: web.userAgent(request),
-  });
+  const context = web.client;
 
   const invalidPage = (reply: FastifyReply) =>
     web.sendPage(

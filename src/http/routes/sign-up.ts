@@ -9,7 +9,9 @@
  *   when the organisation requires one), then continues to the OAuth request the user started from, if any.
  * - Every form carries the anonymous CSRF token and is checked against it and the Origin.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { minimumLength } from "../../accounts/index.js";
 import { TesseraError } from "../../lib/errors.js";
 import { OnboardingError, OnboardingThrottledError } from "../../onboarding/index.js";
 import { messagePage } from "../../ui/pages/message.js";
@@ -32,13 +34,10 @@ export function signUpRoutes(
 ) {
   const { signUp } = ctx.onboarding;
   const policy = ctx.accounts.passwordPolicy;
-  const minLength = Math.max(policy.minLength, policy.minLengthWithoutSecondFactor);
+  const minLength = minimumLength(policy, false);
   const maxLength = policy.maxLength;
 
-  const context = (request: FastifyRequest) => ({
-    ip: web.clientIp(request),
-    userAgent: web.userAgent(request),
-  });
+  const context = web.client;
 
   const closedPage = (reply: FastifyReply) =>
     web.sendPage(

@@ -104,10 +104,7 @@ export function createMfaFlow(
     stepUpMaxAge: ctx.config.stepUpMaxAge,
   });
 
-  const client = (request: FastifyRequest): SignInClient => ({
-    ip: web.clientIp(request),
-    userAgent: web.userAgent(request),
-  });
+  const client = (request: FastifyRequest): SignInClient => web.client(request);
   const previousToken = (request: FastifyRequest) => readCookie(request, web.names.session);
   const pendingToken = (request: FastifyRequest) => readCookie(request, web.names.mfa);
 

@@ -78,6 +78,8 @@ export interface Web {
   formActionsFor(returnTo: string | undefined): Promise<string[]>;
   clientIp(request: FastifyRequest): string | null;
   userAgent(request: FastifyRequest): string | null;
+  /** Both: where a request came from, as throttles and the audit log take it. */
+  client(request: FastifyRequest): { ip: string | null; userAgent: string | null };
   /** Records a successful action of the signed-in user, with their IP and user agent. */
   auditUserAction(
     request: FastifyRequest,
@@ -106,6 +108,10 @@ export function createWeb(ctx: Pick<HttpServices, "accounts" | "config" | "maste
     tls: Boolean(ctx.config.tlsCert && ctx.config.tlsKey),
   });
   const csrf = createCsrf({ key: ctx.masterKey.deriveKey("csrf"), issuer: ctx.config.issuer });
+  const userAgent = (request: FastifyRequest): string | null => {
+    const ua = request.headers["user-agent"];
+    return typeof ua === "string" ? ua.slice(0, 512) : null;
+  };
   return {
     names,
     csrf,
@@ -167,9 +173,7 @@ export function createWeb(ctx: Pick<HttpServices, "accounts" | "config" | "maste
         ...(details ? { details } : {}),
       });
     },
-    userAgent(request) {
-      const ua = request.headers["user-agent"];
-      return typeof ua === "string" ? ua.slice(0, 512) : null;
-    },
+    userAgent,
+    client: (request) => ({ ip: request.ip ?? null, userAgent: userAgent(request) }),
   };
 }
